@@ -1,0 +1,218 @@
+# -*- test-case-name: xcomp.test.test_router -*-
+"""
+The routing table and the rules every stanza passes: C{from} checks, the
+conflict policy, and the error bounces.
+
+The router does no I/O: it hands stanzas to L{IRoute} providers, which own
+their streams.  It never parses bytes either; what it needs of a stanza is on
+L{Stanza.attributes}.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Mapping
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.words.protocols.jabber.jid import InvalidFormat, JID
+
+from xcomp.errors import bounce, notConnected
+from xcomp.interfaces import IRoute, IStreamRoute
+from xcomp.stanza import Stanza
+
+
+class ConflictError(Exception):
+    """
+    The domain is bound to a live stream already and the policy keeps it.
+    """
+
+
+def hostOf(address: str) -> str:
+    """
+    The domain part of a JID as written, without preparation.
+
+    The resource may itself contain C{@} and C{/}, so the resource is cut off
+    first.
+    """
+    return address.partition("/")[0].rpartition("@")[2]
+
+
+def preparedHost(address: str) -> str | None:
+    """
+    The nameprep'd domain of C{address}, or C{None} if it is not a valid JID.
+    """
+    try:
+        return JID(address).host
+    except (InvalidFormat, UnicodeError):
+        return None
+
+
+class Router:
+    """
+    One table of domain to route for the whole process.
+
+    @ivar _routes: the live routes by nameprep'd domain.
+    @ivar _known: every configured domain that is not a virtual host, with
+        its name and whether it is hidden from disco; a stanza for one of them
+        that has no live route is answered with C{remote-server-timeout}.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        *,
+        components: Mapping[str, object] = {},
+        verbose: bool = False,
+    ) -> None:
+        """
+        @param components: the configured components by domain, each with
+            C{name} and C{discoHidden} attributes.
+        @param verbose: log a debug event (the top tag only) per stanza routed.
+        """
+        self.reactor = reactor
+        self._routes: dict[str, IRoute] = {}
+        self._known = dict(components)
+        self._verbose = verbose
+
+    # The table
+
+    def lookup(self, domain: str) -> IRoute | None:
+        """
+        The live route for a nameprep'd C{domain}, if any.
+        """
+        return self._routes.get(domain)
+
+    def addHost(self, domain: str, route: IRoute) -> None:
+        """
+        Install the route of a domain the router serves itself (a
+        VirtualHost), for its whole life.
+        """
+        if domain in self._routes:
+            raise ConflictError(domain)
+        self._routes[domain] = route
+
+    def bind(self, domain: str, route: IRoute, *, kickOld: bool = False) -> None:
+        """
+        Make C{route} the destination for C{domain}.
+
+        @param kickOld: when C{domain} is bound to another stream, end that
+            stream with C{conflict} before binding, instead of refusing.
+        @raise ConflictError: C{domain} is bound and C{kickOld} is false, or
+            it is bound to something that is not a stream.
+        """
+        current = self._routes.get(domain)
+        if current is not None and current is not route:
+            if not (kickOld and IStreamRoute.providedBy(current)):
+                raise ConflictError(domain)
+            # Unbind first, then close: from here on nothing is routed to the
+            # old stream, so no stanza is written to a stream that is dying.
+            self.unbindAll(current)
+            current.close("conflict", "Replaced by a new connection")
+        self._routes[domain] = route
+        self._log.info(
+            "Component {domain} bound ({peer})", domain=domain, peer=getattr(route, "peer", "internal")
+        )
+
+    def unbind(self, domain: str, route: IRoute) -> None:
+        """
+        Remove C{route} as the destination of C{domain}, if it still is.
+        """
+        if self._routes.get(domain) is route:
+            del self._routes[domain]
+            self._log.info(
+                "Component {domain} unbound ({peer})",
+                domain=domain,
+                peer=getattr(route, "peer", "internal"),
+            )
+
+    def unbindAll(self, route: IStreamRoute) -> None:
+        """
+        Remove a stream from every domain it is bound to.
+        """
+        for domain in sorted(route.domains):
+            self.unbind(domain, route)
+
+    def componentsUnder(self, host: str) -> Iterator[tuple[str, str | None]]:
+        """
+        The (domain, name) of each component below C{host} that disco lists.
+        """
+        suffix = "." + host
+        for domain, component in sorted(self._known.items()):
+            if domain.endswith(suffix) and not getattr(component, "discoHidden", False):
+                yield domain, getattr(component, "name", None)
+
+    # Routing
+
+    def receive(self, source: IStreamRoute, stanza: Stanza) -> None:
+        """
+        Accept a stanza from an external component's stream.
+
+        A missing C{from} is stamped with the stream's domain; a C{from}
+        outside the stream's domains ends the stream with C{invalid-from}
+        (unless the stream is trusted) and nothing is delivered.
+        """
+        sender = stanza.attributes.get("from")
+        if sender is None:
+            stanza = stanza.withSender(source.domain)
+        elif source.checkFrom:
+            domains = source.domains
+            if hostOf(sender) not in domains and preparedHost(sender) not in domains:
+                self.unbindAll(source)
+                source.close("invalid-from", "The from address is not within the component's domain")
+                return
+        if stanza.attributes.get("to") is None:
+            self._answer(source, stanza, "bad-request")
+            return
+        self.route(stanza, source)
+
+    def route(self, stanza: Stanza, source: IRoute | None = None) -> None:
+        """
+        Deliver C{stanza} to the route of its C{to} domain, or answer it with
+        the error that says why it cannot be delivered.
+
+        @param source: where errors about this stanza go; when C{None}, they
+            are routed to the stanza's C{from} like any other stanza.
+        """
+        to = stanza.attributes.get("to")
+        if to is None:
+            self._answer(source, stanza, "bad-request")
+            return
+        route = self._routes.get(hostOf(to))
+        if route is None:
+            domain = preparedHost(to)
+            if domain is None:
+                self._answer(source, stanza, "jid-malformed")
+                return
+            route = self._routes.get(domain)
+            if route is None:
+                self._undeliverable(source, stanza, domain)
+                return
+        if self._verbose:
+            self._log.debug("Routing {stanza!r} to {domain}", stanza=stanza, domain=route.domain)
+        try:
+            route.send(stanza)
+        except Exception:
+            self._log.failure("Routing {stanza!r} failed", stanza=stanza)
+            self._answer(source, stanza, "internal-server-error", type="cancel")
+
+    def _undeliverable(self, source: IRoute | None, stanza: Stanza, domain: str) -> None:
+        if domain in self._known:
+            self._answer(
+                source, stanza, "remote-server-timeout", type="wait", appCondition=notConnected()
+            )
+        else:
+            self._answer(source, stanza, "remote-server-not-found", type="cancel")
+
+    def _answer(self, source: IRoute | None, stanza: Stanza, condition: str, **kw: object) -> None:
+        """
+        Send the error reply about C{stanza} back where it came from.
+        """
+        reply = bounce(stanza, condition, **kw)  # type: ignore[arg-type]
+        if reply is None:
+            return
+        if source is not None:
+            source.send(reply)
+        else:
+            self.route(reply)

@@ -1,0 +1,62 @@
+# -*- test-case-name: xcomp.test.test_tap -*-
+"""
+C{twistd xcomp -c prosody.cfg.lua}: the command-line glue, and nothing else.
+"""
+
+from __future__ import annotations
+
+from twisted.application.service import IService
+from twisted.internet.interfaces import IReactorCore
+from twisted.logger import Logger, globalLogPublisher
+from twisted.python import usage
+
+from xcomp.config import ConfigError, loadConfig
+from xcomp.logsinks import sinkObservers
+from xcomp.service import RouterService
+
+_log = Logger()
+
+
+class Options(usage.Options):
+    """
+    Options for C{twistd xcomp}.
+
+    @ivar parsed: (C{self["parsed"]}) the L{xcomp.config.RouterConfig}, once
+        L{postOptions} has loaded it.
+    """
+
+    synopsis = "-c FILE [--verbose]"
+    longdesc = (
+        "Route XMPP stanzas between external components (XEP-0114) as "
+        "configured in a Prosody-style configuration file."
+    )
+    optParameters = [
+        ["config", "c", None, "The configuration file (prosody.cfg.lua style)."],
+    ]
+    optFlags = [
+        ["verbose", "v", "Log each routed stanza's top tag at debug level."],
+    ]
+
+    def postOptions(self) -> None:
+        """
+        Load and check the configuration; a mistake in it is reported as
+        C{file:line: what is wrong} and nothing is started.
+        """
+        if self["config"] is None:
+            raise usage.UsageError("--config is required (for example: -c prosody.cfg.lua)")
+        try:
+            self["parsed"] = loadConfig(self["config"])
+        except ConfigError as e:
+            raise usage.UsageError(str(e)) from None
+
+
+def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
+    """
+    Build the service tree from the loaded configuration.
+    """
+    config = options["parsed"]
+    for warning in config.warnings:
+        _log.warn("{warning}", warning=warning)
+    for observer in sinkObservers(config.log):
+        globalLogPublisher.addObserver(observer)
+    return RouterService(config, reactor=reactor, verbose=bool(options["verbose"]))

@@ -1,0 +1,3 @@
+"""
+xcomp's tests.  Run them with C{python -m twisted.trial xcomp}.
+"""

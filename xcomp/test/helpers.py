@@ -1,0 +1,73 @@
+# -*- test-case-name: xcomp.test.test_router -*-
+"""
+Test doubles for xcomp and for authors of internal components: a route that
+records what it is sent, and small builders for stanzas.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import attrs
+from zope.interface import implementer
+
+from xcomp.interfaces import IStreamRoute
+from xcomp.stanza import COMPONENT_NS, Stanza, parseElement
+
+
+def stanza(xml: str | bytes) -> Stanza:
+    """
+    A L{Stanza} as the stream parser would make it from C{xml}, which is one
+    element in the component namespace.
+    """
+    data = xml.encode("utf-8") if isinstance(xml, str) else xml
+    element = parseElement(data, {"": COMPONENT_NS})
+    attributes = {k: v for k, v in element.attributes.items() if isinstance(k, str)}
+    return Stanza(element.name, element.uri, attributes, data)
+
+
+@implementer(IStreamRoute)
+@attrs.define(eq=False)
+class FakeRoute:
+    """
+    An external component's stream that records what the router does to it.
+
+    @ivar sent: the stanzas delivered, in order.
+    @ivar closed: the stream error condition it was closed with, if any.
+    """
+
+    domain: str
+    domains: frozenset[str] = attrs.field(default=None)
+    checkFrom: bool = True
+    peer: str = "127.0.0.1:1"
+    sent: list[Stanza] = attrs.field(factory=list)
+    closed: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.domains is None:
+            self.domains = frozenset({self.domain})
+
+    def send(self, stanza: Stanza) -> None:
+        if self.closed is not None:
+            raise AssertionError(f"{stanza!r} sent to {self.domain} after it was closed")
+        self.sent.append(stanza)
+
+    def close(self, condition: str, text: str | None = None) -> None:
+        self.closed = condition
+
+    def sentBytes(self) -> list[bytes]:
+        """
+        What was delivered, as the bytes a stream would write.
+        """
+        return [s.toBytes() for s in self.sent]
+
+
+def errorCondition(reply: Stanza) -> tuple[str | None, str | None]:
+    """
+    The (type, condition) of an error stanza.
+    """
+    error = next(reply.element().elements(None, "error"))
+    conditions: Iterable = (
+        c.name for c in error.elements() if c.uri == "urn:ietf:params:xml:ns:xmpp-stanzas"
+    )
+    return error.getAttribute("type"), next(iter(conditions), None)
