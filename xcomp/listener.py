@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import secrets
 from hashlib import sha1
-from xml.sax.saxutils import quoteattr
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IAddress, IReactorTime
@@ -28,7 +27,7 @@ from xcomp.config import ComponentConfig, RouterConfig
 from xcomp.errors import streamErrorBytes
 from xcomp.interfaces import IStreamReceiver, IStreamRoute
 from xcomp.router import ConflictError, Router
-from xcomp.stanza import COMPONENT_NS, STREAMS_NS, Stanza
+from xcomp.stanza import COMPONENT_NS, STREAMS_NS, Stanza, quoteAttribute
 from xcomp.stream import StreamHeader, StreamParser
 
 STANZA_NAMES = frozenset({"message", "presence", "iq"})
@@ -210,7 +209,7 @@ class ComponentStream(Protocol):
         self.transport.loseConnection()
 
     def _sendHeader(self, domain: str | None) -> None:
-        sender = b" from=" + quoteattr(domain).encode("utf-8") if domain else b""
+        sender = b" from=" + quoteAttribute(domain) if domain else b""
         self.transport.write(
             b"<?xml version='1.0'?><stream:stream xmlns='%s' xmlns:stream='%s' id='%s'%s>"
             % (COMPONENT_NS.encode(), STREAMS_NS.encode(), self.streamId.encode(), sender)
@@ -226,6 +225,9 @@ class ComponentListenerFactory(ServerFactory):
     """
 
     protocol = ComponentStream
+    # RouterService logs each listening address once; Twisted's per-factory
+    # start/stop lines would only repeat it.
+    noisy = False
 
     def __init__(self, router: Router, config: RouterConfig, reactor: IReactorTime) -> None:
         self.router = router

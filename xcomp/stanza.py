@@ -12,7 +12,7 @@ pass-through traffic is written to its destination as it was received
 from __future__ import annotations
 
 from typing import Mapping
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape
 
 from twisted.words.xish import domish
 
@@ -129,13 +129,18 @@ class Stanza:
             # so the start tag is literally "<" + name.
             cut = len(self.name) + 1
             if self.raw[:cut] == b"<" + self.name.encode("ascii", "replace"):
-                raw = b"".join(
-                    (self.raw[:cut], b" from=", quoteattr(sender).encode("utf-8"), self.raw[cut:])
-                )
+                raw = b"".join((self.raw[:cut], b" from=", quoteAttribute(sender), self.raw[cut:]))
                 return Stanza(self.name, self.uri, attributes, raw)
         element = self.element()
         element["from"] = sender
         return Stanza(self.name, self.uri, attributes, element=element)
+
+
+def quoteAttribute(value: str) -> bytes:
+    """
+    C{value} as a single-quoted, escaped XML attribute value, in UTF-8.
+    """
+    return b"'%s'" % escape(value, {"'": "&apos;", '"': "&quot;"}).encode("utf-8")
 
 
 def parseElement(data: bytes, context: Mapping[str, str]) -> domish.Element:
@@ -146,8 +151,7 @@ def parseElement(data: bytes, context: Mapping[str, str]) -> domish.Element:
     @raise ValueError: if C{data} is not exactly one well-formed element.
     """
     declarations = b"".join(
-        b" xmlns%s=%s"
-        % ((b":" + prefix.encode("utf-8")) if prefix else b"", quoteattr(uri).encode("utf-8"))
+        b" xmlns%s=%s" % ((b":" + prefix.encode("utf-8")) if prefix else b"", quoteAttribute(uri))
         for prefix, uri in context.items()
     )
     found: list[domish.Element] = []

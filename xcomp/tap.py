@@ -5,7 +5,8 @@ C{twistd xcomp -c prosody.cfg.lua}: the command-line glue, and nothing else.
 
 from __future__ import annotations
 
-from twisted.application.service import IService
+from twisted.application.service import IService, MultiService
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger, globalLogPublisher
 from twisted.python import usage
@@ -50,6 +51,23 @@ class Options(usage.Options):
             raise usage.UsageError(str(e)) from None
 
 
+class CommandLineService(MultiService):
+    """
+    The root of C{twistd xcomp}'s service tree.  Startup errors that an
+    administrator must fix end the process with one clear line and exit
+    status 1, instead of a traceback.
+    """
+
+    def privilegedStartService(self) -> None:
+        try:
+            super().privilegedStartService()
+        except CannotListenError as e:
+            reason = getattr(e.socketError, "strerror", None) or str(e.socketError)
+            raise SystemExit(
+                f"xcomp: cannot listen for components on {e.interface}:{e.port}: {reason}"
+            ) from None
+
+
 def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
     """
     Build the service tree from the loaded configuration.
@@ -59,4 +77,6 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         _log.warn("{warning}", warning=warning)
     for observer in sinkObservers(config.log):
         globalLogPublisher.addObserver(observer)
-    return RouterService(config, reactor=reactor, verbose=bool(options["verbose"]))
+    root = CommandLineService()
+    RouterService(config, reactor=reactor, verbose=bool(options["verbose"])).setServiceParent(root)
+    return root

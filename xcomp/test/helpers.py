@@ -6,11 +6,12 @@ records what it is sent, and small builders for stanzas.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import attrs
 from zope.interface import implementer
 
+from xcomp.config import ComponentConfig, RouterConfig, VirtualHostConfig
 from xcomp.interfaces import IStreamRoute
 from xcomp.stanza import COMPONENT_NS, Stanza, parseElement
 
@@ -71,3 +72,19 @@ def errorCondition(reply: Stanza) -> tuple[str | None, str | None]:
         c.name for c in error.elements() if c.uri == "urn:ietf:params:xml:ns:xmpp-stanzas"
     )
     return error.getAttribute("type"), next(iter(conditions), None)
+
+
+def makeConfig(
+    components: Mapping[str, Mapping[str, object]] = {},
+    virtualHosts: Iterable[str] = (),
+    **settings: object,
+) -> RouterConfig:
+    """
+    A L{RouterConfig} built in code: each component from its keyword
+    settings (C{secret} at least), each VirtualHost by name.
+    """
+    return RouterConfig(
+        components={d: ComponentConfig(domain=d, **kw) for d, kw in components.items()},  # type: ignore[arg-type]
+        virtualHosts={d: VirtualHostConfig(domain=d) for d in virtualHosts},
+        **settings,  # type: ignore[arg-type]
+    )

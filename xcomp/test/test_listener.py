@@ -436,7 +436,7 @@ class TwistedClientTests(ListenerTestsMixin, SynchronousTestCase):
             )
             return factory.buildProtocol(None)
 
-        server, client, pump = connectedServerAndClient(
+        client, server, pump = connectedServerAndClient(
             lambda: self.factory.buildProtocol(None), makeClient, greet=False, clock=self.clock
         )
         pump.flush()

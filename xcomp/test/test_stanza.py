@@ -33,7 +33,7 @@ class StanzaTests(SynchronousTestCase):
         bytes are untouched.
         """
         s = stanza("<message to='b'><body>x</body></message>").withSender("a.example")
-        self.assertEqual(s.raw, b"<message from=\"a.example\" to='b'><body>x</body></message>")
+        self.assertEqual(s.raw, b"<message from='a.example' to='b'><body>x</body></message>")
         self.assertEqual(s.sender, "a.example")
 
     def test_withSenderEscapes(self) -> None:

@@ -1,0 +1,282 @@
+# -*- test-case-name: xcomp.test.test_config -*-
+"""
+Reading Prosody option values: ports, interfaces, the C{log} forms, and the
+option names xcomp and Prosody know.  Pure functions; each raises
+L{ValueError} with the reason a value is refused, and L{xcomp._cfgbuild}
+turns that into a L{xcomp.config.ConfigError} at the option's line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Mapping
+
+from xcomp import _luacfg
+
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
+# Options xcomp reads from the global section only.
+GLOBAL_ONLY = frozenset(
+    """component_ports component_interfaces component_interface local_interfaces
+    use_ipv4 use_ipv6 component_direct_tls_ports component_direct_tls_ssl log debug
+    pidfile data_path""".split()
+)
+# Options xcomp reads per host, falling back to the global section.
+PER_HOST = frozenset(
+    """component_secret validate_from_addresses component_conflict_resolve
+    component_stanza_size_limit s2s_stanza_size_limit name disco_hidden ssl
+    modules_enabled enabled""".split()
+)
+# Options Prosody knows that xcomp does not use: no warning for these.
+KNOWN = frozenset(
+    """admins modules_disabled authentication storage default_storage sql
+    certificates certificate allow_registration plugin_paths installer_plugin_path
+    prosody_user prosody_group run_as_root daemonize use_libevent network_backend
+    umask gc limits tls_profile contact_info server_contact_info disco_items
+    interfaces interface external_addresses trusted_proxies statistics
+    statistics_interval statistics_config component_tcp_keepalives tcp_keepalives
+    require_encryption allow_unencrypted_plain_auth hide_os_type welcome_message
+    motd_text anonymous_login restrict_room_creation max_history_messages
+    default_archive_policy archive_expires_after max_archive_query_results
+    network_settings network_default_read_size multiplex_buffer_size
+    buffer_size_limit body_size_limit admin_socket console_banner
+    console_prettyprint_settings use_dane gc_settings lua_gc_stepmul lua_gc_pause
+    component_module load_global_modules defined""".split()
+)
+KNOWN_PREFIXES = (
+    "c2s_", "s2s_", "http_", "https_", "bosh_", "websocket_", "muc_", "mam_",
+    "archive_", "storage_", "sql_", "turn_", "proxy65_", "http_file_share_",
+    "upload_", "legacy_ssl_", "ldap_", "cyrus_", "vcard_", "offline_", "smacks_",
+    "csi_", "limits_", "registration_", "allow_", "statistics_", "openmetrics_",
+    "network_", "tls_", "ssl_", "certificate", "default_", "disco_", "contact_",
+    "server_", "pep_", "push_", "invites_", "roster_", "groups_", "motd_",
+    "welcome_", "announce_", "external_", "trusted_", "access_control_",
+    "consider_", "console_", "auth_", "anonymous_", "cross_domain_", "admin_",
+)
+# Prosody's "this belongs in the global section" patterns (prosodyctl check).
+MISPLACED = re.compile(r"^interfaces?$|_ports?$|_interfaces?$|(?<![cs]2s)_ssl$")
+
+
+def quote(value: object) -> str:
+    """
+    Show a value from the configuration in a message.
+    """
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bytes):
+        return "text that is not valid UTF-8"
+    if isinstance(value, _luacfg.LuaOpaque):
+        return f"a Lua {value.luaType}"
+    if isinstance(value, tuple):
+        return "{ " + ", ".join(quote(v) for v in value) + " }" if value else "{}"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def hostLabel(section: _luacfg.RawSection) -> str:
+    """
+    Name a section in a message: C{Component "x"} or C{VirtualHost "x"}.
+    """
+    label = f"{section.kind} {quote(section.name)}"
+    if section.module is not None:
+        label += f" {quote(section.module)}"
+    return label
+
+
+def isKnown(name: str) -> bool:
+    """
+    Whether an option name is one xcomp or Prosody knows.
+    """
+    return (
+        name in GLOBAL_ONLY
+        or name in PER_HOST
+        or name in KNOWN
+        or name.startswith(KNOWN_PREFIXES)
+        or MISPLACED.search(name) is not None
+    )
+
+
+def kind(value: object) -> str:
+    """
+    Name the Lua type of a converted value, for a message that must not show
+    the value itself.
+    """
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (tuple, Mapping)):
+        return "a table"
+    if isinstance(value, _luacfg.LuaOpaque):
+        return f"a Lua {value.luaType}"
+    return "a string"
+
+
+def installed(names: list[str], what: str) -> str:
+    """
+    Say what is installed, for an error message.
+    """
+    if not names:
+        return f"no {what} are installed"
+    return "installed: " + ", ".join(names)
+
+
+def toInteger(value: object) -> int | None:
+    """
+    An integer from a Lua number or a decimal string, as Lua's C{tonumber}
+    would give; L{None} for anything else.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    return None
+
+
+def parsePort(value: object) -> int:
+    """
+    A TCP port number.
+    """
+    number = toInteger(value)
+    if number is None or not 1 <= number <= 65535:
+        raise ValueError(f"{quote(value)} is not a port number (1-65535)")
+    return number
+
+
+def parseInterface(value: object) -> str:
+    """
+    An IP address to listen on; C{"*"} is every IPv4 address.
+    """
+    if value == "*":
+        return "0.0.0.0"
+    if isinstance(value, str):
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+    raise ValueError(
+        f"{quote(value)} is not an IP address (for example \"127.0.0.1\", \"::1\", "
+        "or \"*\" for every IPv4 address)"
+    )
+
+
+def levels(criteria: object) -> str:
+    """
+    The lowest level of a sink's C{levels}, read as Prosody does (a name, a
+    list of names, C{{ min = ..., max = ... }}); the levels must run from
+    there up to C{error}, which is what L{xcomp.config.LogSink} expresses.
+    """
+    if criteria is None:
+        return "debug"
+    if isinstance(criteria, str):
+        named, lowest, highest = [criteria], None, None
+    elif isinstance(criteria, tuple):
+        named, lowest, highest = list(criteria), None, None
+    elif isinstance(criteria, Mapping):
+        named = [v for k, v in criteria.items() if isinstance(k, int)]
+        lowest, highest = criteria.get("min"), criteria.get("max")
+    else:
+        raise ValueError(f"levels: expected a level name or a table, not {quote(criteria)}")
+    for name in named + [b for b in (lowest, highest) if b is not None]:
+        if name not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {quote(name)}")
+    chosen = set(named)
+    if lowest is not None or highest is not None:
+        # Prosody: from min (or, without one, only max itself) up to max.
+        start = LOG_LEVELS.index(lowest if lowest is not None else highest)
+        stop = LOG_LEVELS.index(highest) if highest is not None else len(LOG_LEVELS) - 1
+        chosen.update(LOG_LEVELS[start : stop + 1])
+    for i, level in enumerate(LOG_LEVELS):
+        if chosen == set(LOG_LEVELS[i:]):
+            return level
+    raise ValueError(
+        "levels must run from a minimum up to \"error\" (for example "
+        "levels = { min = \"info\" })"
+    )
+
+
+def logSinks(value: object, defaultLevel: str) -> list[tuple[str, str]]:
+    """
+    Read Prosody's C{log} forms: a path or C{"*console"}/C{"*syslog"}; a table
+    of C{level = target}; a list of such strings and sink tables.
+
+    @return: (lowest level, target) pairs.
+    """
+    if isinstance(value, str):
+        return [(defaultLevel if not value.startswith("*") else "debug", target(value))]
+    if value == ():
+        return []
+    if not isinstance(value, (tuple, Mapping)):
+        raise ValueError(f"expected a file name or a table, not {quote(value)}")
+    sinks = []
+    if isinstance(value, Mapping):
+        # Levels first, lowest to highest, then any list part in order.
+        entries = sorted(
+            value.items(),
+            key=lambda kv: (0, LOG_LEVELS.index(kv[0]))
+            if kv[0] in LOG_LEVELS
+            else (1, kv[0] if isinstance(kv[0], int) else 0),
+        )
+    else:
+        entries = list(enumerate(value, 1))
+    for key, entry in entries:
+        if isinstance(key, str):
+            if key not in LOG_LEVELS:
+                raise ValueError(f"unknown log level {quote(key)}")
+            if not isinstance(entry, str):
+                raise ValueError(f"{key}: expected a file name, \"*console\" or \"*syslog\"")
+            sinks.append((key, target(entry)))
+        elif isinstance(entry, str):
+            sinks.append(("debug", target(entry)))
+        elif isinstance(entry, Mapping):
+            sinks.extend(sinkTable(entry))
+        else:
+            raise ValueError(f"expected a sink table, not {quote(entry)}")
+    return sinks
+
+
+def sinkTable(entry: Mapping[object, object]) -> list[tuple[str, str]]:
+    """
+    One C{{ to = "file", filename = "...", levels = {...} }} sink.
+    """
+    to = entry.get("to")
+    level = levels(entry.get("levels"))
+    if to == "file":
+        filename = entry.get("filename")
+        if not isinstance(filename, str) or not filename:
+            raise ValueError("a sink with to = \"file\" needs a filename")
+        return [(level, filename)]
+    if to in ("console", "stdout"):
+        return [(level, "*console")]
+    if to == "syslog":
+        return [(level, "*syslog")]
+    if to == "nowhere":
+        return []
+    raise ValueError(
+        f"unsupported sink to = {quote(to)} (xcomp writes to \"file\", "
+        "\"console\" or \"syslog\")"
+    )
+
+
+def target(value: str) -> str:
+    """
+    Check a string log target.
+    """
+    if value.startswith("*"):
+        if value in ("*console", "*stdout"):
+            return "*console"
+        if value == "*syslog":
+            return "*syslog"
+        raise ValueError(f"unsupported log sink {quote(value)} (use \"*console\" or \"*syslog\")")
+    if not value:
+        raise ValueError("empty file name")
+    return value

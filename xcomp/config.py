@@ -1,0 +1,296 @@
+# -*- test-case-name: xcomp.test.test_config -*-
+"""
+The router's configuration: a frozen model, loaded from a Prosody-style
+C{prosody.cfg.lua}.
+
+L{loadConfig} evaluates the file as Lua (L{xcomp._luacfg}), then reads the
+options xcomp uses with Prosody's scoping (L{xcomp._cfgbuild}, with the value
+parsers of L{xcomp._cfgvalues}): a C{Component} or C{VirtualHost} sees its
+own options first and the global section's after.  Every mistake is a
+L{ConfigError} whose text starts with C{file:line:}.  Nothing here touches
+the reactor or the network.
+
+Relative paths (C{ssl} files, C{log} files, C{pidfile}, C{data_path}) are
+resolved against the directory of the top-level configuration file.
+"""
+
+from __future__ import annotations
+
+import os
+from types import MappingProxyType
+from typing import Collection, Mapping
+
+import attrs
+from twisted.python.filepath import FilePath
+
+from xcomp import _luacfg
+
+__all__ = [
+    "ComponentConfig",
+    "ConfigError",
+    "InternalComponentConfig",
+    "ListenerConfig",
+    "Location",
+    "LogSink",
+    "RouterConfig",
+    "TLSConfig",
+    "VirtualHostConfig",
+    "loadConfig",
+]
+
+
+#: The component port when C{component_ports} is not set.
+DEFAULT_PORT = 5347
+#: C{component_stanza_size_limit} when neither it nor
+#: C{s2s_stanza_size_limit} is set.
+DEFAULT_STANZA_SIZE_LIMIT = 512 * 1024
+#: The values of C{component_conflict_resolve}; the first is the default.
+CONFLICT_POLICIES = ("kick_new", "kick_old")
+
+#: An empty read-only mapping, the default for C{options}.
+_NO_OPTIONS: Mapping[str, object] = MappingProxyType({})
+
+
+def _frozen(mapping: Mapping[str, object]) -> Mapping[str, object]:
+    """
+    A read-only view of C{mapping}, for models built in code with a dict.
+    """
+    return mapping if isinstance(mapping, MappingProxyType) else MappingProxyType(dict(mapping))
+
+
+@attrs.frozen
+class Location:
+    """
+    A place in a configuration file.
+
+    @ivar file: The file, as given to L{loadConfig} (or resolved from an
+        C{Include} in it).
+    @ivar line: The line number, from 1.
+    """
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        """
+        C{file:line}.
+        """
+        return f"{self.file}:{self.line}"
+
+
+class ConfigError(Exception):
+    """
+    The configuration is wrong; C{str()} is C{"file:line: what is wrong"}.
+
+    @ivar location: Where, or L{None} when no line applies (an unreadable
+        top-level file, in which case the message names the file).
+    @ivar message: What is wrong.
+    """
+
+    def __init__(self, location: Location | None, message: str) -> None:
+        """
+        @param location: See L{location}.
+        @param message: See L{message}.
+        """
+        super().__init__(location, message)
+        self.location = location
+        self.message = message
+
+    def __str__(self) -> str:
+        """
+        C{file:line: message}, or the message alone without a location.
+        """
+        if self.location is None:
+            return self.message
+        return f"{self.location}: {self.message}"
+
+
+@attrs.frozen
+class TLSConfig:
+    """
+    A certificate and its key, from Prosody's C{ssl = { certificate = ...,
+    key = ... }}.
+
+    @ivar certificate: Absolute path of the PEM certificate (chain).
+    @ivar key: Absolute path of the PEM private key.
+    """
+
+    certificate: str
+    key: str
+
+
+@attrs.frozen
+class ListenerConfig:
+    """
+    One address to accept component connections on.
+
+    @ivar port: The TCP port.
+    @ivar interface: The IP address to bind (C{"0.0.0.0"} or C{"::"} for all).
+    @ivar tls: For a direct-TLS port, the certificate to present.
+    """
+
+    port: int
+    interface: str
+    tls: TLSConfig | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VirtualHostConfig:
+    """
+    A C{VirtualHost}: a domain the router answers for itself.
+
+    @ivar domain: The nameprep'd domain.
+    @ivar name: Its C{name} option, if set.
+    @ivar options: Every option visible to the host (global, then its own).
+    @ivar location: Its C{VirtualHost} statement.
+    """
+
+    domain: str
+    name: str | None = None
+    options: Mapping[str, object] = attrs.field(default=_NO_OPTIONS, repr=False)
+    location: Location | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ComponentConfig:
+    """
+    An external (XEP-0114) component.
+
+    @ivar domain: The nameprep'd domain.
+    @ivar secret: The handshake secret (C{component_secret}); never shown.
+    @ivar name: The C{name} option (disco item name), if set.
+    @ivar discoHidden: C{disco_hidden}: leave it out of disco items.
+    @ivar validateFrom: C{validate_from_addresses}: check each stanza's
+        C{from} is within the domain.
+    @ivar conflictResolve: C{component_conflict_resolve}: C{"kick_new"} or
+        C{"kick_old"}.
+    @ivar stanzaSizeLimit: C{component_stanza_size_limit}, in bytes.
+    @ivar tls: The component's C{ssl}, if any.
+    @ivar options: Every option visible to it (global, then its own), except
+        C{component_secret}.
+    @ivar location: Its C{Component} statement.
+    """
+
+    domain: str
+    secret: str = attrs.field(repr=False)
+    name: str | None = None
+    discoHidden: bool = False
+    validateFrom: bool = True
+    conflictResolve: str = attrs.field(
+        default=CONFLICT_POLICIES[0], validator=attrs.validators.in_(CONFLICT_POLICIES)
+    )
+    stanzaSizeLimit: int = DEFAULT_STANZA_SIZE_LIMIT
+    tls: TLSConfig | None = None
+    options: Mapping[str, object] = attrs.field(default=_NO_OPTIONS, repr=False)
+    location: Location | None = None
+
+
+@attrs.frozen(kw_only=True)
+class InternalComponentConfig:
+    """
+    A C{Component "domain" "plugin"}, run in-process by a plugin.
+
+    @ivar domain: The nameprep'd domain.
+    @ivar plugin: The plugin name.
+    @ivar modules: Its own C{modules_enabled} (components do not inherit the
+        global list).
+    @ivar name: The C{name} option, if set.
+    @ivar discoHidden: C{disco_hidden}.
+    @ivar options: Every option visible to it (global, then its own), except
+        C{component_secret}.
+    @ivar location: Its C{Component} statement.
+    """
+
+    domain: str
+    plugin: str
+    modules: tuple[str, ...] = ()
+    name: str | None = None
+    discoHidden: bool = False
+    options: Mapping[str, object] = attrs.field(default=_NO_OPTIONS, repr=False)
+    location: Location | None = None
+
+
+@attrs.frozen
+class LogSink:
+    """
+    One destination of the C{log} option.
+
+    @ivar level: The lowest level written: C{debug}, C{info}, C{warn} or
+        C{error}.
+    @ivar target: An absolute file path, C{"*console"} or C{"*syslog"}.
+    """
+
+    level: str
+    target: str
+
+
+@attrs.frozen(kw_only=True)
+class RouterConfig:
+    """
+    Everything the router needs, validated.
+
+    @ivar source: The configuration file, as given.
+    @ivar listeners: Every (port, interface) to listen on.
+    @ivar virtualHosts: The enabled C{VirtualHost}s by domain.
+    @ivar components: The enabled components by domain.
+    @ivar stanzaSizeLimit: The global C{component_stanza_size_limit}, for
+        streams that have not named their component yet.
+    @ivar log: Where to log.
+    @ivar pidfile: Absolute path of C{pidfile}, if set.
+    @ivar dataPath: Absolute path of C{data_path}, if set.
+    @ivar warnings: C{"file:line: ..."} texts about unknown or misplaced
+        options, for the caller to log.
+    @ivar options: The global section, except C{component_secret}.
+    """
+
+    source: str = "<built in code>"
+    listeners: tuple[ListenerConfig, ...] = ()
+    virtualHosts: Mapping[str, VirtualHostConfig] = attrs.field(
+        default=_NO_OPTIONS, converter=_frozen
+    )
+    components: Mapping[str, ComponentConfig | InternalComponentConfig] = attrs.field(
+        default=_NO_OPTIONS, converter=_frozen
+    )
+    stanzaSizeLimit: int = DEFAULT_STANZA_SIZE_LIMIT
+    log: tuple[LogSink, ...] = ()
+    pidfile: str | None = None
+    dataPath: str | None = None
+    warnings: tuple[str, ...] = ()
+    options: Mapping[str, object] = attrs.field(default=_NO_OPTIONS, repr=False)
+
+
+
+
+
+def loadConfig(
+    path: str | os.PathLike[str] | FilePath[str],
+    *,
+    plugins: Collection[str] = (),
+    modules: Collection[str] = (),
+) -> RouterConfig:
+    """
+    Load a Prosody-style configuration file.
+
+    @param path: The C{prosody.cfg.lua} file.
+    @param plugins: The names of the installed component plugins
+        (C{Component "x" "plugin"}).
+    @param modules: The names of the installed per-component modules
+        (C{modules_enabled} under an internal component).
+    @return: The validated configuration; warnings are in
+        L{RouterConfig.warnings}.
+    @raise ConfigError: For any mistake, as C{file:line: what is wrong}.
+    """
+    source = path.path if isinstance(path, FilePath) else os.fspath(path)
+    try:
+        raw = _luacfg.evaluate(source)
+    except _luacfg.EvaluationError as e:
+        location = None
+        if e.file is not None and e.line is not None:
+            location = Location(e.file, e.line)
+        elif e.file is not None:
+            raise ConfigError(None, f"{e.file}: {e.message}") from None
+        raise ConfigError(location, e.message) from None
+    # Imported here: the builder needs the model classes defined above.
+    from xcomp._cfgbuild import Builder
+
+    return Builder(raw, plugins, modules).build()
