@@ -28,12 +28,10 @@ modules_enabled = {
 	"ping"; -- Replies to XMPP pings with pongs
 }
 
--- Where log messages go.  Prosody's forms work: a file name, "*console",
--- "*syslog", or a table of levels such as
+-- Where log messages go.  Without this option xcomp logs where twistd does
+-- (stdout with -n, otherwise twistd.log or --logfile).  Prosody's forms add
+-- more destinations: a file name, "*console", "*syslog", or levels such as
 --     log = { info = "/var/log/xcomp/xcomp.log"; error = "*syslog"; }
-log = {
-	info = "*console";
-}
 
 -- The port(s) external components connect to (5347 is the usual one), and
 -- the address(es) to listen on.  Components authenticate with a shared

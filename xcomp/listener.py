@@ -244,7 +244,7 @@ class ComponentListenerFactory(ServerFactory):
         for stream in list(self.streams):
             waiting.append(stream.whenLost())
             stream.close("system-shutdown", "The router is shutting down")
-        done = defer.DeferredList(waiting)
+        done = defer.DeferredList(waiting, consumeErrors=True)
         done.addTimeout(timeout, self.reactor)  # type: ignore[arg-type]
         done.addErrback(lambda f: f.trap(defer.TimeoutError))
         return done.addCallback(lambda _: None)

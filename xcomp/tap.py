@@ -74,7 +74,9 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     """
     config = options["parsed"]
     for warning in config.warnings:
-        _log.warn("{warning}", warning=warning)
+        # Not "warning": Twisted's legacy log bridge reads that key as a
+        # Python warning and expects a filename with it.
+        _log.warn("{configWarning}", configWarning=warning)
     for observer in sinkObservers(config.log):
         globalLogPublisher.addObserver(observer)
     root = CommandLineService()

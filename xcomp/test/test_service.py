@@ -1,0 +1,234 @@
+"""
+Tests for L{xcomp.service}, L{xcomp.tap}, the twistd plugin and the
+embedding example, on L{MemoryReactor}.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from twisted.application.service import IServiceMaker
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import LogLevel, capturedLogs
+from twisted.plugin import getPlugins
+from twisted.python.filepath import FilePath
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase
+
+from xcomp import ListenerConfig, RouterService
+from xcomp.config import LogSink
+from xcomp.listener import ComponentListenerFactory, handshakeDigest
+from xcomp.logsinks import sinkObservers
+from xcomp.tap import CommandLineService, Options, makeService
+from xcomp.test.helpers import makeConfig
+
+EXAMPLES = FilePath(__file__).parent().parent().sibling("examples")
+
+
+class RouterServiceTests(SynchronousTestCase):
+    """
+    The service tree built from a configuration.
+    """
+
+    def test_onePortPerListener(self) -> None:
+        """
+        Each configured (port, interface) gets its own listening port and
+        factory, IPv6 addresses included.
+        """
+        reactor = MemoryReactorClock()
+        config = makeConfig(
+            components={"a.example": {"secret": "x"}},
+            listeners=(ListenerConfig(port=5347, interface="127.0.0.1"), ListenerConfig(port=5347, interface="::1"), ListenerConfig(port=8888, interface="127.0.0.1")),
+        )
+        service = RouterService(config, reactor=reactor)
+        service.privilegedStartService()
+        service.startService()
+        self.assertEqual(
+            [(port, interface) for port, _, _, interface in reactor.tcpServers],
+            [(5347, "127.0.0.1"), (5347, "::1"), (8888, "127.0.0.1")],
+        )
+        factories = [factory for _, factory, _, _ in reactor.tcpServers]
+        self.assertEqual(len(set(map(id, factories))), 3)
+        self.assertTrue(all(isinstance(f, ComponentListenerFactory) for f in factories))
+
+    def test_virtualHostsAreRoutes(self) -> None:
+        """
+        Each VirtualHost has a route from the start.
+        """
+        service = RouterService(makeConfig(virtualHosts=["example.org"]), reactor=MemoryReactorClock())
+        self.assertEqual(service.router.lookup("example.org").domain, "example.org")
+
+    def test_stopClosesStreams(self) -> None:
+        """
+        Stopping the service ends authenticated streams with
+        C{system-shutdown}; the stop completes when they are gone.
+        """
+        reactor = MemoryReactorClock()
+        config = makeConfig(
+            components={"a.example": {"secret": "x"}},
+            listeners=(ListenerConfig(port=5347, interface="127.0.0.1"),),
+        )
+        service = RouterService(config, reactor=reactor)
+        service.privilegedStartService()
+        service.startService()
+        stream = service.factories[0].buildProtocol(None)
+        transport = StringTransport()
+        stream.makeConnection(transport)
+        stream.dataReceived(
+            b"<stream:stream xmlns='jabber:component:accept' "
+            b"xmlns:stream='http://etherx.jabber.org/streams' to='a.example'>"
+        )
+        stream.dataReceived(b"<handshake>%s</handshake>" % handshakeDigest(stream.streamId, "x"))
+        d = service.stopService()
+        self.assertIn(b"<system-shutdown ", transport.value())
+        self.assertNoResult(d)
+        stream.connectionLost()
+        self.successResultOf(d)
+
+    def test_stopDoesNotWaitForever(self) -> None:
+        """
+        A peer that never closes does not hold up shutdown past the timeout.
+        """
+        reactor = MemoryReactorClock()
+        config = makeConfig(listeners=(ListenerConfig(port=5347, interface="127.0.0.1"),))
+        service = RouterService(config, reactor=reactor)
+        service.startService()
+        stream = service.factories[0].buildProtocol(None)
+        stream.makeConnection(StringTransport())
+        d = service.stopService()
+        self.assertNoResult(d)
+        reactor.advance(10)
+        self.successResultOf(d)
+
+    def test_pidfile(self) -> None:
+        """
+        C{pidfile} is written on start and removed on stop.
+        """
+        pidfile = FilePath(self.mktemp())
+        service = RouterService(makeConfig(pidfile=pidfile.path), reactor=MemoryReactorClock())
+        service.startService()
+        self.assertEqual(pidfile.getContent(), b"%d\n" % os.getpid())
+        self.successResultOf(service.stopService())
+        self.assertFalse(pidfile.exists())
+
+
+class TapTests(SynchronousTestCase):
+    """
+    C{twistd xcomp}: options, plugin, and the service it makes.
+    """
+
+    def writeConfig(self, text: str) -> str:
+        path = FilePath(self.mktemp())
+        path.setContent(text.encode())
+        return path.path
+
+    def test_pluginFound(self) -> None:
+        """
+        twistd finds the C{xcomp} service maker through Twisted's plugin
+        system.
+        """
+        names = [maker.tapname for maker in getPlugins(IServiceMaker)]
+        self.assertIn("xcomp", names)
+
+    def test_configRequired(self) -> None:
+        """
+        Without C{--config} the command refuses to start.
+        """
+        self.assertRaises(UsageError, Options().parseOptions, [])
+
+    def test_configErrorIsUsageError(self) -> None:
+        """
+        A mistake in the file is a usage error whose text is
+        C{file:line: what is wrong}: twistd prints it, without a traceback.
+        """
+        path = self.writeConfig('Component "a.example"\n')
+        e = self.assertRaises(UsageError, Options().parseOptions, ["-c", path])
+        self.assertTrue(str(e).startswith(f"{path}:1: "), str(e))
+
+    def test_defaults(self) -> None:
+        """
+        With no C{component_ports} or C{component_interfaces}, the service
+        listens on port 5347 of 127.0.0.1 and ::1 only.
+        """
+        options = Options()
+        options.parseOptions(["-c", self.writeConfig('Component "a.example"\ncomponent_secret = "x"\n')])
+        reactor = MemoryReactorClock()
+        root = makeService(options, reactor)
+        self.assertIsInstance(root, CommandLineService)
+        root.privilegedStartService()
+        self.assertEqual(
+            sorted((p, i) for p, _, _, i in reactor.tcpServers), [(5347, "127.0.0.1"), (5347, "::1")]
+        )
+
+    def test_verbose(self) -> None:
+        """
+        C{--verbose} turns on per-stanza tracing in the router.
+        """
+        options = Options()
+        options.parseOptions(["-v", "-c", self.writeConfig("")])
+        [service] = list(makeService(options, MemoryReactorClock()))
+        self.assertTrue(service.router._verbose)
+
+    def test_warningsLogged(self) -> None:
+        """
+        Configuration warnings are logged at warn level, with file and line.
+        """
+        path = self.writeConfig("no_such_option = 1\n")
+        options = Options()
+        options.parseOptions(["-c", path])
+        with capturedLogs() as events:
+            makeService(options, MemoryReactorClock())
+        [event] = [e for e in events if "configWarning" in e]
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        self.assertTrue(event["configWarning"].startswith(f"{path}:1: "))
+
+    def test_logSinkFiltersLevel(self) -> None:
+        """
+        A file sink from C{log} writes events at or above its level only.
+        """
+        target = self.mktemp()
+        [observer] = sinkObservers([LogSink("warn", os.path.abspath(target))])
+        observer({"log_level": LogLevel.info, "log_format": "quiet", "log_time": 0, "log_namespace": "t"})
+        observer({"log_level": LogLevel.error, "log_format": "loud", "log_time": 0, "log_namespace": "t"})
+        with open(target) as f:
+            text = f.read()
+        self.assertIn("loud", text)
+        self.assertNotIn("quiet", text)
+
+
+class ExampleTests(SynchronousTestCase):
+    """
+    The shipped examples stay working.
+    """
+
+    def test_embeddedExample(self) -> None:
+        """
+        C{examples/embedded.py} builds a router from a config made in code,
+        and it listens where the example says.
+        """
+        sys.path.insert(0, EXAMPLES.path)
+        self.addCleanup(sys.path.remove, EXAMPLES.path)
+        import embedded
+
+        reactor = MemoryReactorClock()
+        application = embedded.buildApplication(reactor, port=15347)
+        application.privilegedStartService()
+        application.startService()
+        [(port, _, _, interface)] = reactor.tcpServers
+        self.assertEqual((port, interface), (15347, "127.0.0.1"))
+        [router] = list(application)
+        self.assertEqual(router.router.lookup("localhost").domain, "localhost")
+
+    def test_prosodyExampleLoads(self) -> None:
+        """
+        C{examples/prosody.cfg.lua} loads without warnings, with one
+        VirtualHost and two external components, listening on loopback only.
+        """
+        options = Options()
+        options.parseOptions(["-c", EXAMPLES.child("prosody.cfg.lua").path])
+        config = options["parsed"]
+        self.assertEqual(config.warnings, ())
+        self.assertEqual(len(config.virtualHosts), 1)
+        self.assertEqual(len(config.components), 2)
+        self.assertTrue(all(l.interface in ("127.0.0.1", "::1") for l in config.listeners))
