@@ -65,3 +65,14 @@ Component "gateway.example.org"
 Component "bot.example.org"
 	component_secret = "change-me-bot-secret"
 	disco_hidden = true
+
+-- Multi-user chat (XEP-0045), run inside xcomp by its built-in "muc"
+-- plugin, as Prosody runs its own mod_muc.  muc_mam archives the rooms
+-- (XEP-0313).  Persistent rooms and archives are kept in data_path (a
+-- global option); without it xcomp keeps them in memory only.
+Component "conference.example.org" "muc"
+	name = "Example chatrooms"
+	modules_enabled = { "muc_mam" }
+	restrict_room_creation = false
+	max_history_messages = 20
+	muc_log_expires_after = "1w"

@@ -17,16 +17,46 @@ L{RouterService} made from it to your service tree::
 L{RouterService.router} is the L{Router}; see C{examples/embedded.py}.
 """
 
-from xcomp.config import (
-    ComponentConfig,
-    ConfigError,
-    ListenerConfig,
-    RouterConfig,
-    VirtualHostConfig,
-    loadConfig,
-)
-from xcomp.router import Router
-from xcomp.service import RouterService
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from xcomp.config import (
+        ComponentConfig,
+        ConfigError,
+        ListenerConfig,
+        RouterConfig,
+        VirtualHostConfig,
+        loadConfig,
+    )
+    from xcomp.router import Router
+    from xcomp.service import RouterService
+
+# The names below are imported when first used, so that importing a small
+# module of the package (as every twisted/plugins/ file does, for each twistd
+# command) does not import the router and its configuration loader.
+_LAZY = {
+    "ComponentConfig": "xcomp.config",
+    "ConfigError": "xcomp.config",
+    "ListenerConfig": "xcomp.config",
+    "RouterConfig": "xcomp.config",
+    "VirtualHostConfig": "xcomp.config",
+    "loadConfig": "xcomp.config",
+    "Router": "xcomp.router",
+    "RouterService": "xcomp.service",
+}
+
+
+def __getattr__(name: str) -> object:
+    """
+    Import one of the names of C{__all__} on first use (PEP 562).
+    """
+    if name not in _LAZY:
+        raise AttributeError(f"module 'xcomp' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0.dev0"
 __all__ = [

@@ -21,7 +21,9 @@ LOG_LEVELS = ("debug", "info", "warn", "error")
 GLOBAL_ONLY = frozenset(
     """component_ports component_interfaces component_interface local_interfaces
     use_ipv4 use_ipv6 component_direct_tls_ports component_direct_tls_ssl log debug
-    pidfile data_path""".split()
+    pidfile data_path component_password component_access acl access_rules limits
+    component_max_connections component_reuse_port component_timeout
+    component_port_options network_settings""".split()
 )
 # Options xcomp reads per host, falling back to the global section.
 PER_HOST = frozenset(
@@ -34,13 +36,13 @@ KNOWN = frozenset(
     """admins modules_disabled authentication storage default_storage sql
     certificates certificate allow_registration plugin_paths installer_plugin_path
     prosody_user prosody_group run_as_root daemonize use_libevent network_backend
-    umask gc limits tls_profile contact_info server_contact_info disco_items
+    umask gc tls_profile contact_info server_contact_info disco_items
     interfaces interface external_addresses trusted_proxies statistics
     statistics_interval statistics_config component_tcp_keepalives tcp_keepalives
     require_encryption allow_unencrypted_plain_auth hide_os_type welcome_message
     motd_text anonymous_login restrict_room_creation max_history_messages
     default_archive_policy archive_expires_after max_archive_query_results
-    network_settings network_default_read_size multiplex_buffer_size
+    network_default_read_size multiplex_buffer_size
     buffer_size_limit body_size_limit admin_socket console_banner
     console_prettyprint_settings use_dane gc_settings lua_gc_stepmul lua_gc_pause
     component_module load_global_modules defined""".split()

@@ -1,7 +1,8 @@
 # -*- test-case-name: xcomp.test.test_config -*-
 """
 The router's configuration: a frozen model, loaded from a Prosody-style
-C{prosody.cfg.lua}.
+C{prosody.cfg.lua} or from MongooseIM's TOML (L{xcomp._tomlcfg}, chosen by
+the C{.toml} extension).
 
 L{loadConfig} evaluates the file as Lua (L{xcomp._luacfg}), then reads the
 options xcomp uses with Prosody's scoping (L{xcomp._cfgbuild}, with the value
@@ -24,8 +25,11 @@ import attrs
 from twisted.python.filepath import FilePath
 
 from xcomp import _luacfg
+from xcomp.access import AccessClause, ACLPattern
 
 __all__ = [
+    "ACLPattern",
+    "AccessClause",
     "ComponentConfig",
     "ConfigError",
     "InternalComponentConfig",
@@ -33,6 +37,7 @@ __all__ = [
     "Location",
     "LogSink",
     "RouterConfig",
+    "ShaperConfig",
     "TLSConfig",
     "VirtualHostConfig",
     "loadConfig",
@@ -105,33 +110,133 @@ class ConfigError(Exception):
         return f"{self.location}: {self.message}"
 
 
+#: The values of L{TLSConfig.verifyMode}; the first is the default.
+VERIFY_MODES = ("none", "peer", "selfsigned_peer")
+
+#: MongooseIM's default C{state_timeout}, in seconds.
+DEFAULT_STATE_TIMEOUT = 5.0
+#: Seconds without reading anything from a bound component before it is sent
+#: a whitespace keepalive.
+DEFAULT_KEEPALIVE_INTERVAL = 60.0
+#: Seconds a write may stall before the stream is closed.
+DEFAULT_SEND_TIMEOUT = 60.0
+#: Bytes that may wait for a component that does not read, on top of the
+#: transport's own buffer, before it is disconnected.
+DEFAULT_MAX_OUTPUT_BUFFER = 4 * 1024 * 1024
+
+
 @attrs.frozen
 class TLSConfig:
     """
-    A certificate and its key, from Prosody's C{ssl = { certificate = ...,
-    key = ... }}.
+    The TLS settings of a direct-TLS listener: Prosody's C{ssl = {
+    certificate = ..., key = ... }}, MongooseIM's C{tls} subsection.
 
     @ivar certificate: Absolute path of the PEM certificate (chain).
     @ivar key: Absolute path of the PEM private key.
+    @ivar caCertificates: Absolute path of a PEM file of CA certificates that
+        client certificates are checked against (C{cacertfile}, Prosody's
+        C{cafile}); L{None} for the system's.
+    @ivar verifyMode: C{"none"}: no client certificate is asked for;
+        C{"peer"}: one is required and must chain to C{caCertificates};
+        C{"selfsigned_peer"}: one is required, any is accepted.
+    @ivar ciphers: An OpenSSL cipher string, or L{None} for Twisted's
+        defaults.
+    @ivar protocolOptions: OpenSSL options by name (C{"no_tlsv1_2"},
+        C{"cipher_server_preference"}, ...).
     """
 
     certificate: str
     key: str
+    caCertificates: str | None = attrs.field(default=None, kw_only=True)
+    verifyMode: str = attrs.field(
+        default=VERIFY_MODES[0], kw_only=True, validator=attrs.validators.in_(VERIFY_MODES)
+    )
+    ciphers: str | None = attrs.field(default=None, kw_only=True)
+    protocolOptions: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+
+
+@attrs.frozen
+class ShaperConfig:
+    """
+    A traffic shaper: the most bytes per second a connection may send us.
+
+    @ivar name: Its name (MongooseIM's C{[shaper.NAME]}), for messages.
+    @ivar maxRate: Bytes per second.
+    @ivar burst: Seconds' worth of C{maxRate} that may arrive at once
+        before reading is paused.
+    """
+
+    name: str
+    maxRate: int
+    burst: float = 1.0
 
 
 @attrs.frozen
 class ListenerConfig:
     """
-    One address to accept component connections on.
+    One address to accept component connections on, and the options of
+    that listener (MongooseIM's C{[[listen.component]]}).
+
+    Options that are L{None} defer to the component's own setting (and, for
+    a domain that is not a configured component, to the global one on
+    L{RouterConfig}).
 
     @ivar port: The TCP port.
     @ivar interface: The IP address to bind (C{"0.0.0.0"} or C{"::"} for all).
     @ivar tls: For a direct-TLS port, the certificate to present.
+    @ivar password: A secret any domain may authenticate with, except
+        configured components (they use their own secret), VirtualHosts and
+        internal components.  Never shown.
+    @ivar access: The access rule that decides who may send to the
+        components connected here; C{"all"} lets everyone.
+    @ivar shaper: The byte-rate limit per connection, if any.
+    @ivar checkFrom: Whether a stanza's C{from} must be within the
+        component's domain; L{None} for the component's own setting.
+        C{False} is trusted mode.
+    @ivar hiddenComponents: Leave the components connected here out of
+        disco#items.
+    @ivar conflictResolve: C{"kick_new"} or C{"kick_old"}; L{None} for the
+        component's own setting.
+    @ivar maxConnections: The most connections open at once; L{None} for no
+        limit.
+    @ivar reusePort: Set C{SO_REUSEPORT}, so several processes can listen on
+        the port.
+    @ivar stateTimeout: Seconds a connection has to complete the handshake;
+        L{None} for no limit.
+    @ivar stanzaSizeLimit: The largest stanza in bytes; L{None} for the
+        component's own limit.
+    @ivar keepaliveInterval: Seconds without reading from a bound component
+        before it is sent whitespace; L{None} for none.
+    @ivar sendTimeout: Seconds a write may stall before the stream is closed;
+        L{None} for no limit.
+    @ivar maxOutputBuffer: Bytes that may wait for a component that does
+        not read before it is disconnected.
+    @ivar location: Where the listener was configured, for messages.
     """
 
     port: int
     interface: str
     tls: TLSConfig | None = None
+    password: str | None = attrs.field(default=None, kw_only=True, repr=False)
+    access: str = attrs.field(default="all", kw_only=True)
+    shaper: ShaperConfig | None = attrs.field(default=None, kw_only=True)
+    checkFrom: bool | None = attrs.field(default=None, kw_only=True)
+    hiddenComponents: bool = attrs.field(default=False, kw_only=True)
+    conflictResolve: str | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=attrs.validators.optional(attrs.validators.in_(CONFLICT_POLICIES)),
+    )
+    maxConnections: int | None = attrs.field(default=None, kw_only=True)
+    reusePort: bool = attrs.field(default=False, kw_only=True)
+    stateTimeout: float | None = attrs.field(default=DEFAULT_STATE_TIMEOUT, kw_only=True)
+    stanzaSizeLimit: int | None = attrs.field(default=None, kw_only=True)
+    keepaliveInterval: float | None = attrs.field(
+        default=DEFAULT_KEEPALIVE_INTERVAL, kw_only=True
+    )
+    sendTimeout: float | None = attrs.field(default=DEFAULT_SEND_TIMEOUT, kw_only=True)
+    maxOutputBuffer: int = attrs.field(default=DEFAULT_MAX_OUTPUT_BUFFER, kw_only=True)
+    location: Location | None = attrs.field(default=None, kw_only=True, eq=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -241,6 +346,14 @@ class RouterConfig:
     @ivar warnings: C{"file:line: ..."} texts about unknown or misplaced
         options, for the caller to log.
     @ivar options: The global section, except C{component_secret}.
+    @ivar validateFrom: The global C{validate_from_addresses}, for domains
+        that are not configured components (bound with a listener's
+        C{password}).
+    @ivar discoHidden: The global C{disco_hidden}, likewise.
+    @ivar conflictResolve: The global C{component_conflict_resolve},
+        likewise.
+    @ivar acl: The access classes (MongooseIM's C{[acl]}) by name.
+    @ivar accessRules: The access rules (MongooseIM's C{[access]}) by name.
     """
 
     source: str = "<built in code>"
@@ -257,6 +370,17 @@ class RouterConfig:
     dataPath: str | None = None
     warnings: tuple[str, ...] = ()
     options: Mapping[str, object] = attrs.field(default=_NO_OPTIONS, repr=False)
+    validateFrom: bool = True
+    discoHidden: bool = False
+    conflictResolve: str = attrs.field(
+        default=CONFLICT_POLICIES[0], validator=attrs.validators.in_(CONFLICT_POLICIES)
+    )
+    acl: Mapping[str, tuple[ACLPattern, ...]] = attrs.field(
+        default=_NO_OPTIONS, converter=_frozen, repr=False
+    )
+    accessRules: Mapping[str, tuple[AccessClause, ...]] = attrs.field(
+        default=_NO_OPTIONS, converter=_frozen, repr=False
+    )
 
 
 
@@ -269,9 +393,10 @@ def loadConfig(
     modules: Collection[str] = (),
 ) -> RouterConfig:
     """
-    Load a Prosody-style configuration file.
+    Load a configuration file: MongooseIM's TOML when its name ends in
+    C{.toml} (L{xcomp._tomlcfg}), else a Prosody-style Lua file.
 
-    @param path: The C{prosody.cfg.lua} file.
+    @param path: The C{prosody.cfg.lua} or C{mongooseim.toml} file.
     @param plugins: The names of the installed component plugins
         (C{Component "x" "plugin"}).
     @param modules: The names of the installed per-component modules
@@ -281,6 +406,10 @@ def loadConfig(
     @raise ConfigError: For any mistake, as C{file:line: what is wrong}.
     """
     source = path.path if isinstance(path, FilePath) else os.fspath(path)
+    if source.endswith(".toml"):
+        from xcomp._tomlcfg import loadTOML
+
+        return loadTOML(source)
     try:
         raw = _luacfg.evaluate(source)
     except _luacfg.EvaluationError as e:

@@ -77,3 +77,194 @@ class IStreamReceiver(Interface):
             C{unsupported-encoding}, ...).
         @param text: a human-readable explanation, or C{None}.
         """
+
+
+class IRouter(Interface):
+    """
+    What an internal component may use of the router (L{xcomp.router.Router}).
+    """
+
+    reactor = Attribute("The reactor, for timers and for the next-turn delivery.")
+
+    def route(stanza, source=None):  # type: ignore[no-untyped-def]
+        """
+        Deliver a L{xcomp.stanza.Stanza} to the route of its C{to} domain, or
+        answer it with the error that says why it cannot be delivered.
+        """
+
+
+class IInternalComponent(Interface):
+    """
+    The service a component plugin makes for one C{Component "x" "plugin"}
+    (see L{xcomp.internal.InternalComponent}, which implements it).
+    It is also an L{twisted.application.service.IService}.
+    """
+
+    domain = Attribute("The nameprep'd domain it serves, as a str.")
+    route = Attribute(
+        "The L{IRoute} the router delivers to; it hands each stanza to the"
+        " component on the next reactor turn."
+    )
+
+
+class IComponentPlugin(Interface):
+    """
+    An internal component, found with C{getPlugins(IComponentPlugin)} in a
+    C{twisted/plugins/} module and named in the configuration by
+    C{Component "conference.example.org" "muc"}.
+    """
+
+    name = Attribute("The plugin name the configuration uses, as a str.")
+    description = Attribute("One line for C{twistd xcomp --list-plugins}.")
+
+    def makeComponent(domain, options, router):  # type: ignore[no-untyped-def]
+        """
+        Build the component for one configured domain.  Must not do I/O:
+        anything that needs it happens when the service starts.
+
+        @param domain: the nameprep'd domain.
+        @param options: every option visible to the component (its own,
+            then the global section's), as a read-only mapping of the values
+            the configuration file gave; C{data_path}, when set, is absolute.
+        @param router: the L{IRouter}.
+        @return: an L{IInternalComponent} that is also an C{IService}.
+        @raise ValueError: an option has a value the plugin refuses; the text
+            says which and why, and is reported with the component's
+            C{file:line}.
+        """
+
+
+class IComponentModule(Interface):
+    """
+    An extension for internal components of some plugins, found with
+    C{getPlugins(IComponentModule)} and enabled per component with
+    C{modules_enabled = { "muc_mam" }} under its C{Component} line.
+    """
+
+    name = Attribute("The module name C{modules_enabled} uses, as a str.")
+    description = Attribute("One line for C{twistd xcomp --list-plugins}.")
+    components = Attribute("The plugin names whose components it extends, a tuple of str.")
+
+    def attach(component, options):  # type: ignore[no-untyped-def]
+        """
+        Extend a component made by one of the plugins named in
+        L{components}, before it starts.  Must not do I/O.
+
+        @param component: what that plugin's C{makeComponent} returned.
+        @param options: the component's options, as for C{makeComponent}.
+        @raise ValueError: an option has a value the module refuses.
+        """
+
+
+class IRoomStore(Interface):
+    """
+    Where a multi-user chat service keeps its persistent rooms.  Every
+    method returns a L{twisted.internet.defer.Deferred}; writes are applied
+    in the order they were made.
+    """
+
+    def open():  # type: ignore[no-untyped-def]
+        """
+        Prepare the storage (create or check the schema).  Fires with
+        C{None}.
+        """
+
+    def close():  # type: ignore[no-untyped-def]
+        """
+        Release the storage once pending writes are done.
+        """
+
+    def loadRooms():  # type: ignore[no-untyped-def]
+        """
+        Fire with a list of C{(roomJID, data)}, C{data} being the text that
+        L{saveRoom} was given last for that room.
+        """
+
+    def saveRoom(room, data):  # type: ignore[no-untyped-def]
+        """
+        Store (replace) a room's state, a text.
+        """
+
+    def deleteRoom(room):  # type: ignore[no-untyped-def]
+        """
+        Forget a room's state.
+        """
+
+
+class IArchiveStore(Interface):
+    """
+    Where a multi-user chat service archives groupchat messages (XEP-0313).
+    """
+
+    def append(entries):  # type: ignore[no-untyped-def]
+        """
+        Add L{xcomp.muc.store.ArchiveEntry} records, in order.
+        """
+
+    def query(room, query):  # type: ignore[no-untyped-def]
+        """
+        Fire with an L{xcomp.muc.store.ArchivePage} of C{room}'s archive
+        matching an L{xcomp.muc.store.ArchiveQuery}.
+
+        @raise xcomp.muc.store.ItemNotFound: (errback) a C{before-id} or
+            C{after-id} names no archived message.
+        """
+
+    def deleteArchive(room):  # type: ignore[no-untyped-def]
+        """
+        Remove everything archived for C{room}.
+        """
+
+    def expire(before):  # type: ignore[no-untyped-def]
+        """
+        Remove every entry archived before the POSIX time C{before}; fire
+        with how many were removed.
+        """
+
+
+class IRoomExtension(Interface):
+    """
+    What a module such as C{muc_mam} adds to every room of a multi-user chat
+    service: the service calls these at the points where Prosody's
+    C{muc-*} events fire.  Methods must not call back into the room.
+    """
+
+    def configFields(room):  # type: ignore[no-untyped-def]
+        """
+        Extra L{wokkel.data_form.Field}s for the room configuration form,
+        showing the room's current values.
+        """
+
+    def configure(room, values):  # type: ignore[no-untyped-def]
+        """
+        Apply a submitted configuration form: C{values} maps each field var
+        to its submitted value.  Store settings in C{room.extra}.  Return the
+        set of status codes (str) to announce.
+        """
+
+    def joinStatusCodes(room):  # type: ignore[no-untyped-def]
+        """
+        The status codes (a set of str) an occupant's self-presence gets on
+        joining (C{170} while the room is archived).
+        """
+
+    def features(room):  # type: ignore[no-untyped-def]
+        """
+        Extra disco#info features (str) of the room.
+        """
+
+    def groupchat(room, message, occupant):  # type: ignore[no-untyped-def]
+        """
+        A groupchat message from C{occupant} (an L{xcomp.muc.room.Occupant})
+        is about to be broadcast: C{message} is the element occupants will
+        receive (without C{to}), which the extension may add children to.
+
+        @raise twisted.words.protocols.jabber.error.StanzaError: refuse the
+            message with this error instead.
+        """
+
+    def destroyed(room):  # type: ignore[no-untyped-def]
+        """
+        The room was destroyed (by its owner, or on becoming empty while not
+        persistent).
+        """

@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_listener -*-
+# -*- test-case-name: xcomp.test.test_listener,xcomp.test.test_listenopts -*-
 """
 The XEP-0114 component listener: one factory per configured port and
 interface, one L{ComponentStream} per connection.
@@ -7,6 +7,18 @@ A stream goes through three states: waiting for the header, waiting for the
 handshake, and bound.  Only a bound stream's stanzas reach the router, and the
 listener learns which domains exist from the configuration, never from the
 routing table.
+
+Each factory applies its L{ListenerConfig}: a connection limit (checked when
+a connection is made), a deadline for the handshake (C{state_timeout}), a
+traffic shaper (checked once per read), whitespace keepalives to bound
+components that have been silent (one timer per listener), and the bounds on
+writing: the stream registers itself as the transport's producer, so Twisted
+tells it when the transport's buffer is over its high-water mark; from then
+until the buffer drains, what the router sends is counted, and a stream that
+stays stalled past C{send_timeout} or whose backlog passes
+C{max_output_buffer} is cut off.  The kernel is also told the send timeout
+(C{TCP_USER_TIMEOUT}), which catches a peer that vanished without a word.
+None of this adds work per stanza while the transport keeps up.
 """
 
 from __future__ import annotations
@@ -14,18 +26,22 @@ from __future__ import annotations
 import hmac
 import secrets
 from hashlib import sha1
+from typing import Callable
 
-from twisted.internet import defer
-from twisted.internet.interfaces import IAddress, IReactorTime
+import attrs
+from twisted.internet import defer, task
+from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from zope.interface import implementer
 
-from xcomp.config import ComponentConfig, RouterConfig
+from xcomp.access import compileRule
+from xcomp.config import ComponentConfig, ListenerConfig, RouterConfig
 from xcomp.errors import streamErrorBytes
 from xcomp.interfaces import IStreamReceiver, IStreamRoute
+from xcomp.limits import Shaper, setSendTimeout
 from xcomp.router import ConflictError, Router
 from xcomp.stanza import COMPONENT_NS, STREAMS_NS, Stanza, quoteAttribute
 from xcomp.stream import StreamHeader, StreamParser
@@ -50,7 +66,33 @@ def handshakeDigest(streamId: str, secret: str) -> bytes:
     return sha1((streamId + secret).encode("utf-8")).hexdigest().encode("ascii")
 
 
-@implementer(IStreamRoute, IStreamReceiver)
+@attrs.frozen
+class _Binding:
+    """
+    One domain a stream will bind once its handshake succeeds.
+
+    @ivar domain: The domain.
+    @ivar kickOld: The conflict policy is C{kick_old}.
+    @ivar hidden: Leave it out of disco#items.
+    """
+
+    domain: str
+    kickOld: bool
+    hidden: bool
+
+
+@attrs.frozen
+class _Claim:
+    """
+    What a stream header asked for: the domains, and the secret that proves
+    the right to them.
+    """
+
+    secret: str = attrs.field(repr=False)
+    bindings: tuple[_Binding, ...]
+
+
+@implementer(IStreamRoute, IStreamReceiver, IPushProducer)
 class ComponentStream(Protocol):
     """
     One external component's connection.
@@ -60,6 +102,7 @@ class ComponentStream(Protocol):
         handshake succeeds).
     @ivar streamId: a fresh random id, sent in our header and mixed into the
         handshake digest so a captured handshake cannot be replayed.
+    @ivar heard: whether anything was read since the last keepalive tick.
     """
 
     _log = Logger()
@@ -71,11 +114,21 @@ class ComponentStream(Protocol):
         self.peer = "unknown"
         self.checkFrom = True
         self.streamId = secrets.token_hex(16)
-        self._component: ComponentConfig | None = None
+        self._claim: _Claim | None = None
         self._headerSent = False
         self._closed = False
         self._parser: StreamParser | None = None
         self._lostWaiters: list[defer.Deferred[None]] = []
+        self.heard = True
+        self._shaper: Shaper | None = None
+        # The handshake deadline, then (once closed) the deadline for the
+        # peer to let the connection go.
+        self._deadline: IDelayedCall | None = None
+        # While the transport's buffer is full: the send timeout, and the
+        # bytes written since it filled.
+        self._stall: IDelayedCall | None = None
+        self._backlog = 0
+        self._producing = False
 
     def __repr__(self) -> str:
         return f"<ComponentStream {self.domain or '?'} from {self.peer}>"
@@ -84,11 +137,36 @@ class ComponentStream(Protocol):
 
     def connectionMade(self) -> None:
         self.peer = formatPeer(self.transport.getPeer())
-        self._parser = StreamParser(self, self.factory.config.stanzaSizeLimit)
-        self.factory.streams.add(self)
+        # Twisted already coalesces writes made in one reactor turn; Nagle
+        # would only add a round trip of delay to a lone stanza.
+        setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setNoDelay is not None:
+            setNoDelay(True)
+        factory = self.factory
+        listener = factory.listener
+        self._parser = StreamParser(
+            self, listener.stanzaSizeLimit or factory.config.stanzaSizeLimit
+        )
+        if listener.maxConnections is not None and len(factory.streams) >= listener.maxConnections:
+            # The connections already there are not affected.
+            self.close("resource-constraint", "Too many connections to this port; try again later")
+            return
+        factory.streams.add(self)
+        clock = factory.reactor
+        if listener.stateTimeout is not None:
+            self._deadline = clock.callLater(listener.stateTimeout, self._stateTimedOut)
+        if listener.shaper is not None:
+            self._shaper = Shaper(listener.shaper, self.transport, clock)  # type: ignore[arg-type]
+        self.transport.registerProducer(self, True)
+        self._producing = True
+        if listener.sendTimeout is not None:
+            setSendTimeout(self.transport, listener.sendTimeout)
 
     def dataReceived(self, data: bytes) -> None:
         if not self._closed:
+            self.heard = True
+            if self._shaper is not None:
+                self._shaper.received(len(data))
             self._parser.feed(data)  # type: ignore[union-attr]
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
@@ -97,6 +175,9 @@ class ComponentStream(Protocol):
             self.factory.router.unbindAll(self)
             self.domains = frozenset()
         self.factory.streams.discard(self)
+        self._stopTimers()
+        if self._shaper is not None:
+            self._shaper.stop()
         waiters, self._lostWaiters = self._lostWaiters, []
         for waiter in waiters:
             waiter.callback(None)
@@ -127,14 +208,24 @@ class ComponentStream(Protocol):
         except (InvalidFormat, UnicodeError):
             self.close("host-unknown", "Not a valid domain")
             return
-        component = self.factory.config.components.get(domain)
-        if not isinstance(component, ComponentConfig):
-            self.close("host-unknown", "No such component is configured")
+        domains = [domain]
+        if header.attributes.get("is_subdomain") == "true":
+            # MongooseIM's extension: the component serves <to>.<host> for
+            # every configured host.
+            hosts = sorted(self.factory.config.virtualHosts)
+            if not hosts:
+                self.close("host-unknown", "is_subdomain: no hosts are configured")
+                return
+            domains = [f"{domain}.{host}" for host in hosts]
+        try:
+            claim, stanzaSizeLimit, checkFrom = self.factory.claim(domains)
+        except _Refused as e:
+            self.close("host-unknown", str(e))
             return
-        self.domain = domain
-        self._component = component
-        self.checkFrom = component.validateFrom
-        self._parser.maxStanzaSize = component.stanzaSizeLimit  # type: ignore[union-attr]
+        self.domain = domains[0]
+        self._claim = claim
+        self.checkFrom = checkFrom
+        self._parser.maxStanzaSize = stanzaSizeLimit  # type: ignore[union-attr]
         self._sendHeader(domain)
 
     def stanzaReceived(self, stanza: Stanza) -> None:
@@ -145,8 +236,8 @@ class ComponentStream(Protocol):
                 self.factory.router.receive(self, stanza)
             else:
                 self.close("unsupported-stanza-type", f"Not a stanza: {stanza.name}")
-        elif stanza.name == "handshake" and stanza.uri == COMPONENT_NS and self._component:
-            self._handshake(stanza, self._component)
+        elif stanza.name == "handshake" and stanza.uri == COMPONENT_NS and self._claim:
+            self._handshake(stanza, self._claim)
         else:
             # Nothing is routed before the handshake.
             self.close("not-authorized", "Authenticate with a handshake first")
@@ -159,28 +250,116 @@ class ComponentStream(Protocol):
         if not self._headerSent:
             self._sendHeader(None)
         self.transport.write(b"</stream:stream>")
-        self.transport.loseConnection()
+        self._hangUp()
 
     def streamFailed(self, condition: str, text: str | None) -> None:
         self.close(condition, text)
 
     # The handshake
 
-    def _handshake(self, stanza: Stanza, component: ComponentConfig) -> None:
+    def _handshake(self, stanza: Stanza, claim: _Claim) -> None:
         supplied = str(stanza.element()).strip().lower().encode("utf-8")
-        expected = handshakeDigest(self.streamId, component.secret)
+        expected = handshakeDigest(self.streamId, claim.secret)
         if not hmac.compare_digest(expected, supplied):
             self.close("not-authorized", "Invalid handshake")
             return
+        router = self.factory.router
+        bound: list[str] = []
         try:
-            self.factory.router.bind(
-                self.domain, self, kickOld=component.conflictResolve == "kick_old"
-            )
+            for binding in claim.bindings:
+                router.bind(
+                    binding.domain,
+                    self,
+                    kickOld=binding.kickOld,
+                    access=self.factory.access,
+                    hidden=binding.hidden,
+                )
+                bound.append(binding.domain)
         except ConflictError:
+            # All of them or none: let go of those already bound.
+            for domain in bound:
+                router.unbind(domain, self)
             self.close("conflict", "This component is already connected")
             return
-        self.domains = frozenset({self.domain})
+        self.domains = frozenset(bound)
+        self._cancelDeadline()
         self.transport.write(b"<handshake/>")
+
+    def _stateTimedOut(self) -> None:
+        """
+        The handshake did not complete within C{state_timeout}.
+        """
+        self._deadline = None
+        self.close("connection-timeout", "The handshake did not complete in time")
+
+    # Writing: IPushProducer, called by the transport about its buffer
+
+    def pauseProducing(self) -> None:
+        """
+        The transport's buffer is over its high-water mark: start counting
+        what is written, and the send timeout.
+        """
+        if self._closed or "send" in self.__dict__:
+            return
+        listener = self.factory.listener
+        self._backlog = 0
+        if listener.sendTimeout is not None:
+            self._stall = self.factory.reactor.callLater(listener.sendTimeout, self._sendTimedOut)
+        # Only while stalled does sending cost the accounting.
+        self.send = self._sendStalled  # type: ignore[method-assign]
+
+    def resumeProducing(self) -> None:
+        """
+        The transport's buffer has drained.
+        """
+        self.__dict__.pop("send", None)
+        self._backlog = 0
+        if self._stall is not None and self._stall.active():
+            self._stall.cancel()
+        self._stall = None
+
+    def stopProducing(self) -> None:
+        """
+        The connection is going away; nothing to do.
+        """
+
+    def _sendStalled(self, stanza: Stanza) -> None:
+        """
+        L{send} while the transport's buffer is full: a peer that lets the
+        backlog grow past C{max_output_buffer} is cut off.
+        """
+        if self._closed:
+            return
+        self._backlog += len(stanza.toBytes())
+        limit = self.factory.listener.maxOutputBuffer
+        if self._backlog > limit:
+            self.close(
+                "policy-violation", f"More than {limit} bytes are waiting to be read", abort=True
+            )
+            return
+        ComponentStream.send(self, stanza)
+
+    def _sendTimedOut(self) -> None:
+        """
+        Nothing was taken out of the transport's buffer for C{send_timeout}.
+        """
+        self._stall = None
+        self.close("connection-timeout", "Writing to the component stalled", abort=True)
+
+    def _cancelDeadline(self) -> None:
+        """
+        Cancel the handshake (or closing) deadline.
+        """
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def _stopTimers(self) -> None:
+        """
+        The connection is gone: cancel every timer.
+        """
+        self._cancelDeadline()
+        self.resumeProducing()
 
     # IStreamRoute
 
@@ -188,10 +367,20 @@ class ComponentStream(Protocol):
         if not self._closed:
             self.transport.write(stanza.toBytes())
 
-    def close(self, condition: str, text: str | None = None) -> None:
+    def close(self, condition: str, text: str | None = None, *, abort: bool = False) -> None:
+        """
+        End the stream with a stream error and drop the connection.
+
+        @param abort: drop it at once, without waiting for what is buffered
+            to be written (for a peer that does not read).  Otherwise a peer
+            that neither reads the error nor closes is dropped after the send
+            timeout.
+        """
         if self._closed:
             return
         self._closed = True
+        self._cancelDeadline()
+        self.resumeProducing()
         if self.domains:
             self.factory.router.unbindAll(self)
             self.domains = frozenset()
@@ -206,7 +395,28 @@ class ComponentStream(Protocol):
             # RFC 6120 4.9.1.2: an error on the header is preceded by ours.
             self._sendHeader(None)
         self.transport.write(streamErrorBytes(condition, text))
+        self._hangUp(abort)
+
+    def _hangUp(self, abort: bool = False) -> None:
+        """
+        Drop the connection once what is buffered is written, or at once
+        with C{abort}; a peer that does not let it go within the send
+        timeout is dropped then.
+        """
+        self._cancelDeadline()
+        if self._producing:
+            # A transport with a producer does not close until it is gone.
+            self._producing = False
+            self.transport.unregisterProducer()
+        if abort:
+            self.transport.abortConnection()
+            return
         self.transport.loseConnection()
+        sendTimeout = self.factory.listener.sendTimeout
+        if sendTimeout is not None:
+            self._deadline = self.factory.reactor.callLater(
+                sendTimeout, self.transport.abortConnection
+            )
 
     def _sendHeader(self, domain: str | None) -> None:
         sender = b" from=" + quoteAttribute(domain) if domain else b""
@@ -217,11 +427,20 @@ class ComponentStream(Protocol):
         self._headerSent = True
 
 
+class _Refused(Exception):
+    """
+    A stream header names a domain this listener will not bind; the text
+    says why.
+    """
+
+
 class ComponentListenerFactory(ServerFactory):
     """
     Accepts external components on one port and interface.
 
     @ivar streams: the open connections, so they can be closed at shutdown.
+    @ivar listener: this listener's options.
+    @ivar access: the compiled C{access} rule, or L{None} for C{all}.
     """
 
     protocol = ComponentStream
@@ -229,17 +448,116 @@ class ComponentListenerFactory(ServerFactory):
     # start/stop lines would only repeat it.
     noisy = False
 
-    def __init__(self, router: Router, config: RouterConfig, reactor: IReactorTime) -> None:
+    def __init__(
+        self,
+        router: Router,
+        config: RouterConfig,
+        reactor: IReactorTime,
+        listener: ListenerConfig | None = None,
+    ) -> None:
+        """
+        @param listener: the options of this listener; the defaults of
+            L{ListenerConfig} when L{None}.
+        """
         self.router = router
         self.config = config
         self.reactor = reactor
+        self.listener = listener if listener is not None else ListenerConfig(0, "127.0.0.1")
         self.streams: set[ComponentStream] = set()
+        self.access: Callable[[Stanza], bool] | None = compileRule(
+            self.listener.access, config.acl, config.accessRules, config.virtualHosts
+        )
+        self._keepalives: task.LoopingCall | None = None
+
+    def startFactory(self) -> None:
+        """
+        Start sending keepalives, once the port listens.
+        """
+        interval = self.listener.keepaliveInterval
+        if interval and self._keepalives is None:
+            self._keepalives = task.LoopingCall(self.keepalive)
+            self._keepalives.clock = self.reactor
+            self._keepalives.start(interval, now=False)
+
+    def stopFactory(self) -> None:
+        """
+        Stop sending keepalives.
+        """
+        if self._keepalives is not None and self._keepalives.running:
+            self._keepalives.stop()
+        self._keepalives = None
+
+    def keepalive(self) -> None:
+        """
+        Send a whitespace keepalive to every bound component that has sent
+        nothing since the last call (Prosody does the same when a component
+        has been silent for C{read_timeout}).  Once a peer has vanished, the
+        keepalive is the write that the send timeout then catches.
+        """
+        for stream in self.streams:
+            if stream.heard:
+                stream.heard = False
+            elif stream.domains:
+                stream.transport.write(b" ")
+
+    def claim(self, domains: list[str]) -> tuple[_Claim, int, bool]:
+        """
+        Decide whether a stream may bind C{domains}, and how.
+
+        A configured component authenticates with its own secret; any other
+        domain with this listener's C{password}, if it has one, except a
+        VirtualHost or an internal component's domain.  All the domains of
+        one stream must share their secret.
+
+        @return: the claim, the stanza size limit, and whether to check
+            C{from}.
+        @raise _Refused: with the reason, for C{host-unknown}.
+        """
+        config, listener = self.config, self.listener
+        secret: str | None = None
+        bindings = []
+        limits = []
+        checkFrom = False
+        for domain in domains:
+            component = config.components.get(domain)
+            if isinstance(component, ComponentConfig):
+                own = component.secret
+                limits.append(component.stanzaSizeLimit)
+                check = component.validateFrom
+                conflict = component.conflictResolve
+                hidden = False
+            elif component is not None or domain in config.virtualHosts:
+                raise _Refused(f"{domain} is served by the router itself")
+            elif listener.password is not None:
+                own = listener.password
+                check = config.validateFrom
+                conflict = config.conflictResolve
+                hidden = config.discoHidden
+            else:
+                raise _Refused("No such component is configured")
+            if secret is not None and not hmac.compare_digest(own.encode(), secret.encode()):
+                raise _Refused("is_subdomain: the domains do not share one secret")
+            secret = own
+            if listener.checkFrom is not None:
+                check = listener.checkFrom
+            checkFrom = checkFrom or check
+            bindings.append(
+                _Binding(
+                    domain,
+                    (listener.conflictResolve or conflict) == "kick_old",
+                    hidden or listener.hiddenComponents,
+                )
+            )
+        assert secret is not None
+        limit = listener.stanzaSizeLimit or (min(limits) if limits else config.stanzaSizeLimit)
+        return _Claim(secret, tuple(bindings)), limit, checkFrom
 
     def shutdown(self, timeout: float = 5.0) -> defer.Deferred[None]:
         """
         End every stream with C{system-shutdown}; fires when they are all
         closed or C{timeout} seconds have passed.
         """
+        self.stopFactory()
         waiting = []
         for stream in list(self.streams):
             waiting.append(stream.whenLost())

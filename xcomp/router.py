@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_router -*-
+# -*- test-case-name: xcomp.test.test_router,xcomp.test.test_listenopts -*-
 """
 The routing table and the rules every stanza passes: C{from} checks, the
 conflict policy, and the error bounces.
@@ -10,7 +10,7 @@ L{Stanza.attributes}.
 
 from __future__ import annotations
 
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -55,6 +55,10 @@ class Router:
     @ivar _known: every configured domain that is not a virtual host, with
         its name and whether it is hidden from disco; a stanza for one of them
         that has no live route is answered with C{remote-server-timeout}.
+    @ivar _guards: the access predicate of each route bound with one: a
+        stanza whose sender it refuses gets C{not-allowed}.  Empty unless
+        some listener has an access rule other than C{all}.
+    @ivar _hidden: the domains bound hidden from disco#items.
     """
 
     _log = Logger()
@@ -75,6 +79,8 @@ class Router:
         self._routes: dict[str, IRoute] = {}
         self._known = dict(components)
         self._verbose = verbose
+        self._guards: dict[IRoute, Callable[[Stanza], bool]] = {}
+        self._hidden: set[str] = set()
 
     # The table
 
@@ -93,12 +99,24 @@ class Router:
             raise ConflictError(domain)
         self._routes[domain] = route
 
-    def bind(self, domain: str, route: IRoute, *, kickOld: bool = False) -> None:
+    def bind(
+        self,
+        domain: str,
+        route: IRoute,
+        *,
+        kickOld: bool = False,
+        access: Callable[[Stanza], bool] | None = None,
+        hidden: bool = False,
+    ) -> None:
         """
         Make C{route} the destination for C{domain}.
 
         @param kickOld: when C{domain} is bound to another stream, end that
             stream with C{conflict} before binding, instead of refusing.
+        @param access: who may send to C{route}: a predicate on each stanza
+            routed to it; a refused one is answered with C{not-allowed}.
+            L{None} lets every sender through at no cost.
+        @param hidden: leave C{domain} out of disco#items while bound.
         @raise ConflictError: C{domain} is bound and C{kickOld} is false, or
             it is bound to something that is not a stream.
         """
@@ -111,6 +129,10 @@ class Router:
             self.unbindAll(current)
             current.close("conflict", "Replaced by a new connection")
         self._routes[domain] = route
+        if access is not None:
+            self._guards[route] = access
+        if hidden:
+            self._hidden.add(domain)
         self._log.info(
             "Component {domain} bound ({peer})", domain=domain, peer=getattr(route, "peer", "internal")
         )
@@ -121,6 +143,9 @@ class Router:
         """
         if self._routes.get(domain) is route:
             del self._routes[domain]
+            self._hidden.discard(domain)
+            if route in self._guards and not any(r is route for r in self._routes.values()):
+                del self._guards[route]
             self._log.info(
                 "Component {domain} unbound ({peer})",
                 domain=domain,
@@ -133,15 +158,27 @@ class Router:
         """
         for domain in sorted(route.domains):
             self.unbind(domain, route)
+        self._guards.pop(route, None)
 
     def componentsUnder(self, host: str) -> Iterator[tuple[str, str | None]]:
         """
-        The (domain, name) of each component below C{host} that disco lists.
+        The (domain, name) of each component below C{host} that disco lists:
+        the configured ones, and those bound without being configured (with
+        a listener's password), except the hidden ones: C{disco_hidden}, or
+        bound through a listener with C{hidden_components}.
         """
         suffix = "." + host
-        for domain, component in sorted(self._known.items()):
-            if domain.endswith(suffix) and not getattr(component, "discoHidden", False):
-                yield domain, getattr(component, "name", None)
+        listed = {
+            domain: getattr(component, "name", None)
+            for domain, component in self._known.items()
+            if not getattr(component, "discoHidden", False)
+        }
+        for domain, route in self._routes.items():
+            if domain not in self._known and IStreamRoute.providedBy(route):
+                listed[domain] = None
+        for domain, name in sorted(listed.items()):
+            if domain.endswith(suffix) and domain not in self._hidden:
+                yield domain, name
 
     # Routing
 
@@ -188,6 +225,11 @@ class Router:
             route = self._routes.get(domain)
             if route is None:
                 self._undeliverable(source, stanza, domain)
+                return
+        if self._guards:
+            guard = self._guards.get(route)
+            if guard is not None and not guard(stanza):
+                self._answer(source, stanza, "not-allowed", type="cancel")
                 return
         if self._verbose:
             self._log.debug("Routing {stanza!r} to {domain}", stanza=stanza, domain=route.domain)

@@ -7,38 +7,33 @@ Twisted application.
 
 from __future__ import annotations
 
-import ipaddress
 import os
+from typing import Mapping
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet import defer
-from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
-from twisted.internet.interfaces import IReactorCore, IStreamServerEndpoint
+from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
-from xcomp.config import ListenerConfig, RouterConfig
+from xcomp.config import InternalComponentConfig, RouterConfig
+from xcomp.endpoints import listenerEndpoint
 from xcomp.hosts import LocalHost
+from xcomp.interfaces import IComponentModule, IComponentPlugin, IInternalComponent
 from xcomp.listener import ComponentListenerFactory
+from xcomp.plugin import buildComponent, installedModules, installedPlugins
 from xcomp.router import Router
-
-
-def listenerEndpoint(reactor: IReactorCore, listener: ListenerConfig) -> IStreamServerEndpoint:
-    """
-    The TCP endpoint for one configured port and interface.
-    """
-    version = ipaddress.ip_address(listener.interface).version
-    endpointType = TCP6ServerEndpoint if version == 6 else TCP4ServerEndpoint
-    return endpointType(reactor, listener.port, interface=listener.interface)  # type: ignore[arg-type]
 
 
 class RouterService(MultiService):
     """
-    The router, its VirtualHosts, and one listener per configured port and
-    interface.
+    The router, its VirtualHosts, its internal components, and one listener
+    per configured port and interface.
 
     @ivar router: the L{Router}.
+    @ivar components: the internal components by domain; each is a child
+        service, started before the listeners.
     @ivar factories: the listener factories, one per configured listener, in
         configuration order.
     """
@@ -46,8 +41,21 @@ class RouterService(MultiService):
     _log = Logger()
 
     def __init__(
-        self, config: RouterConfig, *, reactor: IReactorCore | None = None, verbose: bool = False
+        self,
+        config: RouterConfig,
+        *,
+        reactor: IReactorCore | None = None,
+        verbose: bool = False,
+        plugins: Mapping[str, IComponentPlugin] | None = None,
+        modules: Mapping[str, IComponentModule] | None = None,
     ) -> None:
+        """
+        @param plugins: the component plugins by name; the installed ones
+            (L{xcomp.plugin.installedPlugins}) when C{None}.
+        @param modules: the component modules by name; the installed ones
+            when C{None}.
+        @raise xcomp.config.ConfigError: an internal component cannot be made.
+        """
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor as globalReactor
@@ -58,9 +66,11 @@ class RouterService(MultiService):
         self.router = Router(reactor, components=config.components, verbose=verbose)  # type: ignore[arg-type]
         for domain, host in config.virtualHosts.items():
             self.router.addHost(domain, LocalHost(domain, self.router, host.name or "xcomp"))
+        self.components: dict[str, IInternalComponent] = {}
+        self._addComponents(plugins, modules)
         self.factories: list[ComponentListenerFactory] = []
         for listener in config.listeners:
-            factory = ComponentListenerFactory(self.router, config, reactor)  # type: ignore[arg-type]
+            factory = ComponentListenerFactory(self.router, config, reactor, listener)  # type: ignore[arg-type]
             port = StreamServerEndpointService(listenerEndpoint(reactor, listener), factory)  # type: ignore[arg-type]
             # A port that cannot be bound must stop startup, not be logged and ignored.
             port._raiseSynchronously = True
@@ -68,9 +78,31 @@ class RouterService(MultiService):
             port.setServiceParent(self)
             self.factories.append(factory)
 
+    def _addComponents(
+        self,
+        plugins: Mapping[str, IComponentPlugin] | None,
+        modules: Mapping[str, IComponentModule] | None,
+    ) -> None:
+        """
+        Make each configured internal component, route its domain to it for
+        the router's whole life, and add it as a child service.
+        """
+        internal = [c for c in self.config.components.values() if isinstance(c, InternalComponentConfig)]
+        if not internal:
+            return
+        plugins = installedPlugins() if plugins is None else plugins
+        modules = installedModules() if modules is None else modules
+        for component in internal:
+            service = buildComponent(component, self.router, plugins, modules, self.config.dataPath)
+            self.router.addHost(component.domain, service.route)
+            service.setServiceParent(self)  # type: ignore[attr-defined]
+            self.components[component.domain] = service
+
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
         for port in self:
+            if not isinstance(port, StreamServerEndpointService):
+                continue
             self._log.info("Listening for components on {address}", address=port.name)
 
     def startService(self) -> None:

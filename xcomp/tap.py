@@ -5,6 +5,9 @@ C{twistd xcomp -c prosody.cfg.lua}: the command-line glue, and nothing else.
 
 from __future__ import annotations
 
+import sys
+from typing import Mapping, TextIO
+
 from twisted.application.service import IService, MultiService
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorCore
@@ -12,7 +15,9 @@ from twisted.logger import Logger, globalLogPublisher
 from twisted.python import usage
 
 from xcomp.config import ConfigError, loadConfig
+from xcomp.interfaces import IComponentModule, IComponentPlugin
 from xcomp.logsinks import sinkObservers
+from xcomp.plugin import DuplicatePluginError, checkModules, installedModules, installedPlugins
 from xcomp.service import RouterService
 
 _log = Logger()
@@ -24,9 +29,13 @@ class Options(usage.Options):
 
     @ivar parsed: (C{self["parsed"]}) the L{xcomp.config.RouterConfig}, once
         L{postOptions} has loaded it.
+    @ivar plugins: (C{self["plugins"]}) the installed component plugins by
+        name, and C{self["modules"]} the installed component modules.
+    @ivar stdout: where C{--list-plugins} writes.
     """
 
-    synopsis = "-c FILE [--verbose]"
+    stdout: TextIO = sys.stdout
+    synopsis = "-c FILE [--verbose] | --list-plugins"
     longdesc = (
         "Route XMPP stanzas between external components (XEP-0114) as "
         "configured in a Prosody-style configuration file."
@@ -36,6 +45,7 @@ class Options(usage.Options):
     ]
     optFlags = [
         ["verbose", "v", "Log each routed stanza's top tag at debug level."],
+        ["list-plugins", None, "List the installed component plugins and modules, and exit."],
     ]
 
     def postOptions(self) -> None:
@@ -43,12 +53,37 @@ class Options(usage.Options):
         Load and check the configuration; a mistake in it is reported as
         C{file:line: what is wrong} and nothing is started.
         """
+        try:
+            self["plugins"] = installedPlugins()
+            self["modules"] = installedModules()
+        except DuplicatePluginError as e:
+            raise usage.UsageError(str(e)) from None
+        if self["list-plugins"]:
+            self.stdout.write(listPlugins(self["plugins"], self["modules"]))
+            raise SystemExit(0)
         if self["config"] is None:
             raise usage.UsageError("--config is required (for example: -c prosody.cfg.lua)")
         try:
-            self["parsed"] = loadConfig(self["config"])
+            self["parsed"] = loadConfig(
+                self["config"], plugins=self["plugins"], modules=self["modules"]
+            )
+            checkModules(self["parsed"], self["modules"])
         except ConfigError as e:
             raise usage.UsageError(str(e)) from None
+
+
+def listPlugins(plugins: Mapping[str, IComponentPlugin], modules: Mapping[str, IComponentModule]) -> str:
+    """
+    The text of C{--list-plugins}: one line per plugin, then per module.
+    """
+    lines = ["Component plugins (Component \"domain\" \"plugin\"):"]
+    lines += [f"  {name:<12} {p.description}" for name, p in plugins.items()] or ["  (none)"]
+    lines.append("Component modules (modules_enabled under a Component):")
+    lines += [
+        f"  {name:<12} {m.description} [extends: {', '.join(m.components)}]"
+        for name, m in modules.items()
+    ] or ["  (none)"]
+    return "\n".join(lines) + "\n"
 
 
 class CommandLineService(MultiService):
@@ -80,5 +115,16 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
     for observer in sinkObservers(config.log):
         globalLogPublisher.addObserver(observer)
     root = CommandLineService()
-    RouterService(config, reactor=reactor, verbose=bool(options["verbose"])).setServiceParent(root)
+    try:
+        service = RouterService(
+            config,
+            reactor=reactor,
+            verbose=bool(options["verbose"]),
+            plugins=options["plugins"],
+            modules=options["modules"],
+        )
+    except ConfigError as e:
+        # A plugin refused an option: one line, as for any mistake in the file.
+        raise SystemExit(f"xcomp: {e}") from None
+    service.setServiceParent(root)
     return root

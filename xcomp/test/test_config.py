@@ -16,6 +16,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from xcomp import _luacfg
+from xcomp.test.certs import TestCA
 from xcomp.config import (
     ComponentConfig,
     ConfigError,
@@ -181,13 +182,16 @@ class ExampleTests(SynchronousTestCase):
 
     def test_exampleLoads(self) -> None:
         """
-        The example loads without warnings and has its two components.
+        The example loads without warnings and has its two external
+        components and its C{muc} component with C{muc_mam}.
         """
-        config = loadConfig(EXAMPLE)
+        config = loadConfig(EXAMPLE, plugins=["muc"], modules=["muc_mam"])
         self.assertEqual(config.warnings, ())
         self.assertEqual(config.listeners, (ListenerConfig(5347, "127.0.0.1"),))
         self.assertEqual(list(config.virtualHosts), ["example.org"])
-        gateway, bot = config.components.values()
+        gateway, bot, muc = config.components.values()
+        assert isinstance(muc, InternalComponentConfig)
+        self.assertEqual((muc.domain, muc.plugin, muc.modules), ("conference.example.org", "muc", ("muc_mam",)))
         assert isinstance(gateway, ComponentConfig) and isinstance(bot, ComponentConfig)
         self.assertEqual(
             (gateway.domain, gateway.name, gateway.discoHidden),
@@ -1257,15 +1261,16 @@ class ListenerTests(_ConfigTestCase):
         C{component_direct_tls_ports} adds TLS listeners with the certificate
         of C{component_direct_tls_ssl}.
         """
+        issued = TestCA(self.directory).issue("localhost")
         config = self.load(
             'component_interfaces = "127.0.0.1"\ncomponent_direct_tls_ports = 5348\n'
-            'component_direct_tls_ssl = { certificate = "/c.pem"; key = "/k.pem" }\n'
+            f'component_direct_tls_ssl = {{ certificate = "{issued.certificate}"; key = "{issued.key}" }}\n'
         )
         self.assertEqual(
             config.listeners,
             (
                 ListenerConfig(5347, "127.0.0.1"),
-                ListenerConfig(5348, "127.0.0.1", TLSConfig("/c.pem", "/k.pem")),
+                ListenerConfig(5348, "127.0.0.1", TLSConfig(issued.certificate, issued.key)),
             ),
         )
 

@@ -223,12 +223,14 @@ class ExampleTests(SynchronousTestCase):
     def test_prosodyExampleLoads(self) -> None:
         """
         C{examples/prosody.cfg.lua} loads without warnings, with one
-        VirtualHost and two external components, listening on loopback only.
+        VirtualHost, two external components and the C{muc} component,
+        listening on loopback only.
         """
         options = Options()
         options.parseOptions(["-c", EXAMPLES.child("prosody.cfg.lua").path])
         config = options["parsed"]
         self.assertEqual(config.warnings, ())
         self.assertEqual(len(config.virtualHosts), 1)
-        self.assertEqual(len(config.components), 2)
+        self.assertEqual(len(config.components), 3)
+        self.assertEqual(config.components["conference.example.org"].modules, ("muc_mam",))
         self.assertTrue(all(l.interface in ("127.0.0.1", "::1") for l in config.listeners))

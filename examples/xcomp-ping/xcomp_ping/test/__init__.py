@@ -1,0 +1,3 @@
+"""
+Tests for L{xcomp_ping}.
+"""

@@ -1,0 +1,500 @@
+# -*- test-case-name: xcomp.test.test_muc -*-
+"""
+The C{muc} component: the glue between the router and the rooms.
+
+L{MUCComponent} is an L{InternalComponent} holding the room table, the
+storage and the extensions (C{muc_mam}); L{MUCHandler} is an ordinary wokkel
+handler that finds the room a stanza is for, calls the pure
+L{Room<xcomp.muc.room.Room>}, sends what it returns and stores what changed.
+Service discovery goes through wokkel's C{DiscoHandler}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Iterable, Mapping
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.words.protocols.jabber.error import StanzaError
+from twisted.words.protocols.jabber.jid import JID, InvalidFormat
+from twisted.words.xish import domish
+from zope.interface import implementer
+
+from xcomp._wokkel import disco, subprotocols
+from xcomp.errors import bounce
+from xcomp.interfaces import IRoomExtension, IRouter
+from xcomp.internal import InternalComponent
+from xcomp.muc.elements import (
+    NS_DISCO_INFO,
+    NS_DISCO_ITEMS,
+    NS_MUC,
+    NS_MUC_ADMIN,
+    NS_MUC_OWNER,
+    NS_PING,
+    Broadcast,
+    Outgoing,
+    element,
+    errorReply,
+)
+from xcomp.muc.room import Room, bareOf
+from xcomp.muc.settings import ServiceOptions
+from xcomp.muc.store import SQLiteStore
+from xcomp.stanza import Stanza
+
+__all__ = ["MUCComponent", "MUCHandler", "makeComponent"]
+
+#: How many stanzas are held while the rooms are loaded at startup.
+MAX_PENDING = 10000
+
+
+def makeComponent(domain: str, options: Mapping[str, object], router: IRouter) -> MUCComponent:
+    """
+    The C{muc} plugin's factory (L{xcomp.interfaces.IComponentPlugin}).
+
+    @raise ValueError: an option has an unusable value.
+    """
+    dataPath = options.get("data_path")
+    return MUCComponent(
+        domain,
+        router,
+        ServiceOptions.fromOptions(domain, options),
+        dataPath=dataPath if isinstance(dataPath, str) else None,
+    )
+
+
+class MUCComponent(InternalComponent):
+    """
+    A multi-user chat service.
+
+    @ivar options: its L{ServiceOptions}.
+    @ivar rooms: the live rooms by bare JID (persistent ones included).
+    @ivar extensions: the L{IRoomExtension}s its modules added.
+    @ivar store: the storage, made when the service starts (unless given):
+        the file C{DOMAIN.muc.sqlite} under C{data_path}, or an in-memory
+        database when C{data_path} is not set.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        domain: str,
+        router: IRouter,
+        options: ServiceOptions,
+        *,
+        dataPath: str | None = None,
+        store: SQLiteStore | None = None,
+    ) -> None:
+        super().__init__(domain, router)
+        self.options = options
+        self.dataPath = dataPath
+        self.store = store
+        self.rooms: dict[str, Room] = {}
+        self.extensions: list[IRoomExtension] = []
+        self._stored: set[str] = set()
+        self._lockTimers: dict[str, IDelayedCall] = {}
+        self._writes: set[defer.Deferred[object]] = set()
+        self._pending: list[Stanza] | None = []
+        MUCHandler().setHandlerParent(self)
+        disco.DiscoHandler().setHandlerParent(self)
+
+    def addExtension(self, extension: IRoomExtension) -> None:
+        """
+        Add what a module brings to every room.
+        """
+        self.extensions.append(extension)
+        for room in self.rooms.values():
+            room.extensions = tuple(self.extensions)
+
+    def newRoom(self, jid: str) -> Room:
+        """
+        A new room with the service's defaults.
+        """
+        return Room(jid, self.options, clock=self.router.reactor.seconds, extensions=self.extensions)
+
+    # Service
+
+    def startService(self) -> None:
+        """
+        Open the storage and load the persistent rooms; stanzas that arrive
+        meanwhile wait (up to L{MAX_PENDING}).
+        """
+        if self.store is None:
+            if self.dataPath is None:
+                self._log.warn(
+                    "{domain}: data_path is not set; rooms and archives are kept in memory"
+                    " and lost when xcomp stops",
+                    domain=self.domain,
+                )
+                self.store = SQLiteStore.inMemory()
+            else:
+                os.makedirs(self.dataPath, exist_ok=True)
+                path = os.path.join(self.dataPath, f"{self.domain}.muc.sqlite")
+                self.store = SQLiteStore.atPath(path, self.router.reactor)  # type: ignore[arg-type]
+        store = self.store
+        # Opened before the handlers start, so that their first queries (the
+        # archive's expiry) run on the schema.
+        d = store.open()
+        super().startService()
+        d.addCallback(lambda _: store.loadRooms())
+        d.addCallback(self._loaded)
+        d.addErrback(self._notLoaded)
+
+    def _loaded(self, rows: list[tuple[str, str]]) -> None:
+        for jid, data in rows:
+            try:
+                room = Room.load(
+                    jid, json.loads(data), self.options, clock=self.router.reactor.seconds, extensions=self.extensions
+                )
+            except (ValueError, TypeError, AttributeError):
+                self._log.failure("{domain}: cannot load room {room}; skipping it", domain=self.domain, room=jid)
+                continue
+            self.rooms[jid] = room
+            self._stored.add(jid)
+        self._log.info("{domain}: {count} persistent rooms loaded", domain=self.domain, count=len(self.rooms))
+        pending, self._pending = self._pending or [], None
+        for stanza in pending:
+            self.receive(stanza)
+
+    def _notLoaded(self, failure: object) -> None:
+        self._log.failure("{domain}: cannot open the room storage", failure, domain=self.domain)  # type: ignore[arg-type]
+        pending, self._pending = self._pending or [], None
+        for stanza in pending:
+            self.receive(stanza)
+
+    def stopService(self) -> defer.Deferred[None]:
+        """
+        Stop the lock timers, wait for pending writes, close the storage.
+        """
+        for timer in self._lockTimers.values():
+            if timer.active():
+                timer.cancel()
+        self._lockTimers.clear()
+        super().stopService()
+        store = self.store
+        writes = list(self._writes)
+
+        def close(_: object) -> defer.Deferred[None] | None:
+            if store is not None:
+                return store.close()
+            return None
+
+        return defer.DeferredList(writes).addCallback(close)
+
+    def receive(self, stanza: Stanza) -> None:
+        """
+        Hold stanzas until the rooms are loaded, then dispatch them.
+        """
+        if self._pending is not None and self.running:
+            if len(self._pending) < MAX_PENDING:
+                self._pending.append(stanza)
+            else:
+                reply = bounce(stanza, "resource-constraint", type="wait")
+                if reply is not None:
+                    self.router.route(reply)
+            return
+        super().receive(stanza)
+
+    # Used by the handlers
+
+    def emit(self, outgoing: Iterable[Outgoing]) -> None:
+        """
+        Send what a room returned; a L{Broadcast} is addressed to each
+        recipient without serialising it again.
+        """
+        route = self.router.route
+        for item in outgoing:
+            if isinstance(item, Broadcast):
+                for stanza in item.stanzas():
+                    route(stanza)
+            elif isinstance(item, Stanza):
+                route(item)
+            else:
+                self.send(item)
+
+    def settle(self, room: Room) -> None:
+        """
+        After a room has handled a stanza: drop it if it is destroyed or
+        empty and temporary, and store what changed of a persistent room.
+        """
+        jid = room.jid
+        if room.destroyed or (room.isEmpty() and not room.config.persistent):
+            if self.rooms.get(jid) is room:
+                del self.rooms[jid]
+            timer = self._lockTimers.pop(jid, None)
+            if timer is not None and timer.active():
+                timer.cancel()
+            for extension in self.extensions:
+                extension.destroyed(room)
+            if jid in self._stored:
+                self._stored.discard(jid)
+                self._write(self.store.deleteRoom(jid))  # type: ignore[union-attr]
+            return
+        if not room.locked and jid in self._lockTimers:
+            timer = self._lockTimers.pop(jid)
+            if timer.active():
+                timer.cancel()
+        if room.stateChanged:
+            room.stateChanged = False
+            if room.config.persistent:
+                self._stored.add(jid)
+                self._write(self.store.saveRoom(jid, json.dumps(room.dump())))  # type: ignore[union-attr]
+            elif jid in self._stored:
+                self._stored.discard(jid)
+                self._write(self.store.deleteRoom(jid))  # type: ignore[union-attr]
+
+    def _write(self, d: defer.Deferred[object]) -> None:
+        """
+        Track a storage write until it is done; log it if it fails.
+        """
+        self._writes.add(d)
+
+        def done(result: object) -> None:
+            self._writes.discard(d)
+            if isinstance(result, Failure):
+                self._log.failure("{domain}: a storage write failed", result, domain=self.domain)
+
+        d.addBoth(done)
+
+    def mayCreate(self, sender: str) -> bool:
+        """
+        Whether C{sender} may create rooms (C{restrict_room_creation}).
+        """
+        restriction = self.options.restrictCreation
+        if restriction is None or bareOf(sender) in self.options.admins:
+            return True
+        if restriction == "local":
+            return JID(sender).host == self.options.localDomain  # type: ignore[no-any-return]
+        return False
+
+    def created(self, room: Room) -> None:
+        """
+        Add a new room to the table; start its lock timer if it is locked.
+        """
+        self.rooms[room.jid] = room
+        if room.locked and self.options.lockTimeout > 0:
+            self._lockTimers[room.jid] = self.router.reactor.callLater(
+                self.options.lockTimeout, self._lockExpired, room
+            )
+
+    def _lockExpired(self, room: Room) -> None:
+        """
+        A room still locked after C{muc_room_lock_timeout} is destroyed.
+        """
+        self._lockTimers.pop(room.jid, None)
+        if self.rooms.get(room.jid) is room and room.locked:
+            self.emit(room.destroy(reason="The room was not configured in time"))
+            self.settle(room)
+
+
+def _addressing(stanza: domish.Element) -> tuple[str, str | None, str | None, str] | None:
+    """
+    (domain, room JID or C{None} for the service itself, nick, sender) of a
+    stanza, with JIDs normalised; C{None} when an address is not a JID.
+    """
+    try:
+        to = JID(stanza.getAttribute("to", ""))
+        sender = JID(stanza.getAttribute("from", "")).full()
+    except (InvalidFormat, UnicodeError):
+        return None
+    room = to.userhost() if to.user else None
+    return to.host, room, to.resource, sender
+
+
+@implementer(disco.IDisco)
+class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
+    """
+    The wokkel handler of a L{MUCComponent}: presence, messages, the
+    C{muc#admin} and C{muc#owner} queries, pings and disco.
+    """
+
+    parent: MUCComponent
+
+    iqHandlers = {
+        f"/iq[@type='get']/query[@xmlns='{NS_MUC_ADMIN}']": "onAdminGet",
+        f"/iq[@type='set']/query[@xmlns='{NS_MUC_ADMIN}']": "onAdminSet",
+        f"/iq[@type='get']/query[@xmlns='{NS_MUC_OWNER}']": "onOwnerGet",
+        f"/iq[@type='set']/query[@xmlns='{NS_MUC_OWNER}']": "onOwnerSet",
+    }
+
+    def connectionInitialized(self) -> None:
+        self.xmlstream.addObserver("/presence", self.onPresence)
+        self.xmlstream.addObserver("/message", self.onMessage)
+        for query in self.iqHandlers:
+            self.xmlstream.addObserver(query, self.handleRequest)
+        # After every other handler (disco, muc_mam): iqs to occupants, pings.
+        self.xmlstream.addObserver("/iq[@type='get' or @type='set']", self.onOtherIq, -1)
+
+    # Presence and messages
+
+    def onPresence(self, presence: domish.Element) -> None:
+        component = self.parent
+        addressing = _addressing(presence)
+        if addressing is None:
+            return
+        _, jid, nick, sender = addressing
+        if jid is None:
+            return
+        room = component.rooms.get(jid)
+        created = False
+        if room is None:
+            if presence.getAttribute("type") is not None:
+                return
+            if nick is None:
+                component.emit(_error(presence, "jid-malformed", "modify", "A nickname is required to join"))
+                return
+            if not component.mayCreate(sender):
+                component.emit(_error(presence, "not-allowed", "cancel", "You may not create rooms here"))
+                return
+            if len(component.rooms) >= component.options.maxRooms:
+                component.emit(_error(presence, "resource-constraint", "wait", "Too many rooms"))
+                return
+            room = component.newRoom(jid)
+            created = True
+        outgoing = room.presence(sender, nick, presence, created=created)
+        if created and not room.isEmpty():
+            component.created(room)
+        component.emit(outgoing)
+        if not created or not room.isEmpty():
+            component.settle(room)
+
+    def onMessage(self, message: domish.Element) -> None:
+        component = self.parent
+        addressing = _addressing(message)
+        if addressing is None:
+            return
+        _, jid, nick, sender = addressing
+        room = component.rooms.get(jid) if jid is not None else None
+        if room is None:
+            text = "No such room" if jid is not None else "Send messages to a room"
+            component.emit(_error(message, "item-not-found" if jid else "service-unavailable", "cancel", text))
+            return
+        component.emit(room.message(sender, nick, message))
+        component.settle(room)
+
+    # iq
+
+    def _target(self, iq: domish.Element) -> tuple[Room, str]:
+        """
+        The room an iq is for (to the room's bare JID) and its sender.
+
+        @raise StanzaError: no such room, or the iq is for an occupant.
+        """
+        addressing = _addressing(iq)
+        if addressing is None:
+            raise StanzaError("jid-malformed", "modify")
+        _, jid, nick, sender = addressing
+        if jid is None or nick is not None:
+            raise StanzaError("bad-request", "modify", "Send this to a room")
+        room = self.parent.rooms.get(jid)
+        if room is None:
+            raise StanzaError("item-not-found", "cancel", "No such room")
+        return room, sender
+
+    def onAdminGet(self, iq: domish.Element) -> domish.Element:
+        room, sender = self._target(iq)
+        return room.adminGet(sender, _query(iq))
+
+    def onAdminSet(self, iq: domish.Element) -> None:
+        room, sender = self._target(iq)
+        self._apply(room, room.adminSet(sender, _query(iq)))
+
+    def onOwnerGet(self, iq: domish.Element) -> domish.Element:
+        room, sender = self._target(iq)
+        return room.ownerGet(sender, _query(iq))
+
+    def onOwnerSet(self, iq: domish.Element) -> None:
+        room, sender = self._target(iq)
+        self._apply(room, room.ownerSet(sender, _query(iq)))
+
+    def _apply(self, room: Room, outgoing: list[Outgoing]) -> None:
+        self.parent.emit(outgoing)
+        self.parent.settle(room)
+
+    def onOtherIq(self, iq: domish.Element) -> None:
+        """
+        iqs no other handler took: those to occupants (XEP-0410 self-pings
+        are answered) and pings to the service or a room.
+        """
+        if iq.handled:
+            return
+        addressing = _addressing(iq)
+        if addressing is None:
+            return
+        _, jid, nick, sender = addressing
+        room = self.parent.rooms.get(jid) if jid is not None else None
+        if nick is not None:
+            iq.handled = True
+            if room is None:
+                self.parent.emit(_error(iq, "item-not-found", "cancel", "No such room"))
+            else:
+                self.parent.emit(room.iqToOccupant(sender, nick, iq))
+            return
+        payload = _query(iq)
+        if (jid is None or room is not None) and payload is not None and payload.uri == NS_PING:
+            iq.handled = True
+            if iq.getAttribute("type") == "get":
+                self.send(element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id")))
+
+    # Disco
+
+    def getDiscoInfo(self, requestor: JID, target: JID, nodeIdentifier: str = "") -> list[object]:
+        if nodeIdentifier:
+            return []
+        component = self.parent
+        if target.user is None:
+            return [
+                disco.DiscoIdentity("conference", "text", component.options.name),
+                disco.DiscoFeature(NS_DISCO_INFO),
+                disco.DiscoFeature(NS_DISCO_ITEMS),
+                disco.DiscoFeature(NS_MUC),
+                disco.DiscoFeature(NS_PING),
+            ]
+        room = self._visibleRoom(requestor, target)
+        info: list[object] = [disco.DiscoIdentity("conference", "text", room.config.name or target.user)]
+        info.extend(disco.DiscoFeature(feature) for feature in [NS_DISCO_INFO, NS_DISCO_ITEMS, *room.features()])
+        info.append(room.infoForm())
+        return info
+
+    def getDiscoItems(self, requestor: JID, target: JID, nodeIdentifier: str = "") -> list[object]:
+        if nodeIdentifier:
+            return []
+        component = self.parent
+        if target.user is None:
+            return [
+                disco.DiscoItem(JID(jid), name=room.config.name or None)
+                for jid, room in sorted(component.rooms.items())
+                if room.config.public and not room.locked
+            ]
+        room = self._visibleRoom(requestor, target)
+        return [disco.DiscoItem(JID(occupant)) for occupant in room.visibleOccupants(requestor.full())]
+
+    def _visibleRoom(self, requestor: JID, target: JID) -> Room:
+        """
+        The room a disco request is about.
+
+        @raise StanzaError: no such room (or a locked one, to all but its
+            owners), or the request is for an occupant.
+        """
+        if target.resource is not None:
+            raise StanzaError("service-unavailable", "cancel")
+        room = self.parent.rooms.get(target.userhost())
+        if room is None or (room.locked and room.affiliation(requestor.full()) != "owner"):
+            raise StanzaError("item-not-found", "cancel")
+        return room
+
+
+def _query(iq: domish.Element) -> domish.Element | None:
+    """
+    The first child element of an iq.
+    """
+    return next(iter(iq.elements()), None)
+
+
+def _error(stanza: domish.Element, condition: str, type: str, text: str | None) -> list[Outgoing]:
+    reply = errorReply(stanza, condition, type, text)
+    return [] if reply is None else [reply]

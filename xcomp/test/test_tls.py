@@ -1,0 +1,162 @@
+"""
+Tests for L{xcomp.tls} and direct-TLS listeners: the server context from a
+L{TLSConfig}, its errors, and Twisted's component client completing the
+XEP-0114 handshake through TLS, in memory (certificates are made by the
+test).
+"""
+
+from __future__ import annotations
+
+import os
+
+from OpenSSL import SSL
+from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
+from twisted.internet.task import Clock
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.test.iosim import connectedServerAndClient
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.words.protocols.jabber import component, xmlstream
+
+from xcomp.config import ListenerConfig, TLSConfig
+from xcomp.listener import ComponentListenerFactory
+from xcomp.router import Router
+from xcomp.test.certs import TestCA
+from xcomp.test.helpers import makeConfig
+from xcomp.tls import contextFactory
+
+
+class ContextTests(SynchronousTestCase):
+    """
+    The server context and what stops it.
+    """
+
+    def setUp(self) -> None:
+        """
+        A CA and a server certificate.
+        """
+        self.ca = TestCA(self.mktemp())
+        self.issued = self.ca.issue("localhost")
+
+    def test_verifyModes(self) -> None:
+        """
+        C{none} asks for no client certificate; C{peer} and
+        C{selfsigned_peer} require one.
+        """
+        tls = TLSConfig(self.issued.certificate, self.issued.key)
+        self.assertEqual(contextFactory(tls).getContext().get_verify_mode(), SSL.VERIFY_NONE)
+        for mode in ("peer", "selfsigned_peer"):
+            tls = TLSConfig(self.issued.certificate, self.issued.key, caCertificates=self.ca.path, verifyMode=mode)
+            flags = contextFactory(tls).getContext().get_verify_mode()
+            self.assertTrue(flags & SSL.VERIFY_PEER and flags & SSL.VERIFY_FAIL_IF_NO_PEER_CERT, mode)
+
+    def test_protocolOptions(self) -> None:
+        """
+        C{protocol_options} become OpenSSL options.
+        """
+        tls = TLSConfig(self.issued.certificate, self.issued.key, protocolOptions=("no_tlsv1_2",))
+        # set_options answers with the options now set.
+        self.assertTrue(contextFactory(tls).getContext().set_options(0) & SSL.OP_NO_TLSv1_2)
+
+    def test_missingFiles(self) -> None:
+        """
+        A missing certificate or key is named.
+        """
+        missing = os.path.abspath("missing.pem")
+        error = self.assertRaises(ValueError, contextFactory, TLSConfig(missing, self.issued.key))
+        self.assertEqual(str(error), f"cannot read the certificate {missing}: No such file or directory")
+        error = self.assertRaises(ValueError, contextFactory, TLSConfig(self.issued.certificate, missing))
+        self.assertEqual(str(error), f"cannot read the key {missing}: No such file or directory")
+
+    def test_wrongContents(self) -> None:
+        """
+        A key where the certificate should be, and the reverse, are named.
+        """
+        error = self.assertRaises(ValueError, contextFactory, TLSConfig(self.issued.key, self.issued.key))
+        self.assertEqual(str(error), f"the certificate {self.issued.key} holds no PEM certificate")
+        error = self.assertRaises(
+            ValueError, contextFactory, TLSConfig(self.issued.certificate, self.issued.certificate)
+        )
+        self.assertEqual(
+            str(error), f"the key {self.issued.certificate} holds no PEM private key (or it is encrypted)"
+        )
+
+    def test_keyMismatch(self) -> None:
+        """
+        A key that does not belong to the certificate is an error naming
+        both.
+        """
+        other = self.ca.issue("other.example")
+        error = self.assertRaises(ValueError, contextFactory, TLSConfig(self.issued.certificate, other.key))
+        self.assertEqual(
+            str(error), f"the key {other.key} does not belong to the certificate {self.issued.certificate}"
+        )
+
+
+class TLSInteropTests(SynchronousTestCase):
+    """
+    Twisted's component client through a direct-TLS listener, in memory.
+    """
+
+    def setUp(self) -> None:
+        """
+        A listener with a certificate for C{localhost}.
+        """
+        self.clock = Clock()
+        self.ca = TestCA(self.mktemp())
+        self.issued = self.ca.issue("localhost")
+        self.config = makeConfig(components={"a.example": {"secret": "s3cret"}})
+        self.router = Router(self.clock, components=self.config.components)
+
+    def connect(
+        self, tls: TLSConfig, clientCertificate: bool = False
+    ) -> tuple[list[xmlstream.XmlStream], object]:
+        """
+        Join a TLS client to a TLS listener and run the exchange.
+
+        @return: The authenticated client streams, and the pump.
+        """
+        listener = ListenerConfig(5348, "127.0.0.1", tls)
+        factory = ComponentListenerFactory(self.router, self.config, self.clock, listener)
+        serverFactory = TLSMemoryBIOFactory(contextFactory(tls), False, factory, clock=self.clock)
+        clientCert = None
+        if clientCertificate:
+            issued = self.ca.issue("a.example")
+            with open(issued.certificate, "rb") as c, open(issued.key, "rb") as k:
+                clientCert = PrivateCertificate.loadPEM(c.read() + k.read())
+        with open(self.ca.path, "rb") as f:
+            trust = Certificate.loadPEM(f.read())
+        options = optionsForClientTLS("localhost", trustRoot=trust, clientCertificate=clientCert)
+        authenticated: list[xmlstream.XmlStream] = []
+
+        def makeClient() -> object:
+            client = component.componentFactory("a.example", "s3cret")
+            client.addBootstrap(xmlstream.STREAM_AUTHD_EVENT, authenticated.append)
+            return TLSMemoryBIOFactory(options, True, client, clock=self.clock).buildProtocol(None)
+
+        server, client, pump = connectedServerAndClient(
+            lambda: serverFactory.buildProtocol(None), makeClient, greet=False, clock=self.clock
+        )
+        pump.flush()
+        return authenticated, pump
+
+    def test_handshakeThroughTLS(self) -> None:
+        """
+        The client verifies the listener's certificate, authenticates, and
+        is bound.
+        """
+        authenticated, pump = self.connect(TLSConfig(self.issued.certificate, self.issued.key))
+        self.assertEqual(len(authenticated), 1)
+        self.assertIsNotNone(self.router.lookup("a.example"))
+
+    def test_clientCertificateRequired(self) -> None:
+        """
+        With C{verify_mode = "peer"}, a client with a certificate from the
+        CA gets in, and one without does not.
+        """
+        tls = TLSConfig(self.issued.certificate, self.issued.key, caCertificates=self.ca.path, verifyMode="peer")
+        authenticated, pump = self.connect(tls, clientCertificate=True)
+        self.assertEqual(len(authenticated), 1)
+        self.router.unbind("a.example", self.router.lookup("a.example"))  # type: ignore[arg-type]
+        authenticated, pump = self.connect(tls, clientCertificate=False)
+        self.assertEqual(authenticated, [])
+        self.assertIsNone(self.router.lookup("a.example"))
