@@ -15,7 +15,9 @@ largest N), connects ``--connections`` external components
 * **fan-out**: ``--senders`` occupants send ~100-byte groupchat messages for
   ``--duration`` seconds, keeping at most ``--window`` messages not yet
   delivered to every occupant.  Reported: messages/s accepted and fully
-  delivered, and deliveries/s (messages x N) received by the components.
+  delivered, deliveries/s (messages x N) received by the components, and
+  deliveries per second of server CPU (steadier than the rates when other
+  work shares the machine).
 
 The server is stopped by its PID (SIGTERM) after each N.  ``--mam`` adds
 ``modules_enabled = { "muc_mam" }`` with a ``data_path`` in the temporary
@@ -239,6 +241,7 @@ async def measure(args: argparse.Namespace, server: Server, occupants: int) -> d
             "messages_per_s": round(got / occupants / seconds, 1),
             "deliveries_per_s": round(got / seconds),
             "server_cpu_share": round(serverCpu / seconds, 2),
+            "deliveries_per_server_cpu_s": round(got / serverCpu) if serverCpu else None,
             "client_cpu_share": round((cpu_seconds() - clientStart) / seconds, 2),
             "server_peak_rss_mib": server.rss_mib(),
             "lost": 0,
@@ -274,11 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"{'occupants':>9} {'join s':>7} {'join cpu':>8} {'msg/s':>8} {'deliveries/s':>12} {'srv cpu':>7} {'cli cpu':>7} {'peak MiB':>8}")
+    print(
+        f"{'occupants':>9} {'join s':>7} {'join cpu':>8} {'msg/s':>8} {'deliveries/s':>12} "
+        f"{'per cpu-s':>9} {'srv cpu':>7} {'cli cpu':>7} {'peak MiB':>8}"
+    )
     for r in results:
         print(
             f"{r['occupants']:>9} {r['join_seconds']:>7} {r['join_server_cpu']:>8} {r['messages_per_s']:>8} "
-            f"{r['deliveries_per_s']:>12} {r['server_cpu_share']:>7} {r['client_cpu_share']:>7} "
+            f"{r['deliveries_per_s']:>12} {r['deliveries_per_server_cpu_s'] or 0:>9} "
+            f"{r['server_cpu_share']:>7} {r['client_cpu_share']:>7} "
             f"{r['server_peak_rss_mib'] or 0:>8.0f}"
         )
     return 0

@@ -61,18 +61,31 @@ class Counter:
     """
 
     def __init__(self) -> None:
+        """
+        None counted yet.
+        """
         self.count = 0
 
     def streamStarted(self, header: StreamHeader) -> None:
-        pass
+        """
+        Ignored.
+        """
 
     def stanzaReceived(self, stanza: Stanza) -> None:
+        """
+        Count it.
+        """
         self.count += 1
 
     def streamEnded(self) -> None:
-        pass
+        """
+        Ignored.
+        """
 
     def streamFailed(self, condition: str, text: str | None) -> None:
+        """
+        The benchmark stream is valid: this is a bug.
+        """
         raise RuntimeError(f"{condition}: {text}")
 
 
@@ -110,10 +123,16 @@ def timeExpat(chunks: list[bytes], count: int, handlers: bool) -> float:
     seen = 0
 
     def start(name: str, attributes: dict[str, str]) -> None:
+        """
+        One more open element.
+        """
         nonlocal depth
         depth += 1
 
     def end(name: str) -> None:
+        """
+        One fewer; count the children of the root.
+        """
         nonlocal depth, seen
         depth -= 1
         if depth == 1:

@@ -127,8 +127,12 @@ class ComponentStream(Protocol):
         # While the transport's buffer is full: the send timeout, and the
         # bytes written since it filled.
         self._stall: IDelayedCall | None = None
+        self._stalled = False
         self._backlog = 0
         self._producing = False
+        # Stanzas for this stream gathered while some stream's read is being
+        # processed; written together when it is done (see L{Outbox}).
+        self._queue: list[bytes] = []
 
     def __repr__(self) -> str:
         return f"<ComponentStream {self.domain or '?'} from {self.peer}>"
@@ -167,7 +171,14 @@ class ComponentStream(Protocol):
             self.heard = True
             if self._shaper is not None:
                 self._shaper.received(len(data))
-            self._parser.feed(data)  # type: ignore[union-attr]
+            outbox = self.factory.outbox
+            outbox.depth += 1
+            try:
+                self._parser.feed(data)  # type: ignore[union-attr]
+            finally:
+                outbox.depth -= 1
+                if not outbox.depth and outbox.pending:
+                    outbox.flush()
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
         self._closed = True
@@ -249,7 +260,8 @@ class ComponentStream(Protocol):
             self.domains = frozenset()
         if not self._headerSent:
             self._sendHeader(None)
-        self.transport.write(b"</stream:stream>")
+        queue, self._queue = self._queue, []
+        self.transport.writeSequence([*queue, b"</stream:stream>"])
         self._hangUp()
 
     def streamFailed(self, condition: str, text: str | None) -> None:
@@ -299,20 +311,19 @@ class ComponentStream(Protocol):
         The transport's buffer is over its high-water mark: start counting
         what is written, and the send timeout.
         """
-        if self._closed or "send" in self.__dict__:
+        if self._closed or self._stalled:
             return
         listener = self.factory.listener
+        self._stalled = True
         self._backlog = 0
         if listener.sendTimeout is not None:
             self._stall = self.factory.reactor.callLater(listener.sendTimeout, self._sendTimedOut)
-        # Only while stalled does sending cost the accounting.
-        self.send = self._sendStalled  # type: ignore[method-assign]
 
     def resumeProducing(self) -> None:
         """
         The transport's buffer has drained.
         """
-        self.__dict__.pop("send", None)
+        self._stalled = False
         self._backlog = 0
         if self._stall is not None and self._stall.active():
             self._stall.cancel()
@@ -323,21 +334,20 @@ class ComponentStream(Protocol):
         The connection is going away; nothing to do.
         """
 
-    def _sendStalled(self, stanza: Stanza) -> None:
+    def _writeStalled(self, chunks: list[bytes]) -> None:
         """
-        L{send} while the transport's buffer is full: a peer that lets the
+        Write while the transport's buffer is full: a peer that lets the
         backlog grow past C{max_output_buffer} is cut off.
         """
-        if self._closed:
-            return
-        self._backlog += len(stanza.toBytes())
         limit = self.factory.listener.maxOutputBuffer
-        if self._backlog > limit:
-            self.close(
-                "policy-violation", f"More than {limit} bytes are waiting to be read", abort=True
-            )
-            return
-        ComponentStream.send(self, stanza)
+        for chunk in chunks:
+            self._backlog += len(chunk)
+            if self._backlog > limit:
+                self.close(
+                    "policy-violation", f"More than {limit} bytes are waiting to be read", abort=True
+                )
+                return
+            self.transport.write(chunk)
 
     def _sendTimedOut(self) -> None:
         """
@@ -364,8 +374,32 @@ class ComponentStream(Protocol):
     # IStreamRoute
 
     def send(self, stanza: Stanza) -> None:
-        if not self._closed:
-            self.transport.write(stanza.toBytes())
+        if self._closed:
+            return
+        data = stanza.raw
+        if data is None:
+            data = stanza.toBytes()
+        if self._queue:
+            self._queue.append(data)
+        elif self.factory.outbox.depth:
+            self._queue.append(data)
+            self.factory.outbox.pending.append(self)
+        elif self._stalled:
+            self._writeStalled([data])
+        else:
+            self.transport.write(data)
+
+    def flush(self) -> None:
+        """
+        Write the stanzas gathered for this stream, in one call.
+        """
+        queue, self._queue = self._queue, []
+        if not queue or self._closed:
+            return
+        if self._stalled:
+            self._writeStalled(queue)
+        else:
+            self.transport.writeSequence(queue)
 
     def close(self, condition: str, text: str | None = None, *, abort: bool = False) -> None:
         """
@@ -394,6 +428,10 @@ class ComponentStream(Protocol):
         if not self._headerSent:
             # RFC 6120 4.9.1.2: an error on the header is preceded by ours.
             self._sendHeader(None)
+        queue, self._queue = self._queue, []
+        if queue and not abort:
+            # Routed while the stream was alive: they go before the error.
+            self.transport.writeSequence(queue)
         self.transport.write(streamErrorBytes(condition, text))
         self._hangUp(abort)
 
@@ -434,6 +472,33 @@ class _Refused(Exception):
     """
 
 
+class Outbox:
+    """
+    Gathers what is sent to each stream while a read is processed, so that a
+    destination gets one write per read rather than one per stanza.
+
+    One outbox is shared by every listener of a router, because a stanza read
+    on one port may be for a stream on another.
+
+    @ivar depth: how many reads are being processed (more than one only when
+        streams are joined in memory, as in tests).
+    @ivar pending: the streams that have something gathered.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: list[ComponentStream] = []
+
+    def flush(self) -> None:
+        """
+        Write everything gathered.
+        """
+        while self.pending:
+            pending, self.pending = self.pending, []
+            for stream in pending:
+                stream.flush()
+
+
 class ComponentListenerFactory(ServerFactory):
     """
     Accepts external components on one port and interface.
@@ -454,16 +519,20 @@ class ComponentListenerFactory(ServerFactory):
         config: RouterConfig,
         reactor: IReactorTime,
         listener: ListenerConfig | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         """
         @param listener: the options of this listener; the defaults of
             L{ListenerConfig} when L{None}.
+        @param outbox: the L{Outbox} shared with the router's other
+            listeners; a new one when L{None}.
         """
         self.router = router
         self.config = config
         self.reactor = reactor
         self.listener = listener if listener is not None else ListenerConfig(0, "127.0.0.1")
         self.streams: set[ComponentStream] = set()
+        self.outbox = outbox if outbox is not None else Outbox()
         self.access: Callable[[Stanza], bool] | None = compileRule(
             self.listener.access, config.acl, config.accessRules, config.virtualHosts
         )

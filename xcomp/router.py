@@ -190,16 +190,22 @@ class Router:
         outside the stream's domains ends the stream with C{invalid-from}
         (unless the stream is trusted) and nothing is delivered.
         """
-        sender = stanza.attributes.get("from")
+        attributes = stanza.attributes
+        sender = attributes.get("from")
         if sender is None:
             stanza = stanza.withSender(source.domain)
         elif source.checkFrom:
             domains = source.domains
-            if hostOf(sender) not in domains and preparedHost(sender) not in domains:
+            # A bare domain is the common case; split only when it is not.
+            if (
+                sender not in domains
+                and hostOf(sender) not in domains
+                and preparedHost(sender) not in domains
+            ):
                 self.unbindAll(source)
                 source.close("invalid-from", "The from address is not within the component's domain")
                 return
-        if stanza.attributes.get("to") is None:
+        if attributes.get("to") is None:
             self._answer(source, stanza, "bad-request")
             return
         self.route(stanza, source)
@@ -216,13 +222,17 @@ class Router:
         if to is None:
             self._answer(source, stanza, "bad-request")
             return
-        route = self._routes.get(hostOf(to))
+        routes = self._routes
+        # Components mostly address a bare domain: one lookup, no split.
+        route = routes.get(to)
+        if route is None:
+            route = routes.get(hostOf(to))
         if route is None:
             domain = preparedHost(to)
             if domain is None:
                 self._answer(source, stanza, "jid-malformed")
                 return
-            route = self._routes.get(domain)
+            route = routes.get(domain)
             if route is None:
                 self._undeliverable(source, stanza, domain)
                 return

@@ -21,7 +21,7 @@ from xcomp.config import InternalComponentConfig, RouterConfig
 from xcomp.endpoints import listenerEndpoint
 from xcomp.hosts import LocalHost
 from xcomp.interfaces import IComponentModule, IComponentPlugin, IInternalComponent
-from xcomp.listener import ComponentListenerFactory
+from xcomp.listener import ComponentListenerFactory, Outbox
 from xcomp.plugin import buildComponent, installedModules, installedPlugins
 from xcomp.router import Router
 
@@ -69,8 +69,11 @@ class RouterService(MultiService):
         self.components: dict[str, IInternalComponent] = {}
         self._addComponents(plugins, modules)
         self.factories: list[ComponentListenerFactory] = []
+        outbox = Outbox()
         for listener in config.listeners:
-            factory = ComponentListenerFactory(self.router, config, reactor, listener)  # type: ignore[arg-type]
+            factory = ComponentListenerFactory(
+                self.router, config, reactor, listener, outbox  # type: ignore[arg-type]
+            )
             port = StreamServerEndpointService(listenerEndpoint(reactor, listener), factory)  # type: ignore[arg-type]
             # A port that cannot be bound must stop startup, not be logged and ignored.
             port._raiseSynchronously = True

@@ -81,7 +81,7 @@ _NO_HIT = 1 << 62
 _SLASH = ord("/")
 
 # What may follow the name in a start tag.
-_AFTER_NAME = frozenset(b" \t\r\n/>"[j : j + 1] for j in range(6))
+_AFTER_NAME = frozenset([b" ", b"\t", b"\r", b"\n", b"/", b">"])
 
 # A start or empty-element tag, from its "<".  Attribute values are skipped as
 # wholes, since ">" may occur in them (and "<" may not).
@@ -112,12 +112,19 @@ def _probeLazyPositions() -> bool:
     depth = 0
 
     def start(name: str, attributes: object) -> None:
+        """
+        Unset the start handler for the children of the root's children.
+        """
         nonlocal depth
         depth += 1
         if depth == 2:
             parser.StartElementHandler = None
 
     def end(name: str) -> None:
+        """
+        Note where each end is reported; set the start handler again after
+        a child of the root.
+        """
         nonlocal depth
         seen.append((name, parser.CurrentByteIndex))
         if name in ("a", "b"):
@@ -224,10 +231,16 @@ def _openElements(fragment: bytes) -> int:
     depth = 0
 
     def start(name: str, attributes: object) -> None:
+        """
+        One more open element.
+        """
         nonlocal depth
         depth += 1
 
     def end(name: str) -> None:
+        """
+        One fewer.
+        """
         nonlocal depth
         depth -= 1
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_testing -*-
+# -*- test-case-name: xcomp.test.test_plugins -*-
 """
 Test doubles for authors of internal components (public API).
 

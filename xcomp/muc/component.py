@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from twisted.internet import defer
@@ -291,18 +292,30 @@ class MUCComponent(InternalComponent):
             self.settle(room)
 
 
+@lru_cache(maxsize=16384)
+def _jid(address: str) -> JID | None:
+    """
+    C{address} parsed and prepared, or C{None} if it is not a JID.  Cached,
+    since occupants send from the same addresses again and again; bounded,
+    unlike Twisted's C{internJID}.
+    """
+    try:
+        return JID(address)
+    except (InvalidFormat, UnicodeError):
+        return None
+
+
 def _addressing(stanza: domish.Element) -> tuple[str, str | None, str | None, str] | None:
     """
     (domain, room JID or C{None} for the service itself, nick, sender) of a
     stanza, with JIDs normalised; C{None} when an address is not a JID.
     """
-    try:
-        to = JID(stanza.getAttribute("to", ""))
-        sender = JID(stanza.getAttribute("from", "")).full()
-    except (InvalidFormat, UnicodeError):
+    to = _jid(stanza.getAttribute("to", ""))
+    sender = _jid(stanza.getAttribute("from", ""))
+    if to is None or sender is None:
         return None
     room = to.userhost() if to.user else None
-    return to.host, room, to.resource, sender
+    return to.host, room, to.resource, sender.full()
 
 
 @implementer(disco.IDisco)

@@ -7,6 +7,7 @@ L{Broadcast}: one stanza serialised once and addressed to many.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Iterable, Iterator, Mapping, Union
 
 import attrs
@@ -85,13 +86,23 @@ def addressed(template: bytes, name: str, to: str, extra: bytes = b"") -> bytes:
     before its end tag.
     """
     cut = len(name) + 1
-    head = b"".join((template[:cut], b" to=", quoteAttribute(to)))
+    head = template[:cut] + _toAttribute(to)
     if not extra:
         return head + template[cut:]
     if template.endswith(b"/>"):
         return b"".join((head, template[cut:-2], b">", extra, b"</", name.encode("ascii"), b">"))
     end = len(name) + 3
     return b"".join((head, template[cut:-end], extra, template[-end:]))
+
+
+@lru_cache(maxsize=16384)
+def _toAttribute(to: str) -> bytes:
+    """
+    C{ to='...'}, quoted, for a recipient (cached: a room sends to the same
+    occupants again and again; bounded, so a stream of new JIDs cannot grow
+    it).
+    """
+    return b" to=" + quoteAttribute(to)
 
 
 def element(

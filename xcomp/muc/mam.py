@@ -249,6 +249,8 @@ class MAMHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
     messages every C{muc_log_cleanup_interval}.
     """
 
+    _log = Logger()
+
     iqHandlers = {
         f"/iq[@type='get']/query[@xmlns='{NS_MAM}']": "onFormRequest",
         f"/iq[@type='set']/query[@xmlns='{NS_MAM}']": "onQuery",
@@ -272,10 +274,15 @@ class MAMHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             self._cleanup.stop()
         super().connectionLost(reason)
 
-    def _expire(self) -> defer.Deferred[int]:
-        return self.archive.expire().addErrback(
-            lambda f: Logger().failure("Removing expired archive entries failed", f)
-        )
+    def _expire(self) -> defer.Deferred[object]:
+        """
+        One cleanup run; a failure is logged and the next run still happens.
+        """
+
+        def failed(failure: Failure) -> None:
+            self._log.failure("Removing expired archive entries failed", failure)
+
+        return self.archive.expire().addErrback(failed)
 
     def onFormRequest(self, iq: domish.Element) -> domish.Element:
         query = domish.Element((NS_MAM, "query"))

@@ -20,7 +20,7 @@ from twisted.words.xish import domish
 
 from xcomp.listener import ComponentListenerFactory, ComponentStream, handshakeDigest
 from xcomp.router import Router
-from xcomp.test.helpers import makeConfig
+from xcomp.test.helpers import makeConfig, stanza
 
 HEADER = (
     "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
@@ -412,6 +412,82 @@ class BoundStreamTests(ListenerTestsMixin, SynchronousTestCase):
         a.connectionLost()
         pending.connectionLost()
         self.successResultOf(d)
+
+
+class CountingTransport(StringTransport):
+    """
+    A transport that counts the calls that wrote to it.
+    """
+
+    writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        super().write(data)
+
+    def writeSequence(self, data: list[bytes]) -> None:
+        self.writes += 1
+        super().write(b"".join(data))
+
+
+class OutboxTests(ListenerTestsMixin, SynchronousTestCase):
+    """
+    Writes are gathered per destination while a read is processed.
+    """
+
+    def test_oneWritePerDestinationPerRead(self) -> None:
+        """
+        The stanzas one read routes to a component reach it in one write, in
+        order.
+        """
+        a, _ = self.authenticate()
+        b, _ = self.authenticate("b.example", "other")
+        counting = CountingTransport()
+        b.transport = counting
+        data = b"".join(
+            b"<message from='a.example' to='b.example' id='%d'/>" % n for n in range(50)
+        )
+        a.dataReceived(data)
+        self.assertEqual(counting.value(), data)
+        self.assertEqual(counting.writes, 1)
+
+    def test_writeAtOnceOutsideARead(self) -> None:
+        """
+        A stanza routed outside any read (from inside the process) is written
+        at once.
+        """
+        a, transport = self.authenticate()
+        transport.clear()
+        self.router.route(stanza("<message from='b.example' to='a.example'/>"))
+        self.assertEqual(transport.value(), b"<message from='b.example' to='a.example'/>")
+
+    def test_gatheredStanzasPrecedeStreamError(self) -> None:
+        """
+        Stanzas gathered for a stream that is closed in the same read are
+        written before its stream error, never after.
+        """
+        a, transport = self.authenticate()
+        transport.clear()
+        self.factory.outbox.depth += 1
+        a.send(stanza("<message from='b.example' to='a.example' id='1'/>"))
+        a.close("system-shutdown")
+        self.factory.outbox.depth -= 1
+        self.factory.outbox.flush()
+        data = transport.value()
+        self.assertTrue(data.startswith(b"<message from='b.example' to='a.example' id='1'/><stream:error>"))
+        self.assertEqual(data.count(b"<message"), 1)
+
+    def test_gatheredStanzasPrecedeStreamEnd(self) -> None:
+        """
+        A component that sends to itself and then ends its stream in one read
+        gets its stanza before our closing tag.
+        """
+        a, transport = self.authenticate()
+        transport.clear()
+        a.dataReceived(b"<message from='a.example' to='a.example'/></stream:stream>")
+        self.assertEqual(
+            transport.value(), b"<message from='a.example' to='a.example'/></stream:stream>"
+        )
 
 
 class TwistedClientTests(ListenerTestsMixin, SynchronousTestCase):

@@ -31,7 +31,9 @@ from xcomp.plugin import (
     installedModules,
     installedPlugins,
 )
+from xcomp.router import ConflictError
 from xcomp.service import RouterService
+from xcomp.test.helpers import FakeRoute
 from xcomp.tap import Options, makeService
 
 EXAMPLE = FilePath(__file__).parent().parent().sibling("examples").child("xcomp-ping")
@@ -80,9 +82,9 @@ class DiscoveryTests(SynchronousTestCase):
         modules = installedModules()
         self.assertIn("muc", plugins)
         self.assertEqual(modules["muc_mam"].components, ("muc",))
-        for plugin in plugins.values():
-            self.assertTrue(verifyObject(IComponentPlugin, plugin))
-            self.assertTrue(IPlugin.providedBy(plugin))
+        for provider in plugins.values():
+            self.assertTrue(verifyObject(IComponentPlugin, provider))
+            self.assertTrue(IPlugin.providedBy(provider))
         for module in modules.values():
             self.assertTrue(verifyObject(IComponentModule, module))
 
@@ -164,6 +166,16 @@ class BuildTests(SynchronousTestCase):
         component = service.components["t.example"]
         self.assertIs(service.router.lookup("t.example"), component.route)
         self.assertIn(component, list(service))
+
+    def test_notTakenOverByStreams(self) -> None:
+        """
+        An external stream cannot take an internal component's domain, not
+        even with C{kick_old}.
+        """
+        config = RouterConfig(components={"t.example": internal()})
+        service = RouterService(config, reactor=MemoryReactorClock(), plugins={"test": TEST_PLUGIN}, modules={})
+        self.assertRaises(ConflictError, service.router.bind, "t.example", FakeRoute("t.example"), kickOld=True)
+        self.assertIs(service.router.lookup("t.example"), service.components["t.example"].route)
 
 
 class CommandLineTests(SynchronousTestCase):

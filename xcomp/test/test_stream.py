@@ -39,18 +39,33 @@ class RecordingReceiver:
     """
 
     def __init__(self) -> None:
+        """
+        Nothing recorded yet.
+        """
         self.events: list[tuple[object, ...]] = []
 
     def streamStarted(self, header: StreamHeader) -> None:
+        """
+        Record the header.
+        """
         self.events.append(("started", header))
 
     def stanzaReceived(self, stanza: Stanza) -> None:
+        """
+        Record a stanza.
+        """
         self.events.append(("stanza", stanza))
 
     def streamEnded(self) -> None:
+        """
+        Record the end.
+        """
         self.events.append(("ended",))
 
     def streamFailed(self, condition: str, text: str | None) -> None:
+        """
+        Record a failure.
+        """
         self.events.append(("failed", condition, text))
 
     @property
@@ -557,6 +572,9 @@ class EndTests(SynchronousTestCase):
         receiver = RecordingReceiver()
 
         def broken(stanza: Stanza) -> None:
+            """
+            Fail.
+            """
             raise ZeroDivisionError()
 
         receiver.stanzaReceived = broken  # type: ignore[method-assign]
