@@ -175,6 +175,11 @@ class ComponentStream(Protocol):
             outbox.depth += 1
             try:
                 self._parser.feed(data)  # type: ignore[union-attr]
+            except Exception:
+                # A bug, not the peer's fault: keep the traceback, and end
+                # this stream the way RFC 6120 says (the parser has stopped).
+                self._log.failure("Processing data from {peer} failed", peer=self.peer)
+                self.close("internal-server-error")
             finally:
                 outbox.depth -= 1
                 if not outbox.depth and outbox.pending:

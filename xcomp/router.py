@@ -141,10 +141,15 @@ class Router:
         """
         Remove C{route} as the destination of C{domain}, if it still is.
         """
-        if self._routes.get(domain) is route:
-            del self._routes[domain]
+        routes = self._routes
+        if route is not None and routes.get(domain) is route:
+            del routes[domain]
             self._hidden.discard(domain)
-            if route in self._guards and not any(r is route for r in self._routes.values()):
+            # The guard goes with the route's last domain; looking only at
+            # the route's own domains keeps this independent of table size.
+            if route in self._guards and not any(
+                routes.get(d) is route for d in getattr(route, "domains", ())
+            ):
                 del self._guards[route]
             self._log.info(
                 "Component {domain} unbound ({peer})",

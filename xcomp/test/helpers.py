@@ -13,18 +13,16 @@ from zope.interface import implementer
 
 from xcomp.config import ComponentConfig, RouterConfig, VirtualHostConfig
 from xcomp.interfaces import IStreamRoute
-from xcomp.stanza import COMPONENT_NS, Stanza, parseElement
+from xcomp.stanza import Stanza
+from xcomp.testing import stanzaFromXml
 
 
 def stanza(xml: str | bytes) -> Stanza:
     """
     A L{Stanza} as the stream parser would make it from C{xml}, which is one
-    element in the component namespace.
+    element in the component namespace (L{xcomp.testing.stanzaFromXml}).
     """
-    data = xml.encode("utf-8") if isinstance(xml, str) else xml
-    element = parseElement(data, {"": COMPONENT_NS})
-    attributes = {k: v for k, v in element.attributes.items() if isinstance(k, str)}
-    return Stanza(element.name, element.uri, attributes, data)
+    return stanzaFromXml(xml)
 
 
 @implementer(IStreamRoute)

@@ -20,7 +20,7 @@ from twisted.words.xish import domish
 
 from xcomp.listener import ComponentListenerFactory, ComponentStream, handshakeDigest
 from xcomp.router import Router
-from xcomp.test.helpers import makeConfig, stanza
+from xcomp.test.helpers import FakeRoute, makeConfig, stanza
 
 HEADER = (
     "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
@@ -370,6 +370,24 @@ class BoundStreamTests(ListenerTestsMixin, SynchronousTestCase):
         )
         self.assertEqual(bTransport.value(), b"")
 
+    def test_bugIsInternalServerError(self) -> None:
+        """
+        An unexpected exception while processing a read is logged with its
+        traceback and ends that stream with C{internal-server-error}; other
+        streams are unaffected.
+        """
+        a, aTransport = self.authenticate()
+        b, bTransport = self.authenticate("b.example", "other")
+
+        def broken(source: object, stanza: object) -> None:
+            raise RuntimeError("a bug")
+
+        self.router.receive = broken  # type: ignore[method-assign]
+        a.dataReceived(b"<message from='a.example' to='b.example'/>")
+        self.assertStreamError(aTransport, "internal-server-error")
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertFalse(bTransport.disconnecting)
+
     def test_kickNew(self) -> None:
         """
         With C{kick_new} (the default), a second stream for a bound domain
@@ -488,6 +506,36 @@ class OutboxTests(ListenerTestsMixin, SynchronousTestCase):
         self.assertEqual(
             transport.value(), b"<message from='a.example' to='a.example'/></stream:stream>"
         )
+
+
+class FastPathTests(ListenerTestsMixin, SynchronousTestCase):
+    """
+    Ordinary traffic never builds a DOM (ARCHITECTURE.md, decision 1).
+    """
+
+    def test_ordinaryStanzasStayBytes(self) -> None:
+        """
+        Messages, presences and iqs between components, with or without a
+        C{from}, to bare or full JIDs, reach the destination route as the
+        bytes received, and no element is ever built for them.
+        """
+        a, _ = self.authenticate()
+        b = FakeRoute("b.example")
+        self.router.bind("b.example", b)
+        inputs = [
+            b"<message from='a.example' to='b.example' id='1'><body>hi</body></message>",
+            b"<message from='u@a.example/r' to='v@b.example/s' type='chat'><body>x</body></message>",
+            b"<presence from='a.example' to='b.example'><show>away</show></presence>",
+            b"<iq from='a.example' to='b.example' type='get' id='q'><ping xmlns='urn:xmpp:ping'/></iq>",
+            b"<message to='b.example'><body>no from</body></message>",
+        ]
+        a.dataReceived(b"".join(inputs))
+        self.assertEqual(len(b.sent), len(inputs))
+        for received, sent in zip(b.sent, inputs):
+            self.assertIsNone(received._element, f"a DOM was built for {sent!r}")
+            self.assertIsNotNone(received.raw)
+        self.assertEqual([s.raw for s in b.sent[:4]], inputs[:4])
+        self.assertEqual(b.sent[4].raw, b"<message from='a.example' to='b.example'><body>no from</body></message>")
 
 
 class TwistedClientTests(ListenerTestsMixin, SynchronousTestCase):
