@@ -364,19 +364,7 @@ class Builder:
         Build an external component; it needs a secret.
         """
         settings = self._componentSettings(section)
-
-        def secret(value: object) -> str:
-            if isinstance(value, bytes):
-                raise ValueError("the secret is not valid UTF-8")
-            if isinstance(value, int) and not isinstance(value, bool):
-                value = str(value)
-            if not isinstance(value, str):
-                raise ValueError(f"expected a string, not {kind(value)}")
-            if not value:
-                raise ValueError("the secret is empty")
-            return value
-
-        value = self._read(section, "component_secret", None, secret, "")
+        value = self._read(section, "component_secret", None, _secret, "")
         if value is None:
             raise ConfigError(
                 self._location(section),

@@ -92,6 +92,25 @@ class _Claim:
     bindings: tuple[_Binding, ...]
 
 
+def bufferedBytes(transport: object) -> int | None:
+    """
+    How many bytes a Twisted TCP transport holds that the socket has not
+    taken yet, looking through TLS to the TCP connection below it; L{None}
+    for a transport that does not say.
+    """
+    for _ in range(4):
+        if hasattr(transport, "_tempDataLen") and hasattr(transport, "dataBuffer"):
+            return (
+                len(transport.dataBuffer)  # type: ignore[attr-defined]
+                - transport.offset  # type: ignore[attr-defined]
+                + transport._tempDataLen  # type: ignore[attr-defined]
+            )
+        transport = getattr(transport, "transport", None)
+        if transport is None:
+            break
+    return None
+
+
 @implementer(IStreamRoute, IStreamReceiver, IPushProducer)
 class ComponentStream(Protocol):
     """
@@ -341,13 +360,24 @@ class ComponentStream(Protocol):
 
     def _writeStalled(self, chunks: list[bytes]) -> None:
         """
-        Write while the transport's buffer is full: a peer that lets the
-        backlog grow past C{max_output_buffer} is cut off.
+        Write while the transport's buffer is full: a peer that lets what
+        waits for it grow past C{max_output_buffer} is cut off.
+
+        What waits is what the socket's buffer holds now, so a peer that
+        reads steadily under a steady flow is never cut off; where the
+        transport cannot tell, the bytes written since the buffer filled
+        are counted instead.
         """
         limit = self.factory.listener.maxOutputBuffer
+        buffered = bufferedBytes(self.transport)
         for chunk in chunks:
-            self._backlog += len(chunk)
-            if self._backlog > limit:
+            if buffered is None:
+                self._backlog += len(chunk)
+                over = self._backlog > limit
+            else:
+                buffered += len(chunk)
+                over = buffered > limit
+            if over:
                 self.close(
                     "policy-violation", f"More than {limit} bytes are waiting to be read", abort=True
                 )

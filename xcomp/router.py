@@ -16,8 +16,10 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
+from zope.interface import implementer
+
 from xcomp.errors import bounce, notConnected
-from xcomp.interfaces import IRoute, IStreamRoute
+from xcomp.interfaces import IRoute, IRouter, IStreamRoute
 from xcomp.stanza import Stanza
 
 
@@ -47,6 +49,7 @@ def preparedHost(address: str) -> str | None:
         return None
 
 
+@implementer(IRouter)
 class Router:
     """
     One table of domain to route for the whole process.

@@ -65,7 +65,8 @@ def errorCondition(reply: Stanza) -> tuple[str | None, str | None]:
     """
     The (type, condition) of an error stanza.
     """
-    error = next(reply.element().elements(None, "error"))
+    # By name: a parsed error is in the stanza's namespace, a built one in none.
+    error = next(e for e in reply.element().elements() if e.name == "error")
     conditions: Iterable = (
         c.name for c in error.elements() if c.uri == "urn:ietf:params:xml:ns:xmpp-stanzas"
     )

@@ -8,9 +8,10 @@ keepalives, the send timeout and the output bound.
 
 from __future__ import annotations
 
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from xcomp.access import ACLPattern, AccessClause
@@ -20,6 +21,31 @@ from xcomp.listener import ComponentListenerFactory, ComponentStream, handshakeD
 from xcomp.router import Router
 from xcomp.test.helpers import makeConfig, stanza
 from xcomp.test.test_listener import HEADER, SECRET, streamError, streamId
+
+
+class BufferingTransport(FileDescriptor):
+    """
+    Twisted's own write buffering with a socket that takes only what the
+    test says it reads.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(MemoryReactor())  # type: ignore[arg-type]
+        self.connected = 1
+
+    def take(self, size: int) -> None:
+        """
+        The peer reads C{size} bytes.
+        """
+        data = self.dataBuffer[self.offset :] + b"".join(self._tempDataBuffer)
+        self.dataBuffer, self.offset = data[size:], 0
+        self._tempDataBuffer, self._tempDataLen = [], 0
+
+    def abortConnection(self) -> None:
+        self.disconnecting = True
+
+    def getPeer(self) -> None:  # type: ignore[override]
+        return None
 
 PASSWORD = "listener-password"
 
@@ -618,6 +644,27 @@ class OutputBoundTests(ListenerOptionsMixin, SynchronousTestCase):
             a.resumeProducing()
         self.assertFalse(aTransport.disconnecting)
         self.assertFalse(a._stalled)
+
+    def test_boundIsOnWhatWaits(self) -> None:
+        """
+        On a Twisted TCP transport the bound is on what its buffer holds: a
+        component that keeps reading is not cut off however much passes
+        through while the buffer stays above its high-water mark, and one
+        that stops reading is.
+        """
+        a, _ = self.authenticate("a.example", SECRET)
+        transport = BufferingTransport()
+        a.transport = transport
+        a.pauseProducing()
+        message = stanza("<message from='b.example' to='a.example'><body>" + "x" * 400 + "</body></message>")
+        for _ in range(20):
+            self.router.route(message)
+            transport.take(len(message.raw))  # type: ignore[arg-type]
+        self.assertFalse(a._closed)
+        for _ in range(3):
+            self.router.route(message)
+        self.assertTrue(a._closed)
+        self.assertIsNone(self.router.lookup("a.example"))
 
     def test_stallTimesOut(self) -> None:
         """

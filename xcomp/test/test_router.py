@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from xcomp.hosts import LocalHost
-from xcomp.interfaces import IStreamRoute
+from xcomp.interfaces import IRouter, IStreamRoute
 from xcomp.router import ConflictError, Router, hostOf
 from xcomp.test.helpers import FakeRoute, errorCondition, stanza
 
@@ -41,6 +41,12 @@ class RoutingTests(RouterTestsMixin, SynchronousTestCase):
     """
     Delivery between bound routes.
     """
+
+    def test_routerProvidesInterface(self) -> None:
+        """
+        L{Router} is what internal components are given as L{IRouter}.
+        """
+        self.assertTrue(verifyObject(IRouter, self.router))
 
     def test_fakeRouteProvidesInterface(self) -> None:
         """
