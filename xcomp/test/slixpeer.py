@@ -4,7 +4,10 @@ A slixmpp C{ComponentXMPP} peer for the loopback tests, run as its own process:
     python -m xcomp.test.slixpeer DOMAIN SECRET PORT [LIFETIME]
 
 It prints one line per event to stdout: C{READY} once authenticated,
-C{MESSAGE <from> <body>} per message (and answers it with C{echo: <body>}),
+C{MESSAGE <from> <body>} per message (and answers it with C{echo: <body>};
+a body C{bounce <jid>} makes it send a message to C{<jid>} instead),
+C{PRESENCE <from> <show>} per presence (answered with its own presence),
+C{ERROR-MESSAGE <from> <condition>} per error it receives,
 C{STREAM-ERROR <condition>}, and C{DISCONNECTED}.  It answers XEP-0199 pings
 and disco through slixmpp's own plugins, and exits after LIFETIME seconds
 (default 30) at the latest.
@@ -24,11 +27,16 @@ def say(*words: str) -> None:
 
 class Peer(ComponentXMPP):  # type: ignore[misc]
     def __init__(self, domain: str, secret: str, port: int) -> None:
-        super().__init__(domain, secret, "127.0.0.1", port)
+        # On a component stream an <error> child is in the stream's namespace
+        # (jabber:component:accept), as every server sends it; slixmpp reads
+        # it only with fix_error_ns, as component authors using it set.
+        super().__init__(domain, secret, "127.0.0.1", port, fix_error_ns=True)
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
         self.add_event_handler("session_start", lambda _: say("READY"))
         self.add_event_handler("message", self._message)
+        self.add_event_handler("presence", self._presence)
+        self.add_event_handler("message_error", self._message)
         self.add_event_handler("stream_error", self._streamError)
         self.add_event_handler("disconnected", lambda _: say("DISCONNECTED"))
 
@@ -37,7 +45,14 @@ class Peer(ComponentXMPP):  # type: ignore[misc]
             say("ERROR-MESSAGE", str(message["from"]), message["error"]["condition"])
             return
         say("MESSAGE", str(message["from"]), message["body"])
+        if message["body"].startswith("bounce "):
+            self.send_message(mto=message["body"].split()[1], mbody="x", mfrom=self.boundjid.bare)
+            return
         message.reply(f"echo: {message['body']}").send()
+
+    def _presence(self, presence) -> None:  # type: ignore[no-untyped-def]
+        say("PRESENCE", str(presence["from"]), presence["show"] or "available")
+        self.send_presence(pto=presence["from"], pfrom=self.boundjid.bare, pshow="dnd")
 
     def _streamError(self, error) -> None:  # type: ignore[no-untyped-def]
         say("STREAM-ERROR", error["condition"])

@@ -216,6 +216,14 @@ class OtherClientsTests(LoopbackTestCase):
         result = await iq.send()
         self.assertEqual(result["type"], "result")
 
+        tw.send("<presence from='a@tw.example.org' to='bot@slix.example.org'><show>away</show></presence>")
+        await peer.waitFor(rb"PRESENCE a@tw.example.org away")
+        presence = await tw.next(lambda e: e.name == "presence")
+        self.assertEqual((presence["from"], str(presence.show)), ("slix.example.org", "dnd"))
+
+        tw.send("<message from='tw.example.org' to='slix.example.org'><body>bounce x@nowhere.example.net</body></message>")
+        await peer.waitFor(rb"ERROR-MESSAGE x@nowhere.example.net remote-server-not-found")
+
     async def test_wokkelComponent(self) -> None:
         """
         wokkel's C{Component} service with an ordinary XMPPHandler answers
