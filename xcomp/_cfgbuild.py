@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from types import MappingProxyType
 from typing import Callable, Collection, Mapping, TypedDict, TypeVar
 
 from xcomp import _luacfg
+from xcomp._cfgports import PortOptions
 from xcomp._cfgvalues import (
+    EMPTY,
+    parseSecret,
     GLOBAL_ONLY,
     MISPLACED,
     PER_HOST,
     hostLabel,
     installed,
     isKnown,
-    kind,
     logSinks,
     parseInterface,
     parsePort,
@@ -31,14 +32,9 @@ from xcomp._cfgvalues import (
 from xcomp.access import ACLPattern, AccessClause, SpecError, patternFromMapping
 from xcomp.config import (
     CONFLICT_POLICIES,
-    DEFAULT_KEEPALIVE_INTERVAL,
-    DEFAULT_MAX_OUTPUT_BUFFER,
     DEFAULT_PORT,
-    DEFAULT_SEND_TIMEOUT,
     DEFAULT_STANZA_SIZE_LIMIT,
-    DEFAULT_STATE_TIMEOUT,
     VERIFY_MODES,
-    ShaperConfig,
     ComponentConfig,
     ConfigError,
     InternalComponentConfig,
@@ -51,7 +47,6 @@ from xcomp.config import (
 )
 
 _T = TypeVar("_T")
-_EMPTY: Mapping[str, object] = MappingProxyType({})
 
 
 class _Common(TypedDict):
@@ -207,7 +202,7 @@ class Builder:
         @raise ValueError: With the reason.
         """
         if value == ():
-            value = _EMPTY
+            value = EMPTY
         if not isinstance(value, Mapping):
             raise ValueError(
                 f"expected a table like {{ certificate = \"...\"; key = \"...\" }}, "
@@ -364,7 +359,7 @@ class Builder:
         Build an external component; it needs a secret.
         """
         settings = self._componentSettings(section)
-        value = self._read(section, "component_secret", None, _secret, "")
+        value = self._read(section, "component_secret", None, parseSecret, "")
         if value is None:
             raise ConfigError(
                 self._location(section),
@@ -423,7 +418,7 @@ class Builder:
         C{component_ports} (and C{component_direct_tls_ports}) times the
         interfaces, Prosody's way: C{component_interfaces}, else
         C{component_interface}, else C{local_interfaces}, else loopback;
-        each port with its options (L{_PortOptions}).
+        each port with its options (L{PortOptions}).
         """
         section = self._global
         ports = self._list(section, "component_ports", (DEFAULT_PORT,), parsePort)
@@ -444,7 +439,7 @@ class Builder:
                 Location(option.file, option.line),
                 f"component_direct_tls_ports: port {min(both)} is also in component_ports",
             )
-        options = _PortOptions(self, ports + tlsPorts)
+        options = PortOptions(self, ports + tlsPorts)
         listeners = []
         for port in ports + tlsPorts:
             settings = options.settings(port, port in tlsPorts)
@@ -597,295 +592,3 @@ class Builder:
                     f"{at}: option '{name}'{where} is {quote(option.value)}, "
                     "which xcomp cannot use; ignoring it"
                 )
-
-
-class _PortOptions:
-    """
-    The options of each component port, read Prosody-style: from
-    C{component_port_options = { [PORT] = { ... } }} when that port's table
-    sets them, else from the global option of the same name.
-
-    The options that are also per-component settings
-    (C{validate_from_addresses}, C{disco_hidden},
-    C{component_conflict_resolve}, C{component_stanza_size_limit}) are read
-    from the port's table only: globally they are already every component's
-    default.
-    """
-
-    #: The names a port's table may set.
-    NAMES = (
-        "component_password component_access limits validate_from_addresses "
-        "disco_hidden component_conflict_resolve component_stanza_size_limit "
-        "component_max_connections component_reuse_port component_timeout "
-        "network_settings ssl"
-    ).split()
-    _PER_PORT_ONLY = frozenset(
-        "validate_from_addresses disco_hidden component_conflict_resolve "
-        "component_stanza_size_limit ssl".split()
-    )
-
-    def __init__(self, builder: Builder, ports: tuple[int, ...]) -> None:
-        """
-        Check C{component_port_options}.
-
-        @param builder: Where the global section and the access rules are.
-        @param ports: Every configured component port.
-        """
-        self._builder = builder
-        self._global = builder._global
-        self._tables: dict[int, Mapping[object, object]] = {}
-        option = self._global.options.get("component_port_options")
-        self._option = option
-        if option is None or option.value == ():
-            return
-        where = Location(option.file, option.line)
-        if not isinstance(option.value, Mapping):
-            raise ConfigError(
-                where,
-                "component_port_options: expected a table of ports, like "
-                "{ [5347] = { component_timeout = 10 } }",
-            )
-        for port, table in option.value.items():
-            number = toInteger(port)
-            if number not in ports:
-                raise ConfigError(
-                    where,
-                    f"component_port_options: port {quote(port)} is not in component_ports "
-                    "or component_direct_tls_ports",
-                )
-            assert number is not None
-            if table == ():
-                table = _EMPTY
-            if not isinstance(table, Mapping):
-                raise ConfigError(where, f"component_port_options[{number}]: expected a table of options")
-            for name in table:
-                if name not in self.NAMES:
-                    close = difflib.get_close_matches(str(name), self.NAMES, n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    raise ConfigError(
-                        where, f"component_port_options[{number}]: unknown option '{name}'{hint}"
-                    )
-            self._tables[number] = table
-
-    def _get(
-        self, port: int, name: str, default: _T, convert: Callable[[object], _T]
-    ) -> _T:
-        """
-        Read one option of a port and convert it; a value C{convert}
-        refuses (L{ValueError}) is a L{ConfigError} at the line that set it.
-        """
-        table = self._tables.get(port, _EMPTY)
-        if name in table:
-            assert self._option is not None
-            value = table[name]
-            where = Location(self._option.file, self._option.line)
-            label = f"component_port_options[{port}].{name}"
-        elif name in self._PER_PORT_ONLY or name not in self._global.options:
-            return default
-        else:
-            option = self._global.options[name]
-            value, where, label = option.value, Location(option.file, option.line), name
-        if isinstance(value, tuple) and len(value) == 1:
-            value = value[0]
-        try:
-            return convert(value)
-        except ValueError as e:
-            raise ConfigError(where, f"{label}: {e}") from None
-
-    def settings(self, port: int, tls: bool) -> dict[str, object]:
-        """
-        The keyword arguments of L{ListenerConfig} for C{port}.
-
-        @param tls: Whether it is a direct-TLS port.
-        """
-        rules = self._builder.accessRules
-        access = self._get(port, "component_access", "all", lambda v: _accessName(v, rules))
-        network = self._get(port, "network_settings", _EMPTY, _table)
-        settings: dict[str, object] = {
-            "password": self._get(port, "component_password", None, _secret),
-            "access": access,
-            "shaper": self._get(port, "limits", None, _shaper),
-            "checkFrom": self._get(port, "validate_from_addresses", None, _bool),
-            "hiddenComponents": self._get(port, "disco_hidden", False, _bool),
-            "conflictResolve": self._get(port, "component_conflict_resolve", None, _conflict),
-            "stanzaSizeLimit": self._get(port, "component_stanza_size_limit", None, _positive),
-            "maxConnections": self._get(port, "component_max_connections", None, _positive),
-            "reusePort": self._get(port, "component_reuse_port", False, _bool),
-            "stateTimeout": self._get(port, "component_timeout", DEFAULT_STATE_TIMEOUT, _seconds),
-            "keepaliveInterval": self._get(
-                port, "network_settings", DEFAULT_KEEPALIVE_INTERVAL,
-                lambda v: _seconds(network.get("read_timeout", DEFAULT_KEEPALIVE_INTERVAL), "read_timeout: "),
-            ),
-            "sendTimeout": self._get(
-                port, "network_settings", DEFAULT_SEND_TIMEOUT,
-                lambda v: _seconds(network.get("send_timeout", DEFAULT_SEND_TIMEOUT), "send_timeout: "),
-            ),
-            "maxOutputBuffer": self._get(
-                port, "network_settings", DEFAULT_MAX_OUTPUT_BUFFER,
-                lambda v: _positive(network.get("max_send_buffer_size", DEFAULT_MAX_OUTPUT_BUFFER), "max_send_buffer_size: "),
-            ),
-        }
-        if tls:
-            settings["tls"] = self._certificate(port)
-        return settings
-
-    def _certificate(self, port: int) -> TLSConfig:
-        """
-        The certificate of a direct-TLS port: the port's own C{ssl}, else
-        C{component_direct_tls_ssl} (its C{[PORT]} entry, as Prosody's port
-        manager reads per-port C{*_ssl} tables, else itself), else C{ssl};
-        checked by loading it.
-        """
-        builder = self._builder
-
-        def convert(value: object) -> TLSConfig | None:
-            if isinstance(value, Mapping) and port in value:
-                value = value[port]
-            return builder.tlsTable(value)
-
-        tls = self._get(port, "ssl", None, builder.tlsTable)
-        label = f"component_port_options[{port}].ssl"
-        for name in ("component_direct_tls_ssl", "ssl"):
-            if tls is None and name in self._global.options:
-                tls = builder._read(self._global, name, None, convert, "a table")
-                label = name
-        if tls is None:
-            option = self._global.options["component_direct_tls_ports"]
-            raise ConfigError(
-                Location(option.file, option.line),
-                "component_direct_tls_ports: no certificate; set "
-                "component_direct_tls_ssl or ssl to { certificate = \"...\"; key = \"...\" }",
-            )
-        from xcomp.tls import contextFactory
-
-        try:
-            contextFactory(tls)
-        except ValueError as e:
-            if label in self._global.options:
-                option = self._global.options[label]
-            else:
-                option = self._option  # type: ignore[assignment]
-            assert option is not None
-            raise ConfigError(Location(option.file, option.line), f"{label}: {e}") from None
-        return tls
-
-
-def _table(value: object) -> Mapping[object, object]:
-    """
-    A table (possibly empty).
-    """
-    if value == ():
-        return _EMPTY
-    if not isinstance(value, Mapping):
-        raise ValueError(f"expected a table, not {quote(value)}")
-    return value
-
-
-def _secret(value: object) -> str:
-    """
-    A secret: a non-empty string (a number is taken as its text).
-    """
-    if isinstance(value, bytes):
-        raise ValueError("the secret is not valid UTF-8")
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, not {kind(value)}")
-    if not value:
-        raise ValueError("the secret is empty")
-    return value
-
-
-def _bool(value: object) -> bool:
-    """
-    C{true}/C{false}, also C{"true"}/C{"false"} and 1/0 as Prosody accepts.
-    """
-    if value in (True, "true") or (type(value) is int and value == 1):
-        return True
-    if value in (False, "false") or (type(value) is int and value == 0):
-        return False
-    raise ValueError(f"{quote(value)} is not true or false")
-
-
-def _conflict(value: object) -> str:
-    """
-    A conflict policy.
-    """
-    if value not in CONFLICT_POLICIES:
-        raise ValueError(f"{quote(value)} is not one of {', '.join(map(quote, CONFLICT_POLICIES))}")
-    return str(value)
-
-
-def _positive(value: object, prefix: str = "") -> int:
-    """
-    An integer of at least 1.
-    """
-    number = toInteger(value)
-    if number is None or number < 1:
-        raise ValueError(f"{prefix}{quote(value)} is not an integer of at least 1")
-    return number
-
-
-def _seconds(value: object, prefix: str = "") -> float:
-    """
-    A number of seconds, at least 0.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{prefix}{quote(value)} is not a number of seconds")
-    return float(value)
-
-
-def _accessName(value: object, rules: Mapping[str, tuple[AccessClause, ...]]) -> str:
-    """
-    The name of an access rule fit for a listener: C{"all"}, or a rule of
-    C{access_rules} whose values are all C{"allow"} or C{"deny"}.
-    """
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected the name of an access rule, not {quote(value)}")
-    if value == "all" and value not in rules:
-        return value
-    if value not in rules:
-        raise ValueError(f"there is no access rule {quote(value)} in access_rules")
-    for i, clause in enumerate(rules[value], 1):
-        if clause.value not in ("allow", "deny"):
-            raise ValueError(
-                f"access_rules.{value}[{i}].value: expected \"allow\" or \"deny\", not {quote(clause.value)}"
-            )
-    return value
-
-
-_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-def _shaper(value: object) -> ShaperConfig | None:
-    """
-    Prosody's C{limits} table: its C{component} entry, C{{ rate = "10kb/s";
-    burst = "2s" }}, is the shaper of component connections.  A rate is
-    bytes per second, a number or C{"N[kmg]b/s"} (powers of 1024, as
-    Prosody counts); a burst is seconds, a number or C{"Ns"}.
-    """
-    table = _table(value)
-    limit = table.get("component")
-    if limit is None:
-        return None
-    if limit == ():
-        limit = _EMPTY
-    if not isinstance(limit, Mapping):
-        raise ValueError("component: expected a table like { rate = \"10kb/s\"; burst = \"2s\" }")
-    rate = limit.get("rate")
-    if isinstance(rate, str):
-        match = re.fullmatch(r"\s*(\d+)\s*([kmg]?)b/s\s*", rate, re.IGNORECASE)
-        rate = int(match.group(1)) * _UNITS[match.group(2).lower()] if match else None
-    if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
-        raise ValueError(
-            f"component.rate: {quote(limit.get('rate'))} is not a rate like \"10kb/s\" or a number of bytes per second"
-        )
-    burst = limit.get("burst", 1.0)
-    if isinstance(burst, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*s\s*", burst)
-        burst = float(match.group(1)) if match else None
-    if isinstance(burst, bool) or not isinstance(burst, (int, float)) or burst < 0:
-        raise ValueError(
-            f"component.burst: {quote(limit.get('burst'))} is not a duration like \"2s\""
-        )
-    return ShaperConfig("limits.component", rate, float(burst))

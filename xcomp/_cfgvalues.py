@@ -11,9 +11,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from types import MappingProxyType
 from typing import Mapping
 
 from xcomp import _luacfg
+from xcomp.access import AccessClause
+from xcomp.config import CONFLICT_POLICIES, ShaperConfig
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 
@@ -282,3 +285,128 @@ def target(value: str) -> str:
     if not value:
         raise ValueError("empty file name")
     return value
+
+
+#: An empty table.
+EMPTY: Mapping[str, object] = MappingProxyType({})
+
+
+def parseTable(value: object) -> Mapping[object, object]:
+    """
+    A table (possibly empty).
+    """
+    if value == ():
+        return EMPTY
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a table, not {quote(value)}")
+    return value
+
+
+def parseSecret(value: object) -> str:
+    """
+    A secret: a non-empty string (a number is taken as its text).
+    """
+    if isinstance(value, bytes):
+        raise ValueError("the secret is not valid UTF-8")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, not {kind(value)}")
+    if not value:
+        raise ValueError("the secret is empty")
+    return value
+
+
+def parseBoolean(value: object) -> bool:
+    """
+    C{true}/C{false}, also C{"true"}/C{"false"} and 1/0 as Prosody accepts.
+    """
+    if value in (True, "true") or (type(value) is int and value == 1):
+        return True
+    if value in (False, "false") or (type(value) is int and value == 0):
+        return False
+    raise ValueError(f"{quote(value)} is not true or false")
+
+
+def parseConflict(value: object) -> str:
+    """
+    A conflict policy.
+    """
+    if value not in CONFLICT_POLICIES:
+        raise ValueError(f"{quote(value)} is not one of {', '.join(map(quote, CONFLICT_POLICIES))}")
+    return str(value)
+
+
+def parsePositive(value: object, prefix: str = "") -> int:
+    """
+    An integer of at least 1.
+    """
+    number = toInteger(value)
+    if number is None or number < 1:
+        raise ValueError(f"{prefix}{quote(value)} is not an integer of at least 1")
+    return number
+
+
+def parseSeconds(value: object, prefix: str = "") -> float:
+    """
+    A number of seconds, at least 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{prefix}{quote(value)} is not a number of seconds")
+    return float(value)
+
+
+def parseAccessName(value: object, rules: Mapping[str, tuple[AccessClause, ...]]) -> str:
+    """
+    The name of an access rule fit for a listener: C{"all"}, or a rule of
+    C{access_rules} whose values are all C{"allow"} or C{"deny"}.
+    """
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected the name of an access rule, not {quote(value)}")
+    if value == "all" and value not in rules:
+        return value
+    if value not in rules:
+        raise ValueError(f"there is no access rule {quote(value)} in access_rules")
+    for i, clause in enumerate(rules[value], 1):
+        if clause.value not in ("allow", "deny"):
+            raise ValueError(
+                f"access_rules.{value}[{i}].value: expected \"allow\" or \"deny\", not {quote(clause.value)}"
+            )
+    return value
+
+
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parseShaper(value: object) -> ShaperConfig | None:
+    """
+    Prosody's C{limits} table: its C{component} entry, C{{ rate = "10kb/s";
+    burst = "2s" }}, is the shaper of component connections.  A rate is
+    bytes per second, a number or C{"N[kmg]b/s"} (powers of 1024, as
+    Prosody counts); a burst is seconds, a number or C{"Ns"}.
+    """
+    table = parseTable(value)
+    limit = table.get("component")
+    if limit is None:
+        return None
+    if limit == ():
+        limit = EMPTY
+    if not isinstance(limit, Mapping):
+        raise ValueError("component: expected a table like { rate = \"10kb/s\"; burst = \"2s\" }")
+    rate = limit.get("rate")
+    if isinstance(rate, str):
+        match = re.fullmatch(r"\s*(\d+)\s*([kmg]?)b/s\s*", rate, re.IGNORECASE)
+        rate = int(match.group(1)) * _UNITS[match.group(2).lower()] if match else None
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
+        raise ValueError(
+            f"component.rate: {quote(limit.get('rate'))} is not a rate like \"10kb/s\" or a number of bytes per second"
+        )
+    burst = limit.get("burst", 1.0)
+    if isinstance(burst, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*s\s*", burst)
+        burst = float(match.group(1)) if match else None
+    if isinstance(burst, bool) or not isinstance(burst, (int, float)) or burst < 0:
+        raise ValueError(
+            f"component.burst: {quote(limit.get('burst'))} is not a duration like \"2s\""
+        )
+    return ShaperConfig("limits.component", rate, float(burst))
