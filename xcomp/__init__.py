@@ -1,3 +1,4 @@
+# -*- test-case-name: xcomp.test.test_service -*-
 """
 xcomp: a pluggable XMPP component router built on Twisted.
 
