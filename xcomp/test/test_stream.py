@@ -726,6 +726,43 @@ class SizeLimitTests(SynchronousTestCase):
         self.assertEqual(receiver.failures, ["policy-violation"])
         self.assertLess(peak, 4 * (limit + stream._SLICE))
 
+    def test_memoryKeptAfterALargeRead(self) -> None:
+        """
+        What a parser keeps once a full 64 KiB read of stanzas has been
+        processed stays small: expat's buffer, which never shrinks, is only
+        ever given one slice, so an idle connection does not hold on to the
+        size of its largest read (10,000 connections must fit in memory).
+        """
+
+        @implementer(IStreamReceiver)
+        class Discarding:
+            def streamStarted(self, header: StreamHeader) -> None:
+                pass
+
+            def stanzaReceived(self, stanza: Stanza) -> None:
+                pass
+
+            def streamEnded(self) -> None:
+                pass
+
+            def streamFailed(self, condition: str, text: str | None) -> None:
+                raise AssertionError(condition)
+
+        parser = StreamParser(Discarding())
+        parser.feed(HEADER)
+        read = b"".join(
+            b"<message to='b.example' id='%d'><body>%s</body></message>" % (n, b"y" * 150)
+            for n in range(300)
+        )[:65536]
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            parser.feed(read)
+            kept = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        self.assertLess(kept, 32 * 1024)
+
     def test_tokenTooLarge(self) -> None:
         """
         One tag longer than L{StreamParser.maxTokenSize} is a
