@@ -213,6 +213,23 @@ class HandshakeTests(ListenerTestsMixin, SynchronousTestCase):
         stream.dataReceived(b"<handshake>\n " + digest + b" </handshake>")
         self.assertEqual(transport.value(), b"<handshake/>")
 
+    def test_handshakeInOtherForms(self) -> None:
+        """
+        A digest written with a CDATA section or character references is
+        read from the element (the plain form is read from the bytes).
+        """
+        for wrap in (
+            lambda d: b"<handshake><![CDATA[" + d + b"]]></handshake>",
+            lambda d: b"<handshake>&#x" + b"%x" % d[0] + b";" + d[1:] + b"</handshake>",
+        ):
+            stream, transport = self.connect()
+            stream.dataReceived((HEADER % "a.example").encode())
+            digest = handshakeDigest(streamId(transport.value()), SECRET)
+            transport.clear()
+            stream.dataReceived(wrap(digest))
+            self.assertEqual(transport.value(), b"<handshake/>")
+            stream.connectionLost()
+
     def test_wrongSecret(self) -> None:
         """
         A digest made with another secret gets C{not-authorized}, the stream
