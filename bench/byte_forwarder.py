@@ -33,7 +33,8 @@ import hashlib
 import ipaddress
 import os
 import re
-import signal
+
+from null_router import serve_until_stopped  # the same start/stop as the null router
 
 STREAM_NS = "http://etherx.jabber.org/streams"
 HEADER_RE = re.compile(rb"<stream:stream\b[^>]*>")
@@ -195,23 +196,8 @@ class Link(asyncio.Protocol):
 async def serve(host: str, port: int, secret: str, domain_fmt: str, lifetime: float,
                 backlog: int) -> None:
     """Listen until SIGTERM/SIGINT or C{lifetime} seconds, whichever is first."""
-    loop = asyncio.get_running_loop()
     fwd = Forwarder(secret, domain_fmt)
-    server = await loop.create_server(lambda: Link(fwd), host, port, backlog=backlog)
-    stop = loop.create_future()
-
-    def request_stop() -> None:
-        if not stop.done():
-            stop.set_result(None)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, request_stop)
-    try:
-        await asyncio.wait_for(stop, lifetime)
-    except TimeoutError:
-        pass
-    finally:
-        server.close()
+    await serve_until_stopped(lambda: Link(fwd), host, port, lifetime, backlog)
 
 
 def main() -> None:

@@ -37,7 +37,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from load import Component, Config, connect, cpu_seconds, proc_cpu_seconds  # noqa: E402
+from servers import free_port, port_accepts  # noqa: E402
 
 HOST = "127.0.0.1"
 SECRET = "benchsecret"
@@ -77,20 +77,6 @@ Component "{muc}" "muc"
     max_history_messages = 0
 {mam}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def port_accepts(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class Server:

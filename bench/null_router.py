@@ -24,6 +24,7 @@ import ipaddress
 import os
 import re
 import signal
+from typing import Callable
 
 STREAM_NS = "http://etherx.jabber.org/streams"
 HEADER_RE = re.compile(rb"<stream:stream\b[^>]*>")
@@ -151,9 +152,16 @@ class ComponentStream(asyncio.Protocol):
 
 async def serve(host: str, port: int, secret: str, lifetime: float) -> None:
     """Listen until SIGTERM/SIGINT or C{lifetime} seconds, whichever is first."""
-    loop = asyncio.get_running_loop()
     router = Router(secret)
-    server = await loop.create_server(lambda: ComponentStream(router), host, port)
+    await serve_until_stopped(lambda: ComponentStream(router), host, port, lifetime)
+
+
+async def serve_until_stopped(
+    factory: Callable[[], asyncio.Protocol], host: str, port: int, lifetime: float, backlog: int = 100
+) -> None:
+    """Serve C{factory}'s protocols until SIGTERM/SIGINT or C{lifetime} seconds."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(factory, host, port, backlog=backlog)
     stop = loop.create_future()
 
     def request_stop() -> None:
