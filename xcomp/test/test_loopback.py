@@ -6,6 +6,7 @@ connect to it.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sys
@@ -322,8 +323,6 @@ class ProcessTests(LoopbackTestCase):
         blocker.listen(1)
         port = blocker.getsockname()[1]
         directory = self.mktemp()
-        import os
-
         os.makedirs(directory)
         path = os.path.join(directory, "xcomp.cfg.lua")
         with open(path, "w") as f:
@@ -340,8 +339,6 @@ class ProcessTests(LoopbackTestCase):
         A mistake in the config file is reported as C{file:line: what is
         wrong}, with no traceback, and nothing starts.
         """
-        import os
-
         directory = self.mktemp()
         os.makedirs(directory)
         path = os.path.join(directory, "broken.cfg.lua")
