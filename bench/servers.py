@@ -6,7 +6,8 @@ watched (/proc/PID) and stopped by its own PID.
 Every server gets the same components: c1.bench.local ... cN.bench.local,
 all with the secret ``benchsecret``, on one XEP-0114 port on 127.0.0.1.
 
-* ``xcomp``: ``twistd -n --pidfile= xcomp -c CFG`` from the work tree.
+* ``xcomp``: ``twistd -n --pidfile= xcomp -c CFG`` from the work tree
+  (on another reactor with ``bench/run --reactor``).
 * ``prosody``: Debian's prosody in the foreground (``prosody -F``).
 * ``ejabberd``: Debian's ejabberd, started with ``erl`` directly (what
   ``ejabberdctl foreground`` runs, minus the ``su`` to the ejabberd user and
@@ -240,6 +241,18 @@ def _xcomp_version() -> str | None:
     return f"work tree at {rev}" + (" + uncommitted changes" if dirty else "") if rev else None
 
 
+def xcomp_command(reactor: str | None) -> Callable[[Path, int], list[str]]:
+    """
+    How to start xcomp on C{reactor}: a name twistd's C{-r} knows, or
+    C{uvloop} (bench/uvloop_twistd.py); twistd's default when None.
+    """
+    if reactor == "uvloop":
+        launcher = [sys.executable, str(BENCH_DIR / "uvloop_twistd.py")]
+    else:
+        launcher = ["twistd", *(["-r", reactor] if reactor else [])]
+    return lambda cfg, port: [*launcher, "-n", "--pidfile=", "xcomp", "-c", str(cfg)]
+
+
 def _script(name: str, *extra: str) -> Callable[[Path, int], list[str]]:
     return lambda cfg, port: [sys.executable, str(BENCH_DIR / name), "--host", HOST,
                               "--port", str(port), "--secret", SECRET, "--lifetime", "3600",
@@ -258,7 +271,7 @@ SERVERS: dict[str, ServerSpec] = {
     "xcomp": ServerSpec(
         name="xcomp",
         config=xcomp_config,
-        command=lambda cfg, port: ["twistd", "-n", "--pidfile=", "xcomp", "-c", str(cfg)],
+        command=xcomp_command(None),
         check=_xcomp_check,
         env=_xcomp_env,
         version=_xcomp_version,

@@ -206,7 +206,9 @@ class ListenerConfig:
     @ivar stanzaSizeLimit: The largest stanza in bytes; L{None} for the
         component's own limit.
     @ivar keepaliveInterval: Seconds without reading from a bound component
-        before it is sent whitespace; L{None} for none.
+        before it is sent whitespace, and its stream hibernates (see
+        L{xcomp.stream.StreamParser.hibernate}); L{None} for no whitespace
+        (streams then hibernate after L{DEFAULT_KEEPALIVE_INTERVAL}).
     @ivar sendTimeout: Seconds a write may stall before the stream is closed;
         L{None} for no limit.
     @ivar maxOutputBuffer: Bytes that may wait for a component that does

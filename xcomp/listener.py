@@ -11,7 +11,8 @@ routing table.
 Each factory applies its L{ListenerConfig}: a connection limit (checked when
 a connection is made), a deadline for the handshake (C{state_timeout}), a
 traffic shaper (checked once per read), whitespace keepalives to bound
-components that have been silent (one timer per listener), and the bounds on
+components that have been silent (one timer per listener, which also makes
+their streams hibernate; so does a successful handshake), and the bounds on
 writing: the stream registers itself as the transport's producer, so Twisted
 tells it when the transport's buffer is over its high-water mark; from then
 until the buffer drains, what the router sends is counted, and a stream that
@@ -39,7 +40,7 @@ from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from zope.interface import implementer
 
 from xcomp.access import compileRule
-from xcomp.config import ComponentConfig, ListenerConfig, RouterConfig
+from xcomp.config import DEFAULT_KEEPALIVE_INTERVAL, ComponentConfig, ListenerConfig, RouterConfig
 from xcomp.errors import streamErrorBytes
 from xcomp.interfaces import IStreamReceiver, IStreamRoute
 from xcomp.limits import Shaper, setSendTimeout
@@ -156,8 +157,9 @@ class ComponentStream(Protocol):
         self._lostWaiters: list[defer.Deferred[None]] = []
         self.heard = True
         self._shaper: Shaper | None = None
-        # The handshake deadline, then (once closed) the deadline for the
-        # peer to let the connection go.
+        # The handshake deadline, then the call that hibernates the stream
+        # after it, then (once closed) the deadline for the peer to let the
+        # connection go.
         self._deadline: IDelayedCall | None = None
         # While the transport's buffer is full: the send timeout, and the
         # bytes written since it filled.
@@ -339,6 +341,25 @@ class ComponentStream(Protocol):
         self.domains = frozenset(bound)
         self._cancelDeadline()
         self.transport.write(b"<handshake/>")
+        # Many components say little after the handshake, or nothing for a
+        # long time; the parser is re-created when they do.  Not from here:
+        # this runs inside the parser.
+        self._deadline = self.factory.reactor.callLater(0, self._settle)
+
+    def _settle(self) -> None:
+        """
+        Hibernate once the read that completed the handshake is processed.
+        """
+        self._deadline = None
+        self.hibernate()
+
+    def hibernate(self) -> None:
+        """
+        Let go of the stream parser's memory if the stream is between
+        stanzas (see L{StreamParser.hibernate}).
+        """
+        if self._parser is not None:
+            self._parser.hibernate()
 
     def _stateTimedOut(self) -> None:
         """
@@ -594,17 +615,17 @@ class ComponentListenerFactory(ServerFactory):
 
     def startFactory(self) -> None:
         """
-        Start sending keepalives, once the port listens.
+        Start the keepalive tick, once the port listens.
         """
-        interval = self.listener.keepaliveInterval
-        if interval and self._keepalives is None:
+        interval = self.listener.keepaliveInterval or DEFAULT_KEEPALIVE_INTERVAL
+        if self._keepalives is None:
             self._keepalives = task.LoopingCall(self.keepalive)
             self._keepalives.clock = self.reactor
             self._keepalives.start(interval, now=False)
 
     def stopFactory(self) -> None:
         """
-        Stop sending keepalives.
+        Stop the keepalive tick.
         """
         if self._keepalives is not None and self._keepalives.running:
             self._keepalives.stop()
@@ -612,16 +633,20 @@ class ComponentListenerFactory(ServerFactory):
 
     def keepalive(self) -> None:
         """
-        Send a whitespace keepalive to every bound component that has sent
-        nothing since the last call (Prosody does the same when a component
-        has been silent for C{read_timeout}).  Once a peer has vanished, the
-        keepalive is the write that the send timeout then catches.
+        Every bound component that has sent nothing since the last call is
+        sent a whitespace keepalive, unless keepalives are off (Prosody does
+        the same when a component has been silent for C{read_timeout}), and
+        its stream hibernates.  Once a peer has vanished, the keepalive is
+        the write that the send timeout then catches.
         """
+        ping = bool(self.listener.keepaliveInterval)
         for stream in self.streams:
             if stream.heard:
                 stream.heard = False
             elif stream.domains:
-                stream.transport.write(b" ")
+                if ping:
+                    stream.transport.write(b" ")
+                stream.hibernate()
 
     def claim(self, domains: list[str]) -> tuple[_Claim, int, bool]:
         """

@@ -44,32 +44,42 @@ Memory is bounded: the parser keeps the bytes of the stanza in progress and
 nothing else, and fails with C{policy-violation} as soon as the stanza in
 progress, the header, or a run of markup at the top level grows past
 L{StreamParser.maxStanzaSize}.  Input is handed to expat in slices of at most
-64 KiB and the bound is checked after each, so neither the parser nor expat
-ever holds much more than the limit plus one slice.  One markup token (a tag,
-say) longer than L{StreamParser.maxTokenSize} also fails: expat re-scans an
-incomplete token every time more input arrives, so a peer that sent an
-endless tag a byte at a time could otherwise cost time quadratic in the size
-limit.
+4 KiB and the bound is checked after each, so neither the parser nor expat
+ever holds much more than the limit plus one slice.  One markup token (a
+tag, say) longer than L{StreamParser.maxTokenSize} also fails: expat
+re-scans an incomplete token every time more input arrives, so a peer that
+sent an endless tag a byte at a time could otherwise cost time quadratic in
+the size limit.
+
+Between stanzas, the owner may tell the parser to
+L{hibernate<StreamParser.hibernate>}: it lets go of expat, most of what an
+idle stream costs, and starts a new one, primed with the header's namespace
+declarations, when more input comes.
 """
 
 from __future__ import annotations
 
-import re
 from types import MappingProxyType
 from typing import Mapping, NoReturn
 from xml.parsers import expat
 
 import attrs
 
+from xcomp._xmlscan import (
+    SEP,
+    endOfElement,
+    endOfTag,
+    openElements,
+    primer,
+    probeLazyPositions,
+    splitName,
+    standsAlone,
+    unqualified,
+)
 from xcomp.interfaces import IStreamReceiver
 from xcomp.stanza import Stanza
 
 __all__ = ["StreamHeader", "StreamParser"]
-
-# expat reports a namespaced name as "uri SEP local [SEP prefix]".  U+0001 is
-# not an XML 1.0 character, not even through a character reference, so it can
-# occur in neither a name nor a namespace URI.
-_SEP = "\x01"
 
 # The largest piece of input handed to expat in one call; the size limits are
 # checked between pieces.  Small, because expat copies each piece into a
@@ -81,14 +91,8 @@ _SLICE = 4 * 1024
 # Larger than any stream offset.
 _NO_HIT = 1 << 62
 
-_SLASH = ord("/")
-
 # What may follow the name in a start tag.
 _AFTER_NAME = frozenset([b" ", b"\t", b"\r", b"\n", b"/", b">"])
-
-# A start or empty-element tag, from its "<".  Attribute values are skipped as
-# wholes, since ">" may occur in them (and "<" may not).
-_TAG = re.compile(rb"""<(?>[^'">]*)(?>(?:'[^']*+'|"[^"]*+")[^'">]*+)*+>""")
 
 _ENCODING_ERRORS = frozenset(
     {
@@ -98,54 +102,7 @@ _ENCODING_ERRORS = frozenset(
 )
 
 
-def _probeLazyPositions() -> bool:
-    """
-    Check that expat reports element ends where L{StreamParser} expects
-    when it parses lazily (see L{StreamParser._end}): an end tag where it
-    begins, and an empty-element tag, once no start handler is set, where
-    the tag begins.
-
-    expat has behaved this way for a very long time.  Should a version
-    differ, the parser falls back to counting every element and finding
-    where a stanza ends from its start tag.
-    """
-    document = b"<r><a x='>'/><b><c/></b ></r>"
-    parser = expat.ParserCreate("UTF-8")
-    seen = []
-    depth = 0
-
-    def start(name: str, attributes: object) -> None:
-        """
-        Unset the start handler for the children of the root's children.
-        """
-        nonlocal depth
-        depth += 1
-        if depth == 2:
-            parser.StartElementHandler = None
-
-    def end(name: str) -> None:
-        """
-        Note where each end is reported; set the start handler again after
-        a child of the root.
-        """
-        nonlocal depth
-        seen.append((name, parser.CurrentByteIndex))
-        if name in ("a", "b"):
-            depth = 1
-            parser.StartElementHandler = start
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.Parse(document, True)
-    return seen == [
-        ("a", document.index(b"<a")),
-        ("c", document.index(b"<c")),
-        ("b", document.index(b"</b")),
-        ("r", document.index(b"</r")),
-    ]
-
-
-_LAZY = _probeLazyPositions()
+_LAZY = probeLazyPositions()
 
 
 def _frozenMapping(value: Mapping[str, str]) -> Mapping[str, str]:
@@ -183,106 +140,6 @@ class _Stopped(Exception):
     Raised to abandon the rest of the input once the stream has ended or
     failed.
     """
-
-
-def _splitName(name: str) -> tuple[str, str, str]:
-    """
-    Split a name as expat reports it with namespace processing and prefixes.
-
-    @return: C{(local name, namespace URI, prefix)}, with C{""} for a missing
-        namespace or prefix.
-    """
-    parts = name.split(_SEP)
-    if len(parts) == 3:
-        return parts[1], parts[0], parts[2]
-    if len(parts) == 2:
-        return parts[1], parts[0], ""
-    return name, "", ""
-
-
-def _unqualified(attributes: Mapping[str, str]) -> dict[str, str]:
-    """
-    The attributes whose names have no namespace.
-    """
-    return {k: v for k, v in attributes.items() if _SEP not in k}
-
-
-def _standsAlone(source: bytes) -> bool:
-    """
-    Whether an element's bytes are namespace-well-formed on their own, that
-    is whether every prefix they use is declared inside them.
-
-    The bytes were accepted by the stream's parser with the stream header's
-    declarations in scope, so an unbound prefix is the only thing that can
-    fail here.
-    """
-    parser = expat.ParserCreate("UTF-8", _SEP)
-    try:
-        parser.Parse(source, True)
-    except expat.ExpatError:
-        return False
-    return True
-
-
-def _openElements(fragment: bytes) -> int:
-    """
-    How many elements are open at the end of C{fragment}, well-formed XML so
-    far that begins with a start tag.  Prefixes are not resolved (they may
-    be declared outside the fragment).
-    """
-    parser = expat.ParserCreate("UTF-8")
-    depth = 0
-
-    def start(name: str, attributes: object) -> None:
-        """
-        One more open element.
-        """
-        nonlocal depth
-        depth += 1
-
-    def end(name: str) -> None:
-        """
-        One fewer.
-        """
-        nonlocal depth
-        depth -= 1
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.Parse(fragment, False)
-    return depth
-
-
-def _tagEnd(buf: bytes, start: int) -> int:
-    """
-    The offset just past the start or empty-element tag at C{start} in
-    C{buf}.
-    """
-    # The tag ends at the first ">" outside attribute values.  When only one
-    # kind of quote occurs before the first ">", those quotes all delimit
-    # values, so an even number of them means that ">" is outside.
-    first = buf.find(b">", start)
-    if buf.find(b'"', start, first) < 0:
-        if not buf.count(b"'", start, first) & 1:
-            return first + 1
-    elif buf.find(b"'", start, first) < 0 and not buf.count(b'"', start, first) & 1:
-        return first + 1
-    match = _TAG.match(buf, start)
-    assert match is not None, "expat reported a tag that is not there"
-    return match.end()
-
-
-def _elementEnd(buf: bytes, start: int, at: int) -> int:
-    """
-    The offset just past the element whose start tag is at C{start} in
-    C{buf} and whose end expat reported at C{at}: where its end tag begins,
-    unless the element is an empty-element tag (which expat reports ending
-    where the tag ends, when a start handler is set).
-    """
-    tagEnd = _tagEnd(buf, start)
-    if buf[tagEnd - 2] == _SLASH:
-        return tagEnd
-    return buf.index(b">", at) + 1
 
 
 class StreamParser:
@@ -331,6 +188,7 @@ class StreamParser:
         "_namespaces",
         "_context",
         "_prefixes",
+        "_rootName",
         "_head",
     )
 
@@ -343,35 +201,18 @@ class StreamParser:
         self.maxTokenSize = self.MAX_TOKEN_SIZE
         self._receiver = receiver
         self._deliver = receiver.stanzaReceived
-        # No interning: it would cost a lookup per name, and the intern
-        # dictionary would grow with every new name the peer sends.
-        parser = expat.ParserCreate("UTF-8", _SEP, intern=None)
-        parser.namespace_prefixes = True
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-        if hasattr(parser, "SetReparseDeferralEnabled"):
-            # expat 2.6 may hold back a token that a small later chunk
-            # completes until still more input arrives, which would delay a
-            # stanza indefinitely on a quiet stream.  maxTokenSize bounds the
-            # re-scanning cost that deferral exists to avoid.
-            parser.SetReparseDeferralEnabled(False)
-        # No CharacterDataHandler: text needs no handling, and expat skips it
-        # fastest when nobody listens.  The start handler is unset and set
-        # again for every stanza (see _end); keep one bound method for it.
+        # One bound method for the start handler, which is unset and set
+        # again for every stanza (see _end) and on every new expat parser.
         self._startHandler = self._start
-        parser.StartElementHandler = self._startHandler
-        parser.EndElementHandler = self._end
-        parser.StartNamespaceDeclHandler = self._headerNamespace
-        parser.XmlDeclHandler = self._xmlDeclaration
-        parser.StartDoctypeDeclHandler = self._doctype
-        parser.EntityDeclHandler = self._entityDeclaration
-        parser.CommentHandler = self._comment
-        parser.ProcessingInstructionHandler = self._processingInstruction
-        self._parser: expat.XMLParserType | None = parser
+        self._parser: expat.XMLParserType | None = self._newParser()
+        self._parser.StartNamespaceDeclHandler = self._headerNamespace
         self._done = False
         # Open elements counted: 1 inside the root, 2 or more in a stanza.
         # While lazy (see _end), 2 for the whole stanza.
         self._depth = 0
         self._lazy = False
+        # "Stream offsets" here count the bytes the current expat parser has
+        # been given; they start again after hibernating (see _wake).
         # The input being parsed, and the stream offset of its first byte.
         self._data = b""
         self._base = 0
@@ -400,8 +241,37 @@ class StreamParser:
         self._namespaces: dict[str, str] = {}
         self._prefixes: tuple[bytes, ...] = ()
         self._context: Mapping[str, str] = {}
+        # The root element's qualified name, for _wake.
+        self._rootName = ""
         # The first two bytes of the stream, until there are two.
         self._head = b""
+
+    def _newParser(self) -> expat.XMLParserType:
+        """
+        A new expat parser with this stream's handlers set, except the one
+        for namespace declarations, which only the stream header needs.
+        """
+        # No interning: it would cost a lookup per name, and the intern
+        # dictionary would grow with every new name the peer sends.
+        parser = expat.ParserCreate("UTF-8", SEP, intern=None)
+        parser.namespace_prefixes = True
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        if hasattr(parser, "SetReparseDeferralEnabled"):
+            # expat 2.6 may hold back a token that a small later chunk
+            # completes until still more input arrives, which would delay a
+            # stanza indefinitely on a quiet stream.  maxTokenSize bounds the
+            # re-scanning cost that deferral exists to avoid.
+            parser.SetReparseDeferralEnabled(False)
+        # No CharacterDataHandler: text needs no handling, and expat skips it
+        # fastest when nobody listens.
+        parser.StartElementHandler = self._startHandler
+        parser.EndElementHandler = self._end
+        parser.XmlDeclHandler = self._xmlDeclaration
+        parser.StartDoctypeDeclHandler = self._doctype
+        parser.EntityDeclHandler = self._entityDeclaration
+        parser.CommentHandler = self._comment
+        parser.ProcessingInstructionHandler = self._processingInstruction
+        return parser
 
     def feed(self, data: bytes) -> None:
         """
@@ -418,7 +288,8 @@ class StreamParser:
         if type(data) is not bytes:
             data = bytes(data)
         parser = self._parser
-        assert parser is not None
+        if parser is None:
+            parser = self._wake()
         base = self._parsed
         if base < 2 and self._refuseUTF16(data):
             return
@@ -452,6 +323,63 @@ class StreamParser:
             self._finish()
             raise
         self._keepInProgress()
+
+    def hibernate(self) -> bool:
+        """
+        Let go of expat, if the stream is between stanzas with nothing
+        pending, until more input arrives.
+
+        An expat parser holds ~10 KB once it has read a stream header (its
+        name tables, pools and buffers), most of what an idle connection
+        costs.  L{feed} creates a new one, primed with the stream header's
+        namespace declarations, when it is next called; that costs a few
+        microseconds, so this is meant for streams that have been quiet for
+        a while, or that have just authenticated, not after every read.
+
+        Must not be called from within L{feed} (that is, from a receiver
+        method).
+
+        @return: whether expat was let go of.
+        """
+        parser = self._parser
+        if (
+            parser is None
+            or self._depth != 1
+            or self._kept
+            # Something unfinished that is not markup: character data
+            # ending in part of a reference or of a UTF-8 sequence.
+            or parser.CurrentByteIndex != self._parsed
+        ):
+            return False
+        self._parser = None
+        self._names = {}
+        self._stanzaAttributes = {}
+        return True
+
+    @property
+    def hibernating(self) -> bool:
+        """
+        Whether L{hibernate} has let go of expat and no input has come since.
+        """
+        return self._parser is None and not self._done
+
+    def _wake(self) -> expat.XMLParserType:
+        """
+        Replace the expat parser that L{hibernate} let go of: a new one, in
+        the state the old one was in between stanzas.
+
+        Stream offsets are offsets in what the current expat parser was
+        given, so they start again after the header fed to the new one.
+        """
+        parser = self._newParser()
+        header = primer(self._rootName, tuple(self._namespaces.items()))
+        parser.StartElementHandler = None
+        parser.Parse(header, False)
+        parser.StartElementHandler = self._startHandler
+        self._parser = parser
+        self._parsed = self._idle = len(header)
+        self._tagAt = -1
+        return parser
 
     def _refuseUTF16(self, data: bytes) -> bool:
         """
@@ -631,7 +559,7 @@ class StreamParser:
         if i == s:
             # An empty-element tag, reported where it begins (because the
             # start handler is unset, see _start).
-            source = data[s : _tagEnd(data, s)]
+            source = data[s : endOfTag(data, s)]
         elif _LAZY:
             # The stanza's end tag, or a descendant's, begins at i.
             if (
@@ -642,7 +570,7 @@ class StreamParser:
                 return
             source = data[s : data.index(b">", i) + 1]
         else:
-            source = data[s : _elementEnd(data, s, i)]
+            source = data[s : endOfElement(data, s, i)]
         if lazy:
             self._lazy = False
             self._depth = 1
@@ -651,8 +579,8 @@ class StreamParser:
             self._abort("policy-violation", f"The stanza exceeds {self.maxStanzaSize} bytes")
         attributes = self._stanzaAttributes
         for key in attributes:
-            if _SEP in key:
-                attributes = _unqualified(attributes)
+            if SEP in key:
+                attributes = unqualified(attributes)
                 break
         end = self._idle = start + len(source)
         if unprefixed:
@@ -667,7 +595,7 @@ class StreamParser:
                 clean = hit >= end
             else:
                 clean = all(source.find(prefix) < 0 for prefix in self._prefixes)
-            if clean or _standsAlone(source):
+            if clean or standsAlone(source):
                 # It parses the same without the header's declarations.
                 self._deliver(Stanza(local, uri, attributes, source))
                 return
@@ -702,8 +630,8 @@ class StreamParser:
             tokenEnd = data.index(b">", i) + 1
         else:
             # An empty-element tag, reported where it begins.
-            tokenEnd = _tagEnd(data, i)
-        depth = _openElements(data[s:tokenEnd])
+            tokenEnd = endOfTag(data, i)
+        depth = openElements(data[s:tokenEnd])
         if depth == 0:
             return True
         self._lazy = False
@@ -735,7 +663,7 @@ class StreamParser:
         element name: its local name, its URI, C{b"<"} and its qualified
         name, the length of that, and whether it is unprefixed.
         """
-        local, uri, prefix = _splitName(name)
+        local, uri, prefix = splitName(name)
         startTag = ("<" + (f"{prefix}:{local}" if prefix else local)).encode("utf-8")
         entry = (local, uri, startTag, len(startTag), not prefix)
         names = self._names
@@ -767,7 +695,8 @@ class StreamParser:
         parser = self._parser
         assert parser is not None
         parser.StartNamespaceDeclHandler = None
-        local, uri, prefix = _splitName(name)
+        local, uri, prefix = splitName(name)
+        self._rootName = f"{prefix}:{local}" if prefix else local
         namespaces = self._namespaces
         self._context = MappingProxyType(namespaces)
         # The prefixes a stanza could use without declaring them ("xml" is
@@ -775,7 +704,7 @@ class StreamParser:
         self._prefixes = tuple(f"{p}:".encode("utf-8") for p in namespaces if p and p != "xml")
         # Just past the header's "<": the next "<" begins what follows it.
         self._idle = parser.CurrentByteIndex + 1
-        self._receiver.streamStarted(StreamHeader(local, uri, _unqualified(attributes), namespaces))
+        self._receiver.streamStarted(StreamHeader(local, uri, unqualified(attributes), namespaces))
 
     # What RFC 6120 section 11.1 restricts, and the XML declaration
 

@@ -15,7 +15,13 @@ from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from xcomp.access import ACLPattern, AccessClause
-from xcomp.config import InternalComponentConfig, ListenerConfig, RouterConfig, ShaperConfig
+from xcomp.config import (
+    DEFAULT_KEEPALIVE_INTERVAL,
+    InternalComponentConfig,
+    ListenerConfig,
+    RouterConfig,
+    ShaperConfig,
+)
 from xcomp.hosts import LocalHost
 from xcomp.listener import ComponentListenerFactory, ComponentStream, handshakeDigest
 from xcomp.router import Router
@@ -547,8 +553,67 @@ class ShaperTests(ListenerOptionsMixin, SynchronousTestCase):
 
 class KeepaliveTests(ListenerOptionsMixin, SynchronousTestCase):
     """
-    Whitespace keepalives to silent components.
+    Whitespace keepalives to silent components, and streams hibernating
+    (L{StreamParser.hibernate}) after the handshake and when silent.
     """
+
+    MESSAGE = b"<message from='a.example' to='b.example' id='m'><body>hi</body></message>"
+
+    def test_hibernatesAfterHandshake(self) -> None:
+        """
+        Once the read that completed the handshake has been processed, the
+        stream hibernates; the next stanza wakes it and is routed as usual.
+        """
+        self.build()
+        a, aTransport = self.authenticate("a.example", SECRET)
+        b, bTransport = self.authenticate("b.example", "other")
+        self.assertFalse(a._parser.hibernating)  # type: ignore[union-attr]
+        self.clock.advance(0)
+        self.assertTrue(a._parser.hibernating)  # type: ignore[union-attr]
+        self.assertTrue(b._parser.hibernating)  # type: ignore[union-attr]
+        bTransport.clear()
+        a.dataReceived(self.MESSAGE)
+        self.assertEqual(bTransport.value(), self.MESSAGE)
+        self.assertFalse(a._parser.hibernating)  # type: ignore[union-attr]
+
+    def test_silentComponentHibernates(self) -> None:
+        """
+        At a keepalive tick, a bound component that sent nothing for the
+        whole interval hibernates; one that spoke does not.
+        """
+        self.build(keepaliveInterval=30.0)
+        self.factory.doStart()
+        self.addCleanup(self.factory.doStop)
+        a, _ = self.authenticate("a.example", SECRET)
+        b, _ = self.authenticate("b.example", "other")
+        self.clock.advance(0)
+        a.dataReceived(self.MESSAGE)
+        b.dataReceived(b"<presence from='b.example' to='a.example'/>")
+        self.clock.advance(30)
+        a.dataReceived(self.MESSAGE)
+        self.clock.advance(30)
+        self.assertEqual(
+            (a._parser.hibernating, b._parser.hibernating),  # type: ignore[union-attr]
+            (False, True),
+        )
+
+    def test_hibernatesWithoutKeepalives(self) -> None:
+        """
+        With keepalives off, silent streams still hibernate, at the default
+        interval, and are sent nothing.
+        """
+        self.build(keepaliveInterval=None)
+        self.factory.doStart()
+        self.addCleanup(self.factory.doStop)
+        a, aTransport = self.authenticate("a.example", SECRET)
+        self.clock.advance(0)
+        a.dataReceived(self.MESSAGE)
+        aTransport.clear()
+        self.clock.advance(DEFAULT_KEEPALIVE_INTERVAL)
+        self.assertFalse(a._parser.hibernating)  # type: ignore[union-attr]
+        self.clock.advance(DEFAULT_KEEPALIVE_INTERVAL)
+        self.assertTrue(a._parser.hibernating)  # type: ignore[union-attr]
+        self.assertEqual(aTransport.value(), b"")
 
     def test_silentComponentGetsWhitespace(self) -> None:
         """

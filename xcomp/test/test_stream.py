@@ -116,15 +116,19 @@ class RecordingReceiver:
 
 
 def parse(
-    chunks: bytes | Iterable[bytes], maxStanzaSize: int = 512 * 1024
+    chunks: bytes | Iterable[bytes], maxStanzaSize: int = 512 * 1024, hibernate: bool = False
 ) -> tuple[StreamParser, RecordingReceiver]:
     """
     Feed C{chunks} (or one piece of bytes) to a new parser.
+
+    @param hibernate: ask the parser to hibernate after every chunk.
     """
     receiver = RecordingReceiver()
     parser = StreamParser(receiver, maxStanzaSize)
     for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
         parser.feed(chunk)
+        if hibernate:
+            parser.hibernate()
     return parser, receiver
 
 
@@ -1049,15 +1053,20 @@ class SplitInvarianceTests(SynchronousTestCase):
         self.assertEqual(whole.events[-1], ("ended",))
         _, split = parse(splitAt(data, cuts))
         self.assertEqual(split.summary(), whole.summary())
+        _, hibernating = parse(splitAt(data, cuts), hibernate=True)
+        self.assertEqual(hibernating.summary(), whole.summary())
 
     @settings(max_examples=300, deadline=None)
     @given(st.data())
     def test_anySplitSameStanzas(self, data: st.DataObject) -> None:
         """
-        Generated streams give the same events however they are cut.
+        Generated streams give the same events however they are cut, and
+        whether or not the parser hibernates between pieces.  Text between
+        stanzas, split inside a character or a reference, is where
+        hibernating would be wrong.
         """
         stanzas = data.draw(st.lists(_stanza(), min_size=1, max_size=5))
-        gap = st.sampled_from([b"", b" ", b"\n  ", b"\t"])
+        gap = st.sampled_from([b"", b" ", b"\n  ", b"\t", b" caf\xc3\xa9 &amp; "])
         gaps = data.draw(st.lists(gap, min_size=len(stanzas), max_size=len(stanzas)))
         length = len(HEADER) + sum(map(len, stanzas)) + sum(map(len, gaps)) + len(FOOTER)
         cuts = data.draw(st.lists(st.integers(1, length - 1), max_size=20))
@@ -1093,3 +1102,120 @@ class SplitInvarianceTests(SynchronousTestCase):
             b"<stream:error><c/></stream:error>",
         ]
         self.check(stanzas, [b" "] * len(stanzas), range(1, 10_000))
+
+
+class HibernationTests(SynchronousTestCase):
+    """
+    L{StreamParser.hibernate} lets go of expat between stanzas, and the
+    stream carries on as if it had not.
+    """
+
+    MESSAGE = b"<message to='b.example' id='1'><body>hi</body></message>"
+
+    def test_hibernatesBetweenStanzas(self) -> None:
+        """
+        Between stanzas the parser hibernates; the next input wakes it, and
+        the stanzas after are reported as they would have been, the header
+        only once.
+        """
+        parser, receiver = parse(HEADER + self.MESSAGE + b" ")
+        self.assertTrue(parser.hibernate())
+        self.assertTrue(parser.hibernating)
+        self.assertFalse(parser.hibernate())
+        parser.feed(self.MESSAGE + b"<stream:error><c/></stream:error>" + FOOTER)
+        self.assertFalse(parser.hibernating)
+        _, awake = parse(HEADER + self.MESSAGE + b" " + self.MESSAGE)
+        self.assertEqual(receiver.summary()[:3], awake.summary())
+        self.assertEqual(len(receiver.headers), 1)
+        error = receiver.stanzas[-1]
+        self.assertEqual((error.name, error.uri), ("error", STREAMS_NS))
+        self.assertEqual(error.element().firstChildElement().name, "c")
+        self.assertEqual(receiver.events[-1], ("ended",))
+
+    def test_notWhilePending(self) -> None:
+        """
+        It does not hibernate before the header is complete, inside a
+        stanza, with markup pending between stanzas, or with text pending
+        that ends in part of a character or of a reference.
+        """
+        for pending in [
+            HEADER[:20],
+            HEADER + b"<message><body>",
+            HEADER + b"<mess",
+            HEADER + b" caf\xc3",
+            HEADER + b" &am",
+        ]:
+            parser, receiver = parse(pending)
+            self.assertFalse(parser.hibernate(), pending)
+            self.assertFalse(parser.hibernating)
+            self.assertEqual(receiver.failures, [])
+
+    def test_notOnceOver(self) -> None:
+        """
+        A stream that has ended or failed has nothing to hibernate.
+        """
+        for data in [HEADER + FOOTER, HEADER + b"<!-- -->"]:
+            parser, receiver = parse(data)
+            self.assertFalse(parser.hibernate())
+            self.assertFalse(parser.hibernating)
+            parser.feed(self.MESSAGE)
+            self.assertEqual(receiver.stanzas, [])
+
+    def test_headerNamespacesRestored(self) -> None:
+        """
+        The header's namespace declarations hold after waking, whatever
+        their URIs contain: a stanza using a prefix declared only on the
+        header gets the same namespace and context as before.
+        """
+        odd = "urn:x\t&\"'<>\n\r"
+        escaped = b"urn:x&#9;&amp;&quot;'&lt;>&#10;&#13;"
+        header = b"<s:stream xmlns:s='%s' xmlns:x=\"%s\" xmlns='jabber:component:accept'>" % (
+            STREAMS_NS.encode(),
+            escaped,
+        )
+        parser, receiver = parse(header)
+        self.assertEqual(receiver.headers[0].namespaces["x"], odd)
+        self.assertTrue(parser.hibernate())
+        parser.feed(b"<x:thing a='1'/><s:features/>")
+        thing, features = receiver.stanzas
+        self.assertEqual((thing.name, thing.uri), ("thing", odd))
+        self.assertEqual((features.name, features.uri), ("features", STREAMS_NS))
+        self.assertEqual(dict(thing._context or {}), receiver.headers[0].namespaces)
+
+    def test_boundsAfterWaking(self) -> None:
+        """
+        The size limits still hold after waking: they count from the input
+        fed since, not from the start of the new parser.
+        """
+        parser, receiver = parse(HEADER, maxStanzaSize=1024)
+        self.assertTrue(parser.hibernate())
+        parser.feed(b"<message>" + b"a" * 900)
+        self.assertEqual(receiver.failures, [])
+        parser.feed(b"a" * 200)
+        self.assertEqual(receiver.failures, ["policy-violation"])
+
+    def test_refusedRestrictedXMLAfterWaking(self) -> None:
+        """
+        What RFC 6120 restricts is still refused after waking.
+        """
+        parser, receiver = parse(HEADER)
+        self.assertTrue(parser.hibernate())
+        parser.feed(b"<?pi x?>")
+        self.assertEqual(receiver.failures, ["restricted-xml"])
+
+    def test_expatMemoryReleased(self) -> None:
+        """
+        Hibernating gives back most of what a parser holds once it has read
+        a header and a handshake: the expat parser and its buffers, several
+        KiB each.
+        """
+        tracemalloc.start()
+        try:
+            parsers = [parse(HEADER + b"<handshake>00ff</handshake>")[0] for _ in range(50)]
+            before = tracemalloc.get_traced_memory()[0]
+            for parser in parsers:
+                self.assertTrue(parser.hibernate())
+            released = before - tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        self.assertGreater(released / len(parsers), 6 * 1024)
