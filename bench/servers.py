@@ -83,8 +83,12 @@ VirtualHost "bench.local"
 
 
 def xcomp_config(workdir: Path, port: int, count: int, secret: str) -> str:
-    """The Prosody-style subset that xcomp reads."""
+    """
+    The Prosody-style subset that xcomp reads; warnings only in the log, as
+    for Prosody and ejabberd.
+    """
     return f"""-- written by bench/servers.py
+log = {{ warn = "{workdir}/server.log" }}
 component_ports = {{ {port} }}
 component_interfaces = {{ "{HOST}" }}
 

@@ -27,6 +27,7 @@ from zope.interface import implementer
 
 from xcomp.errors import bounce
 from xcomp.interfaces import IInternalComponent, IRoute, IRouter
+from xcomp.logsinks import gate
 from xcomp.stanza import Stanza
 
 __all__ = ["InternalComponent", "InternalStream", "NextTurnRoute"]
@@ -82,7 +83,7 @@ class InternalComponent(XMPPHandlerCollection, Service):
     @ivar route: the L{NextTurnRoute} to install in the router.
     """
 
-    _log = Logger()
+    _log = Logger(observer=gate)
 
     def __init__(self, domain: str, router: IRouter) -> None:
         XMPPHandlerCollection.__init__(self)

@@ -44,6 +44,7 @@ from xcomp.config import DEFAULT_KEEPALIVE_INTERVAL, ComponentConfig, ListenerCo
 from xcomp.errors import streamErrorBytes
 from xcomp.interfaces import IStreamReceiver, IStreamRoute
 from xcomp.limits import Shaper, setSendTimeout
+from xcomp.logsinks import gate
 from xcomp.router import ConflictError, Router
 from xcomp.stanza import COMPONENT_NS, STREAMS_NS, Stanza, quoteAttribute
 from xcomp.stream import StreamHeader, StreamParser
@@ -141,7 +142,7 @@ class ComponentStream(Protocol):
     @ivar heard: whether anything was read since the last keepalive tick.
     """
 
-    _log = Logger()
+    _log = Logger(observer=gate)
     factory: ComponentListenerFactory
 
     def __init__(self) -> None:
@@ -409,20 +410,21 @@ class ComponentStream(Protocol):
         are counted instead.
         """
         limit = self.factory.listener.maxOutputBuffer
+        size = sum(map(len, chunks))
         buffered = bufferedBytes(self.transport)
-        for chunk in chunks:
-            if buffered is None:
-                self._backlog += len(chunk)
-                over = self._backlog > limit
-            else:
-                buffered += len(chunk)
-                over = buffered > limit
-            if over:
-                self.close(
-                    "policy-violation", f"More than {limit} bytes are waiting to be read", abort=True
-                )
-                return
-            self.transport.write(chunk)
+        if buffered is None:
+            self._backlog += size
+            over = self._backlog > limit
+        else:
+            over = buffered + size > limit
+        if over:
+            # Aborting discards what is buffered: nothing is written first.
+            self.close(
+                "policy-violation", f"More than {limit} bytes are waiting to be read", abort=True
+            )
+            return
+        # Under load this is the common path, so one call for all of them.
+        self.transport.writeSequence(chunks)
 
     def _sendTimedOut(self) -> None:
         """

@@ -20,6 +20,7 @@ from zope.interface import implementer
 
 from xcomp.errors import bounce, notConnected
 from xcomp.interfaces import IRoute, IRouter, IStreamRoute
+from xcomp.logsinks import gate
 from xcomp.stanza import Stanza
 
 
@@ -64,7 +65,7 @@ class Router:
     @ivar _hidden: the domains bound hidden from disco#items.
     """
 
-    _log = Logger()
+    _log = Logger(observer=gate)
 
     def __init__(
         self,

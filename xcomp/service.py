@@ -22,6 +22,7 @@ from xcomp.endpoints import listenerEndpoint
 from xcomp.hosts import LocalHost
 from xcomp.interfaces import IComponentModule, IComponentPlugin, IInternalComponent
 from xcomp.listener import ComponentListenerFactory, Outbox
+from xcomp.logsinks import gate
 from xcomp.plugin import buildComponent, installedModules, installedPlugins
 from xcomp.router import Router
 
@@ -38,7 +39,7 @@ class RouterService(MultiService):
         configuration order.
     """
 
-    _log = Logger()
+    _log = Logger(observer=gate)
 
     def __init__(
         self,

@@ -16,11 +16,11 @@ from twisted.python import usage
 
 from xcomp.config import ConfigError, loadConfig
 from xcomp.interfaces import IComponentModule, IComponentPlugin
-from xcomp.logsinks import sinkObservers
+from xcomp.logsinks import gate, lowestLevel, sinkObservers
 from xcomp.plugin import DuplicatePluginError, checkModules, installedModules, installedPlugins
 from xcomp.service import RouterService
 
-_log = Logger()
+_log = Logger(observer=gate)
 
 
 class Options(usage.Options):
@@ -112,6 +112,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         # Not "warning": Twisted's legacy log bridge reads that key as a
         # Python warning and expects a filename with it.
         _log.warn("{configWarning}", configWarning=warning)
+    gate.setLowest("debug" if options["verbose"] else lowestLevel(config.log))
     for observer in sinkObservers(config.log):
         globalLogPublisher.addObserver(observer)
     root = CommandLineService()

@@ -29,6 +29,7 @@ from xcomp._wokkel import disco, subprotocols
 from xcomp.errors import bounce
 from xcomp.interfaces import IRoomExtension, IRouter
 from xcomp.internal import InternalComponent
+from xcomp.logsinks import gate
 from xcomp.muc.elements import (
     NS_DISCO_INFO,
     NS_DISCO_ITEMS,
@@ -79,7 +80,7 @@ class MUCComponent(InternalComponent):
         database when C{data_path} is not set.
     """
 
-    _log = Logger()
+    _log = Logger(observer=gate)
 
     def __init__(
         self,

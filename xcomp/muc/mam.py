@@ -28,6 +28,7 @@ from zope.interface import implementer
 
 from xcomp._wokkel import data_form, subprotocols
 from xcomp.interfaces import IRoomExtension
+from xcomp.logsinks import gate
 from xcomp.muc.component import MUCComponent
 from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise
 from xcomp.muc.room import Occupant, Room, rank
@@ -135,7 +136,7 @@ class RoomArchive:
     @ivar queued: entries waiting to be written, oldest first.
     """
 
-    _log = Logger()
+    _log = Logger(observer=gate)
 
     def __init__(self, component: MUCComponent, options: ArchiveOptions) -> None:
         self.component = component
@@ -249,7 +250,7 @@ class MAMHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
     messages every C{muc_log_cleanup_interval}.
     """
 
-    _log = Logger()
+    _log = Logger(observer=gate)
 
     iqHandlers = {
         f"/iq[@type='get']/query[@xmlns='{NS_MAM}']": "onFormRequest",

@@ -19,7 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from xcomp import ListenerConfig, RouterService
 from xcomp.config import LogSink
 from xcomp.listener import ComponentListenerFactory, handshakeDigest
-from xcomp.logsinks import sinkObservers
+from xcomp.logsinks import LogGate, gate, lowestLevel, sinkObservers
 from xcomp.tap import CommandLineService, Options, makeService
 from xcomp.test.helpers import makeConfig
 
@@ -195,6 +195,91 @@ class TapTests(SynchronousTestCase):
             text = f.read()
         self.assertIn("loud", text)
         self.assertNotIn("quiet", text)
+
+
+class LogGateTests(SynchronousTestCase):
+    """
+    The lowest level the C{log} option asks for is the lowest xcomp emits.
+    """
+
+    writeConfig = TapTests.writeConfig
+
+    def event(self, level: LogLevel) -> dict[str, object]:
+        return {"log_level": level, "log_format": "x", "log_time": 0, "log_namespace": "t"}
+
+    def test_gateHoldsBackLowerLevels(self) -> None:
+        """
+        By default every event passes; once told a level, those below it
+        are held back and the rest pass.
+        """
+        passed: list[dict[str, object]] = []
+        logGate = LogGate(passed.append)  # type: ignore[arg-type]
+        logGate(self.event(LogLevel.debug))
+        logGate.setLowest("warn")
+        for level in (LogLevel.debug, LogLevel.info, LogLevel.warn, LogLevel.error):
+            logGate(self.event(level))
+        self.assertEqual(
+            [e["log_level"] for e in passed], [LogLevel.debug, LogLevel.warn, LogLevel.error]
+        )
+
+    def test_lowestLevel(self) -> None:
+        """
+        Without C{log}, everything (twistd's log takes it all); with it, the
+        lowest level of any sink.
+        """
+        self.assertEqual(lowestLevel(()), "debug")
+        sinks = (LogSink("error", "/a"), LogSink("info", "*syslog"), LogSink("warn", "/b"))
+        self.assertEqual(lowestLevel(sinks), "info")
+
+    def runWithLog(self, text: str, *arguments: str) -> list[LogLevel]:
+        """
+        Make the service from a config of C{text} and say which of an info
+        and a warn event from xcomp's router then reach the log.
+        """
+        from twisted.logger import globalLogPublisher
+
+        from xcomp.router import Router
+
+        before = list(globalLogPublisher._observers)  # type: ignore[attr-defined]
+        self.addCleanup(gate.setLowest, "debug")
+        path = self.writeConfig(text)
+        options = Options()
+        options.parseOptions(["-c", path, *arguments])
+        makeService(options, MemoryReactorClock())
+        for observer in list(globalLogPublisher._observers):  # type: ignore[attr-defined]
+            if observer not in before:
+                self.addCleanup(globalLogPublisher.removeObserver, observer)
+        with capturedLogs() as events:
+            Router._log.info("an info line")
+            Router._log.warn("a warning")
+        return [e["log_level"] for e in events]
+
+    def test_warnOnlyConfig(self) -> None:
+        """
+        With C{log = { warn = ... }} an info event from xcomp reaches no
+        observer, twistd's included; a warning does.
+        """
+        sink = os.path.abspath(self.mktemp())
+        levels = self.runWithLog(f'log = {{ warn = "{sink}" }}\nVirtualHost "example.org"\n')
+        self.assertEqual(levels, [LogLevel.warn])
+
+    def test_noLogOptionLogsInfo(self) -> None:
+        """
+        Without C{log}, info events are logged, as before.
+        """
+        levels = self.runWithLog('VirtualHost "example.org"\n')
+        self.assertEqual(levels, [LogLevel.info, LogLevel.warn])
+
+    def test_verboseOverrides(self) -> None:
+        """
+        C{--verbose} asks for the per-stanza debug lines, so nothing is held
+        back whatever C{log} says.
+        """
+        sink = os.path.abspath(self.mktemp())
+        levels = self.runWithLog(
+            f'log = {{ warn = "{sink}" }}\nVirtualHost "example.org"\n', "--verbose"
+        )
+        self.assertEqual(levels, [LogLevel.info, LogLevel.warn])
 
 
 class ExampleTests(SynchronousTestCase):

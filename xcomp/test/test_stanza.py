@@ -8,7 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.xish import domish
 
 from xcomp.errors import bounce, streamErrorBytes
-from xcomp.stanza import COMPONENT_NS, Stanza, parseElement
+from xcomp.stanza import COMPONENT_NS, Stanza, parseElement, quoteAttribute
 from xcomp.test.helpers import errorCondition, stanza
 
 
@@ -76,6 +76,23 @@ class StanzaTests(SynchronousTestCase):
         element = domish.Element((COMPONENT_NS, "presence"))
         element["to"] = "b"
         self.assertEqual(Stanza.fromElement(element).toBytes(), b"<presence to='b'/>")
+
+
+class QuoteAttributeTests(SynchronousTestCase):
+    """
+    L{quoteAttribute} writes values that parse back to themselves.
+    """
+
+    def test_roundTrip(self) -> None:
+        """
+        Markup characters, both quotes and whitespace other than a space
+        survive being written and parsed again; a plain address is written
+        as it is.
+        """
+        self.assertEqual(quoteAttribute("c1.bench.local"), b"'c1.bench.local'")
+        for value in ["a&b", "<x>", "it's", 'say "hi"', "tab\there", "two\nlines\r", "caf\u00e9"]:
+            element = parseElement(b"<x a=" + quoteAttribute(value) + b"/>", {})
+            self.assertEqual(element["a"], value)
 
 
 class BounceTests(SynchronousTestCase):
