@@ -19,7 +19,6 @@ from typing import Union
 
 import attrs
 from twisted.application.service import Service
-from twisted.logger import Logger
 from twisted.words.protocols.jabber.xmlstream import XMPPHandlerCollection
 from twisted.words.xish import domish
 from twisted.words.xish.utility import EventDispatcher
@@ -27,7 +26,7 @@ from zope.interface import implementer
 
 from xcomp.errors import bounce
 from xcomp.interfaces import IInternalComponent, IRoute, IRouter
-from xcomp.logsinks import gate
+from xcomp.logsinks import Logger
 from xcomp.stanza import Stanza
 
 __all__ = ["InternalComponent", "InternalStream", "NextTurnRoute"]
@@ -83,7 +82,7 @@ class InternalComponent(XMPPHandlerCollection, Service):
     @ivar route: the L{NextTurnRoute} to install in the router.
     """
 
-    _log = Logger(observer=gate)
+    _log = Logger()
 
     def __init__(self, domain: str, router: IRouter) -> None:
         XMPPHandlerCollection.__init__(self)

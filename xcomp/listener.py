@@ -34,7 +34,6 @@ import attrs
 from twisted.internet import defer, task
 from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol, ServerFactory
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from zope.interface import implementer
@@ -44,7 +43,7 @@ from xcomp.config import DEFAULT_KEEPALIVE_INTERVAL, ComponentConfig, ListenerCo
 from xcomp.errors import streamErrorBytes
 from xcomp.interfaces import IStreamReceiver, IStreamRoute
 from xcomp.limits import Shaper, setSendTimeout
-from xcomp.logsinks import gate
+from xcomp.logsinks import Logger
 from xcomp.router import ConflictError, Router
 from xcomp.stanza import COMPONENT_NS, STREAMS_NS, Stanza, quoteAttribute
 from xcomp.stream import StreamHeader, StreamParser
@@ -142,7 +141,7 @@ class ComponentStream(Protocol):
     @ivar heard: whether anything was read since the last keepalive tick.
     """
 
-    _log = Logger(observer=gate)
+    _log = Logger()
     factory: ComponentListenerFactory
 
     def __init__(self) -> None:

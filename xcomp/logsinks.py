@@ -4,7 +4,7 @@ Prosody's C{log} option as Twisted log observers.
 
 twistd keeps its own log (C{--logfile}, C{--syslog}); the sinks configured in
 the file are added beside it, each with its minimum level.  The lowest of
-those levels is also the lowest that xcomp emits at all (see L{LogGate}), so
+those levels is also the lowest that xcomp emits at all (see L{Logger}), so
 that C{log = { warn = "..." }} keeps info lines out of twistd's log too, as
 it keeps them out of Prosody's.
 """
@@ -20,10 +20,10 @@ from twisted.logger import (
     LogLevel,
     LogLevelFilterPredicate,
     formatEvent,
-    globalLogPublisher,
     textFileLogObserver,
 )
-from zope.interface import implementer, provider
+from twisted.logger import Logger as _TwistedLogger
+from zope.interface import provider
 
 from xcomp.config import LogSink
 
@@ -39,11 +39,10 @@ _LEVELS = {
 _ORDER = (LogLevel.debug, LogLevel.info, LogLevel.warn, LogLevel.error, LogLevel.critical)
 
 
-@implementer(ILogObserver)
 class LogGate:
     """
-    Where xcomp's own loggers send their events: on to Twisted's global log
-    publisher, except those below the lowest level anyone asked for.
+    The lowest level anyone asked for: xcomp's loggers (L{Logger}) drop
+    events below it before building them.
 
     An event nobody wants still costs formatting, a timestamp and a write
     in twistd's own log, which logs everything; with thousands of
@@ -51,24 +50,30 @@ class LogGate:
     of the work.  By default nothing is held back.
     """
 
-    def __init__(self, publisher: ILogObserver = globalLogPublisher) -> None:
-        self._publisher = publisher
-        self._held: frozenset[LogLevel] = frozenset()
+    def __init__(self) -> None:
+        self.held: frozenset[LogLevel] = frozenset()
 
     def setLowest(self, level: str) -> None:
         """
         Let through events at C{level} (C{debug}, C{info}, C{warn} or
         C{error}) and above only.
         """
-        self._held = frozenset(_ORDER[: _ORDER.index(_LEVELS[level])])
-
-    def __call__(self, event: dict) -> None:  # type: ignore[type-arg]
-        if event["log_level"] not in self._held:
-            self._publisher(event)
+        self.held = frozenset(_ORDER[: _ORDER.index(_LEVELS[level])])
 
 
-#: The gate every xcomp logger writes through: C{Logger(observer=gate)}.
+#: The one gate, set from the configuration by C{twistd xcomp}.
 gate = LogGate()
+
+
+class Logger(_TwistedLogger):
+    """
+    A Twisted L{Logger<twisted.logger.Logger>} that drops at once what
+    L{gate} holds back.  xcomp's modules log through this one.
+    """
+
+    def emit(self, level: LogLevel, format: str | None = None, **kwargs: object) -> None:
+        if level not in gate.held:
+            super().emit(level, format, **kwargs)
 
 
 def lowestLevel(sinks: Sequence[LogSink]) -> str:

@@ -13,14 +13,13 @@ from __future__ import annotations
 from typing import Callable, Iterator, Mapping
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
 from zope.interface import implementer
 
 from xcomp.errors import bounce, notConnected
 from xcomp.interfaces import IRoute, IRouter, IStreamRoute
-from xcomp.logsinks import gate
+from xcomp.logsinks import Logger
 from xcomp.stanza import Stanza
 
 
@@ -65,7 +64,7 @@ class Router:
     @ivar _hidden: the domains bound hidden from disco#items.
     """
 
-    _log = Logger(observer=gate)
+    _log = Logger()
 
     def __init__(
         self,

@@ -14,7 +14,6 @@ from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorCore
-from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
 from xcomp.config import InternalComponentConfig, RouterConfig
@@ -22,7 +21,7 @@ from xcomp.endpoints import listenerEndpoint
 from xcomp.hosts import LocalHost
 from xcomp.interfaces import IComponentModule, IComponentPlugin, IInternalComponent
 from xcomp.listener import ComponentListenerFactory, Outbox
-from xcomp.logsinks import gate
+from xcomp.logsinks import Logger
 from xcomp.plugin import buildComponent, installedModules, installedPlugins
 from xcomp.router import Router
 
@@ -39,7 +38,7 @@ class RouterService(MultiService):
         configuration order.
     """
 
-    _log = Logger(observer=gate)
+    _log = Logger()
 
     def __init__(
         self,

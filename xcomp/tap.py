@@ -11,16 +11,16 @@ from typing import Mapping, TextIO
 from twisted.application.service import IService, MultiService
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorCore
-from twisted.logger import Logger, globalLogPublisher
+from twisted.logger import globalLogPublisher
 from twisted.python import usage
 
 from xcomp.config import ConfigError, loadConfig
 from xcomp.interfaces import IComponentModule, IComponentPlugin
-from xcomp.logsinks import gate, lowestLevel, sinkObservers
+from xcomp.logsinks import Logger, gate, lowestLevel, sinkObservers
 from xcomp.plugin import DuplicatePluginError, checkModules, installedModules, installedPlugins
 from xcomp.service import RouterService
 
-_log = Logger(observer=gate)
+_log = Logger()
 
 
 class Options(usage.Options):

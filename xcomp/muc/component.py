@@ -18,7 +18,6 @@ from typing import Iterable, Mapping
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.jid import JID, InvalidFormat
@@ -29,7 +28,7 @@ from xcomp._wokkel import disco, subprotocols
 from xcomp.errors import bounce
 from xcomp.interfaces import IRoomExtension, IRouter
 from xcomp.internal import InternalComponent
-from xcomp.logsinks import gate
+from xcomp.logsinks import Logger
 from xcomp.muc.elements import (
     NS_DISCO_INFO,
     NS_DISCO_ITEMS,
@@ -80,7 +79,7 @@ class MUCComponent(InternalComponent):
         database when C{data_path} is not set.
     """
 
-    _log = Logger(observer=gate)
+    _log = Logger()
 
     def __init__(
         self,

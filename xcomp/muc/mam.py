@@ -19,7 +19,6 @@ from typing import Mapping
 
 import attrs
 from twisted.internet import defer, task
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
@@ -28,7 +27,7 @@ from zope.interface import implementer
 
 from xcomp._wokkel import data_form, subprotocols
 from xcomp.interfaces import IRoomExtension
-from xcomp.logsinks import gate
+from xcomp.logsinks import Logger
 from xcomp.muc.component import MUCComponent
 from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise
 from xcomp.muc.room import Occupant, Room, rank
@@ -136,7 +135,7 @@ class RoomArchive:
     @ivar queued: entries waiting to be written, oldest first.
     """
 
-    _log = Logger(observer=gate)
+    _log = Logger()
 
     def __init__(self, component: MUCComponent, options: ArchiveOptions) -> None:
         self.component = component
@@ -250,7 +249,7 @@ class MAMHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
     messages every C{muc_log_cleanup_interval}.
     """
 
-    _log = Logger(observer=gate)
+    _log = Logger()
 
     iqHandlers = {
         f"/iq[@type='get']/query[@xmlns='{NS_MAM}']": "onFormRequest",

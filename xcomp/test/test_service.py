@@ -19,7 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from xcomp import ListenerConfig, RouterService
 from xcomp.config import LogSink
 from xcomp.listener import ComponentListenerFactory, handshakeDigest
-from xcomp.logsinks import LogGate, gate, lowestLevel, sinkObservers
+from xcomp.logsinks import Logger, gate, lowestLevel, sinkObservers
 from xcomp.tap import CommandLineService, Options, makeService
 from xcomp.test.helpers import makeConfig
 
@@ -204,20 +204,18 @@ class LogGateTests(SynchronousTestCase):
 
     writeConfig = TapTests.writeConfig
 
-    def event(self, level: LogLevel) -> dict[str, object]:
-        return {"log_level": level, "log_format": "x", "log_time": 0, "log_namespace": "t"}
-
-    def test_gateHoldsBackLowerLevels(self) -> None:
+    def test_loggerHoldsBackLowerLevels(self) -> None:
         """
-        By default every event passes; once told a level, those below it
-        are held back and the rest pass.
+        By default an xcomp L{Logger} emits every event; once the gate is
+        told a level, those below it are not emitted and the rest are.
         """
+        self.addCleanup(gate.setLowest, "debug")
         passed: list[dict[str, object]] = []
-        logGate = LogGate(passed.append)  # type: ignore[arg-type]
-        logGate(self.event(LogLevel.debug))
-        logGate.setLowest("warn")
+        log = Logger(observer=passed.append)  # type: ignore[arg-type]
+        log.debug("d")
+        gate.setLowest("warn")
         for level in (LogLevel.debug, LogLevel.info, LogLevel.warn, LogLevel.error):
-            logGate(self.event(level))
+            log.emit(level, "x")
         self.assertEqual(
             [e["log_level"] for e in passed], [LogLevel.debug, LogLevel.warn, LogLevel.error]
         )
