@@ -2,11 +2,12 @@
 """
 Load MongooseIM's TOML configuration (C{mongooseim.toml}) into the same
 frozen model as the Prosody loader: C{[general] hosts} become VirtualHosts,
-each C{[[listen.component]]} a L{ListenerConfig}, and C{[shaper.NAME]},
-C{[acl]} and C{[access]} the shapers, access classes and access rules.
+C{general.loglevel} the lowest level logged, each C{[[listen.component]]} a
+L{ListenerConfig}, and C{[shaper.NAME]}, C{[acl]} and C{[access]} the
+shapers, access classes and access rules.
 
 The sections and options MongooseIM has but xcomp does not use (C{[auth]},
-C{[modules]}, C{[[listen.c2s]]}, C{general.loglevel}, ...) are accepted
+C{[modules]}, C{[[listen.c2s]]}, C{hibernate_after}, ...) are accepted
 silently, so that a MongooseIM file loads as it is; anything else is an
 error, as is a value of the wrong type.
 
@@ -75,12 +76,26 @@ _IGNORED_SECTIONS = frozenset(
     instrumentation""".split()
 )
 _IGNORED_GENERAL = frozenset(
-    """loglevel host_types default_server_domain registration_timeout language
+    """host_types default_server_domain registration_timeout language
     all_metrics_are_global sm_backend component_backend s2s_backend
     max_fsm_queue http_server_name rdbms_server_type route_subdomains
     routing_modules replaced_wait_timeout hide_service_name domain_certfile
     max_users_per_domain mongooseimctl_access_commands""".split()
 )
+# MongooseIM's log levels, and the nearest of xcomp's that logs at least as
+# much (xcomp cannot silence its errors).
+_LOG_LEVELS = {
+    "none": "error",
+    "emergency": "error",
+    "alert": "error",
+    "critical": "error",
+    "error": "error",
+    "warning": "warn",
+    "notice": "info",
+    "info": "info",
+    "debug": "debug",
+    "all": "debug",
+}
 _IGNORED_LISTENERS = frozenset({"c2s", "s2s", "http"})
 # Listener options MongooseIM has that mean nothing for xcomp's listeners.
 _IGNORED_LISTENER_OPTIONS = frozenset({"hibernate_after", "num_acceptors", "backlog"})
@@ -339,7 +354,7 @@ class _Loader:
         for key in document:
             if key not in ("general", "listen", "shaper", "acl", "access") and key not in _IGNORED_SECTIONS:
                 self._unknown((key,), ["general", "listen", "shaper", "acl", "access", *_IGNORED_SECTIONS])
-        hosts = self._hosts()
+        hosts, logLevel = self._general()
         shapers = self._shapers()
         acl = self._acl()
         rules = self._rules(acl)
@@ -349,18 +364,21 @@ class _Loader:
             source=self._source,
             listeners=tuple(listeners),
             virtualHosts=MappingProxyType(hosts),
+            logLevel=logLevel,
             stanzaSizeLimit=max(limits) if limits else DEFAULT_STANZA_SIZE_LIMIT,
             warnings=tuple(self._warnings),
             acl=MappingProxyType(acl),
             accessRules=MappingProxyType(rules),
         )
 
-    def _hosts(self) -> dict[str, VirtualHostConfig]:
+    def _general(self) -> tuple[dict[str, VirtualHostConfig], str | None]:
         """
-        C{[general]}: C{hosts} become VirtualHosts.
+        C{[general]}: C{hosts} become VirtualHosts; C{loglevel} is the
+        lowest level logged.
         """
         general = self._table(self._document.get("general", {}), ("general",))
         hosts: dict[str, VirtualHostConfig] = {}
+        logLevel = None
         for key, value in general.items():
             path: Path = ("general", key)
             if key == "hosts":
@@ -372,9 +390,14 @@ class _Loader:
                     if domain in hosts:
                         self._fail(path + (i,), f"{_quote(domain)} is listed twice")
                     hosts[domain] = VirtualHostConfig(domain=domain, location=self._at(path))
+            elif key == "loglevel":
+                name = self._string(value, path)
+                if name not in _LOG_LEVELS:
+                    self._fail(path, f"expected one of {', '.join(_LOG_LEVELS)}, not {_quote(name)}")
+                logLevel = _LOG_LEVELS[name]
             elif key not in _IGNORED_GENERAL:
-                self._unknown(path, ["hosts", *_IGNORED_GENERAL])
-        return hosts
+                self._unknown(path, ["hosts", "loglevel", *_IGNORED_GENERAL])
+        return hosts, logLevel
 
     def _shapers(self) -> dict[str, ShaperConfig]:
         """

@@ -343,6 +343,9 @@ class RouterConfig:
     @ivar stanzaSizeLimit: The global C{component_stanza_size_limit}, for
         streams that have not named their component yet.
     @ivar log: Where to log.
+    @ivar logLevel: The lowest level logged anywhere (MongooseIM's
+        C{general.loglevel}): C{debug}, C{info}, C{warn} or C{error}; when
+        L{None}, the lowest level of L{log}, or everything without it.
     @ivar pidfile: Absolute path of C{pidfile}, if set.
     @ivar dataPath: Absolute path of C{data_path}, if set.
     @ivar warnings: C{"file:line: ..."} texts about unknown or misplaced
@@ -368,6 +371,10 @@ class RouterConfig:
     )
     stanzaSizeLimit: int = DEFAULT_STANZA_SIZE_LIMIT
     log: tuple[LogSink, ...] = ()
+    logLevel: str | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.in_(("debug", "info", "warn", "error"))),
+    )
     pidfile: str | None = None
     dataPath: str | None = None
     warnings: tuple[str, ...] = ()

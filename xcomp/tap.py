@@ -112,7 +112,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> IServi
         # Not "warning": Twisted's legacy log bridge reads that key as a
         # Python warning and expects a filename with it.
         _log.warn("{configWarning}", configWarning=warning)
-    gate.setLowest("debug" if options["verbose"] else lowestLevel(config.log))
+    lowest = config.logLevel or lowestLevel(config.log)
+    gate.setLowest("debug" if options["verbose"] else lowest)
     for observer in sinkObservers(config.log):
         globalLogPublisher.addObserver(observer)
     root = CommandLineService()

@@ -202,8 +202,6 @@ class LogGateTests(SynchronousTestCase):
     The lowest level the C{log} option asks for is the lowest xcomp emits.
     """
 
-    writeConfig = TapTests.writeConfig
-
     def test_loggerHoldsBackLowerLevels(self) -> None:
         """
         By default an xcomp L{Logger} emits every event; once the gate is
@@ -229,7 +227,7 @@ class LogGateTests(SynchronousTestCase):
         sinks = (LogSink("error", "/a"), LogSink("info", "*syslog"), LogSink("warn", "/b"))
         self.assertEqual(lowestLevel(sinks), "info")
 
-    def runWithLog(self, text: str, *arguments: str) -> list[LogLevel]:
+    def runWithLog(self, text: str, *arguments: str, suffix: str = ".cfg.lua") -> list[LogLevel]:
         """
         Make the service from a config of C{text} and say which of an info
         and a warn event from xcomp's router then reach the log.
@@ -240,7 +238,9 @@ class LogGateTests(SynchronousTestCase):
 
         before = list(globalLogPublisher._observers)  # type: ignore[attr-defined]
         self.addCleanup(gate.setLowest, "debug")
-        path = self.writeConfig(text)
+        path = self.mktemp() + suffix
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
         options = Options()
         options.parseOptions(["-c", path, *arguments])
         makeService(options, MemoryReactorClock())
@@ -259,6 +259,17 @@ class LogGateTests(SynchronousTestCase):
         """
         sink = os.path.abspath(self.mktemp())
         levels = self.runWithLog(f'log = {{ warn = "{sink}" }}\nVirtualHost "example.org"\n')
+        self.assertEqual(levels, [LogLevel.warn])
+
+    def test_mongooseLoglevel(self) -> None:
+        """
+        MongooseIM's C{general.loglevel = "warning"} does the same.
+        """
+        levels = self.runWithLog(
+            '[general]\nloglevel = "warning"\n'
+            '[[listen.component]]\nport = 8888\npassword = "secret"\n',
+            suffix=".toml",
+        )
         self.assertEqual(levels, [LogLevel.warn])
 
     def test_noLogOptionLogsInfo(self) -> None:

@@ -225,6 +225,19 @@ class ListenerOptionTests(_TOMLTestCase):
         self.assertEqual(config.warnings, ())
         self.assertEqual(list(config.virtualHosts), ["localhost"])
 
+    def test_loglevel(self) -> None:
+        """
+        C{general.loglevel} is the lowest level logged, MongooseIM's names
+        mapped to the nearest level that logs at least as much; none set
+        means none chosen; an unknown name is an error on its line.
+        """
+        for name, level in [("warning", "warn"), ("notice", "info"), ("all", "debug"), ("none", "error")]:
+            config = self.load(f'[general]\nloglevel = "{name}"\n' + LISTENER)
+            self.assertEqual(config.logLevel, level)
+        self.assertIsNone(self.load(LISTENER).logLevel)
+        error = self.fails('[general]\nhosts = ["a"]\nloglevel = "loud"\n' + LISTENER)
+        self.assertIn(":3: general.loglevel: expected one of none, ", error)
+
     def test_tls(self) -> None:
         """
         A C{tls} subsection makes a direct-TLS listener with its
