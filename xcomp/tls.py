@@ -2,7 +2,8 @@
 """
 TLS for direct-TLS component listeners: the server side's OpenSSL context,
 built with pyOpenSSL through Twisted's L{CertificateOptions} from a
-L{TLSConfig}.
+L{TLSConfig}.  Certificates and keys are handed over as C{cryptography}
+objects: pyOpenSSL (24.3 and later) takes them, and has deprecated its own.
 
 The config loaders call L{contextFactory} once while loading, so that a
 missing, unreadable or mismatched certificate or key stops startup with a
@@ -61,7 +62,7 @@ def _read(path: str, what: str) -> bytes:
         raise ValueError(f"cannot read the {what} {path}: {e.strerror}") from None
 
 
-def _certificates(path: str, what: str) -> list[crypto.X509]:
+def _certificates(path: str, what: str) -> list[x509.Certificate]:
     """
     Every certificate in a PEM file, in order.
 
@@ -74,7 +75,7 @@ def _certificates(path: str, what: str) -> list[crypto.X509]:
         loaded = []
     if not loaded:
         raise ValueError(f"the {what} {path} holds no PEM certificate")
-    return [crypto.X509.from_cryptography(c) for c in loaded]
+    return loaded
 
 
 def contextFactory(tls: TLSConfig) -> CertificateOptions:
@@ -87,15 +88,19 @@ def contextFactory(tls: TLSConfig) -> CertificateOptions:
     chain = _certificates(tls.certificate, "certificate")
     keyData = _read(tls.key, "key")
     try:
-        key = crypto.PKey.from_cryptography_key(load_pem_private_key(keyData, None))  # type: ignore[arg-type]
+        key = load_pem_private_key(keyData, None)
     except (ValueError, TypeError):
         raise ValueError(
             f"the key {tls.key} holds no PEM private key (or it is encrypted)"
         ) from None
     trustRoot = None
     if tls.verifyMode == "peer" and tls.caCertificates is not None:
+        # Twisted's trust roots still wrap pyOpenSSL certificates.
         trustRoot = trustRootFromCertificates(
-            [Certificate(c) for c in _certificates(tls.caCertificates, "CA certificate file")]
+            [
+                Certificate(crypto.X509.from_cryptography(c))
+                for c in _certificates(tls.caCertificates, "CA certificate file")
+            ]
         )
     elif tls.verifyMode != "none":
         # "peer" without a cacertfile checks against the system's CAs;
@@ -107,9 +112,9 @@ def contextFactory(tls: TLSConfig) -> CertificateOptions:
         if not ciphers._ciphers:  # type: ignore[attr-defined]
             raise ValueError(f"no cipher OpenSSL knows matches {tls.ciphers!r}")
     options = CertificateOptions(
-        privateKey=key,
-        certificate=chain[0],
-        extraCertChain=chain[1:],
+        privateKey=key,  # type: ignore[arg-type]
+        certificate=chain[0],  # type: ignore[arg-type]
+        extraCertChain=chain[1:],  # type: ignore[arg-type]
         trustRoot=trustRoot,
         acceptableCiphers=ciphers,
     )
