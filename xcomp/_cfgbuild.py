@@ -443,10 +443,10 @@ class Builder:
         listeners = []
         for port in ports + tlsPorts:
             settings = options.settings(port, port in tlsPorts)
-            option = section.options.get(
+            declared = section.options.get(
                 "component_direct_tls_ports" if port in tlsPorts else "component_ports"
             )
-            where = Location(option.file, option.line) if option is not None else None
+            where = Location(declared.file, declared.line) if declared is not None else None
             for interface in interfaces:
                 listeners.append(ListenerConfig(port, interface, location=where, **settings))
         return tuple(listeners)

@@ -7,7 +7,7 @@ global options, overridden per port by C{component_port_options}.
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Callable, Mapping, NotRequired, TypedDict, TypeVar
 
 from xcomp._cfgvalues import (
     EMPTY,
@@ -29,6 +29,7 @@ from xcomp.config import (
     DEFAULT_STATE_TIMEOUT,
     ConfigError,
     Location,
+    ShaperConfig,
     TLSConfig,
 )
 
@@ -36,6 +37,27 @@ if TYPE_CHECKING:
     from xcomp._cfgbuild import Builder
 
 _T = TypeVar("_T")
+
+
+class ListenerSettings(TypedDict):
+    """
+    The keyword arguments of L{ListenerConfig} that a port's options set.
+    """
+
+    tls: NotRequired[TLSConfig]
+    password: str | None
+    access: str
+    shaper: ShaperConfig | None
+    checkFrom: bool | None
+    hiddenComponents: bool
+    conflictResolve: str | None
+    stanzaSizeLimit: int | None
+    maxConnections: int | None
+    reusePort: bool
+    stateTimeout: float | None
+    keepaliveInterval: float | None
+    sendTimeout: float | None
+    maxOutputBuffer: int
 
 
 class PortOptions:
@@ -131,7 +153,7 @@ class PortOptions:
         except ValueError as e:
             raise ConfigError(where, f"{label}: {e}") from None
 
-    def settings(self, port: int, tls: bool) -> dict[str, object]:
+    def settings(self, port: int, tls: bool) -> ListenerSettings:
         """
         The keyword arguments of L{ListenerConfig} for C{port}.
 
@@ -140,7 +162,7 @@ class PortOptions:
         rules = self._builder.accessRules
         access = self._get(port, "component_access", "all", lambda v: parseAccessName(v, rules))
         network = self._get(port, "network_settings", EMPTY, parseTable)
-        settings: dict[str, object] = {
+        settings: ListenerSettings = {
             "password": self._get(port, "component_password", None, parseSecret),
             "access": access,
             "shaper": self._get(port, "limits", None, parseShaper),

@@ -288,7 +288,7 @@ def target(value: str) -> str:
 
 
 #: An empty table.
-EMPTY: Mapping[str, object] = MappingProxyType({})
+EMPTY: Mapping[object, object] = MappingProxyType({})
 
 
 def parseTable(value: object) -> Mapping[object, object]:

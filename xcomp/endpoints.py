@@ -71,7 +71,12 @@ class ReusePortEndpoint:
                 sock.listen(self._backlog)
                 sock.setblocking(False)
                 # The reactor works on a duplicate of the descriptor.
-                port = self._reactor.adoptStreamPort(sock.fileno(), family, protocolFactory)
+                # The stub asks for a ServerFactory; the reactor takes any
+                # IProtocolFactory, as Twisted's own AdoptedStreamServerEndpoint
+                # relies on.
+                port = self._reactor.adoptStreamPort(
+                    sock.fileno(), family, protocolFactory  # type: ignore[arg-type]
+                )
         except OSError as e:
             return defer.fail(CannotListenError(self._interface, self._port, e))
         return defer.succeed(port)

@@ -150,7 +150,7 @@ class InternalComponent(XMPPHandlerCollection, Service):
                 self.router.route(reply)
             return
         element = stanza.element()
-        element.handled = False
+        element.handled = False  # type: ignore[attr-defined]  # wokkel's flag, set on the element
         self.xmlstream.dispatch(element)
         if (
             element.name == "iq"

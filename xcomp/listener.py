@@ -28,11 +28,18 @@ import hmac
 import re
 import secrets
 from hashlib import sha1
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import attrs
 from twisted.internet import defer, task
-from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import (
+    IAddress,
+    IConsumer,
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+    ITCPTransport,
+)
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.python.failure import Failure
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
@@ -128,6 +135,14 @@ def bufferedBytes(transport: object) -> int | None:
     return None
 
 
+class _IStreamTransport(ITCPTransport, IConsumer, IPushProducer):
+    """
+    What a L{ComponentStream} uses of its transport: Twisted's TCP transports,
+    with TLS or without, take a producer and can be paused.  Only for the
+    type checker; nothing declares that it provides this.
+    """
+
+
 @implementer(IStreamRoute, IStreamReceiver, IPushProducer)
 class ComponentStream(Protocol):
     """
@@ -143,6 +158,8 @@ class ComponentStream(Protocol):
 
     _log = Logger()
     factory: ComponentListenerFactory
+    # Set by makeConnection before anything here runs.
+    transport: _IStreamTransport
 
     def __init__(self) -> None:
         self.domain: str = ""
@@ -197,7 +214,7 @@ class ComponentStream(Protocol):
         if listener.stateTimeout is not None:
             self._deadline = clock.callLater(listener.stateTimeout, self._stateTimedOut)
         if listener.shaper is not None:
-            self._shaper = Shaper(listener.shaper, self.transport, clock)  # type: ignore[arg-type]
+            self._shaper = Shaper(listener.shaper, self.transport, clock)
         self.transport.registerProducer(self, True)
         self._producing = True
         if listener.sendTimeout is not None:
@@ -575,7 +592,14 @@ class Outbox:
                 stream.flush()
 
 
-class ComponentListenerFactory(ServerFactory):
+if TYPE_CHECKING:
+    _ServerFactory = ServerFactory[ComponentStream]
+else:
+    # Twisted's factories are generic only in its recent releases.
+    _ServerFactory = ServerFactory
+
+
+class ComponentListenerFactory(_ServerFactory):
     """
     Accepts external components on one port and interface.
 

@@ -112,6 +112,7 @@ def sinkObservers(sinks: Iterable[LogSink]) -> Iterator[ILogObserver]:
     One filtering observer per configured sink.
     """
     for sink in sinks:
+        target: ILogObserver
         if sink.target == "*console":
             target = textFileLogObserver(sys.stdout)
         elif sink.target == "*syslog":

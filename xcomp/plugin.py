@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, TypeVar
 import attrs
 from twisted.plugin import IPlugin, getPlugins
 from twisted.python.reflect import namedAny
-from zope.interface import implementer
-from zope.interface.interface import InterfaceClass
+from zope.interface import Interface, implementer
 
 from xcomp.interfaces import IComponentModule, IComponentPlugin, IInternalComponent
 
@@ -41,7 +40,15 @@ __all__ = [
     "installedPlugins",
 ]
 
-_P = TypeVar("_P")
+_P = TypeVar("_P", bound=Interface)
+
+
+def _names(names: Iterable[str]) -> tuple[str, ...]:
+    """
+    Any iterable of names as a tuple (an attrs converter that type checkers
+    can read, unlike C{tuple} itself).
+    """
+    return tuple(names)
 
 
 @implementer(IPlugin, IComponentPlugin)
@@ -83,7 +90,7 @@ class ComponentModule:
     """
 
     name: str
-    components: tuple[str, ...] = attrs.field(converter=tuple)
+    components: tuple[str, ...] = attrs.field(converter=_names)
     factory: str
     description: str = ""
 
@@ -101,7 +108,7 @@ class DuplicatePluginError(Exception):
     """
 
 
-def _byName(interface: InterfaceClass, package: ModuleType | None) -> dict[str, _P]:
+def _byName(interface: type[_P], package: ModuleType | None) -> dict[str, _P]:
     """
     Every provider of C{interface}, by name.  The same provider found twice
     (one plugin directory on the path twice) counts once.

@@ -120,7 +120,7 @@ class RouterService(MultiService):
         """
         stopped = defer.maybeDeferred(super().stopService)
 
-        def closeStreams(_: object) -> defer.Deferred[object]:
+        def closeStreams(_: object) -> defer.Deferred[list[None]]:
             return defer.gatherResults([factory.shutdown() for factory in self.factories])
 
         def removePidfile(_: object) -> None:

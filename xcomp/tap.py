@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Mapping, TextIO
 
-from twisted.application.service import IService, MultiService
+from twisted.application.service import MultiService
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorCore
 from twisted.logger import globalLogPublisher
@@ -103,7 +103,7 @@ class CommandLineService(MultiService):
             ) from None
 
 
-def makeService(options: Options, reactor: IReactorCore | None = None) -> IService:
+def makeService(options: Options, reactor: IReactorCore | None = None) -> CommandLineService:
     """
     Build the service tree from the loaded configuration.
     """

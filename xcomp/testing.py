@@ -186,7 +186,8 @@ class ComponentHarness:
         """
         Stop the component's service.
         """
-        d = defer.maybeDeferred(self.component.stopService)  # type: ignore[attr-defined]
+        stopService: Callable[[], object] = self.component.stopService  # type: ignore[attr-defined]
+        d = defer.maybeDeferred(stopService)
         self.flush()
         return d
 

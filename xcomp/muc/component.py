@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, cast
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
@@ -98,7 +98,7 @@ class MUCComponent(InternalComponent):
         self.extensions: list[IRoomExtension] = []
         self._stored: set[str] = set()
         self._lockTimers: dict[str, IDelayedCall] = {}
-        self._writes: set[defer.Deferred[object]] = set()
+        self._writes: set[defer.Deferred[None]] = set()
         self._pending: list[Stanza] | None = []
         MUCHandler().setHandlerParent(self)
         disco.DiscoHandler().setHandlerParent(self)
@@ -141,9 +141,9 @@ class MUCComponent(InternalComponent):
         # archive's expiry) run on the schema.
         d = store.open()
         super().startService()
-        d.addCallback(lambda _: store.loadRooms())
-        d.addCallback(self._loaded)
-        d.addErrback(self._notLoaded)
+        d.addCallback(lambda _: store.loadRooms()).addCallback(self._loaded).addErrback(
+            self._notLoaded
+        )
 
     def _loaded(self, rows: list[tuple[str, str]]) -> None:
         for jid, data in rows:
@@ -248,7 +248,7 @@ class MUCComponent(InternalComponent):
                 self._stored.discard(jid)
                 self._write(self.store.deleteRoom(jid))  # type: ignore[union-attr]
 
-    def _write(self, d: defer.Deferred[object]) -> None:
+    def _write(self, d: defer.Deferred[None]) -> None:
         """
         Track a storage write until it is done; log it if it fails.
         """
@@ -408,21 +408,24 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             raise StanzaError("item-not-found", "cancel", "No such room")
         return room, sender
 
+    # These four run only when their XPath matched a <query/>: the iq has a
+    # child.
+
     def onAdminGet(self, iq: domish.Element) -> domish.Element:
         room, sender = self._target(iq)
-        return room.adminGet(sender, _query(iq))
+        return room.adminGet(sender, cast(domish.Element, _query(iq)))
 
     def onAdminSet(self, iq: domish.Element) -> None:
         room, sender = self._target(iq)
-        self._apply(room, room.adminSet(sender, _query(iq)))
+        self._apply(room, room.adminSet(sender, cast(domish.Element, _query(iq))))
 
     def onOwnerGet(self, iq: domish.Element) -> domish.Element:
         room, sender = self._target(iq)
-        return room.ownerGet(sender, _query(iq))
+        return room.ownerGet(sender, cast(domish.Element, _query(iq)))
 
     def onOwnerSet(self, iq: domish.Element) -> None:
         room, sender = self._target(iq)
-        self._apply(room, room.ownerSet(sender, _query(iq)))
+        self._apply(room, room.ownerSet(sender, cast(domish.Element, _query(iq))))
 
     def _apply(self, room: Room, outgoing: list[Outgoing]) -> None:
         self.parent.emit(outgoing)
@@ -441,7 +444,7 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         _, jid, nick, sender = addressing
         room = self.parent.rooms.get(jid) if jid is not None else None
         if nick is not None:
-            iq.handled = True
+            iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if room is None:
                 self.parent.emit(_error(iq, "item-not-found", "cancel", "No such room"))
             else:
@@ -449,7 +452,7 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             return
         payload = _query(iq)
         if (jid is None or room is not None) and payload is not None and payload.uri == NS_PING:
-            iq.handled = True
+            iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if iq.getAttribute("type") == "get":
                 self.send(element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id")))
 

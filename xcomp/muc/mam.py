@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Mapping
+from typing import Mapping, NoReturn, cast
 
 import attrs
 from twisted.internet import defer, task
@@ -32,7 +32,7 @@ from xcomp.muc.component import MUCComponent
 from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise
 from xcomp.muc.room import Occupant, Room, rank
 from xcomp.muc.settings import OptionReader, asBoolean, asInteger
-from xcomp.muc.store import ArchiveEntry, ArchivePage, ArchiveQuery, ItemNotFound
+from xcomp.muc.store import ArchiveEntry, ArchivePage, ArchiveQuery, ItemNotFound, SQLiteStore
 
 NS_MAM = "urn:xmpp:mam:2"
 NS_MAM_EXTENDED = NS_MAM + "#extended"
@@ -142,7 +142,7 @@ class RoomArchive:
         self.options = options
         self.queued: list[ArchiveEntry] = []
         self._queuedBytes = 0
-        self._writing: defer.Deferred[object] | None = None
+        self._writing: defer.Deferred[None] | None = None
         self._waiters: list[defer.Deferred[None]] = []
 
     def enabled(self, room: Room) -> bool:
@@ -313,11 +313,14 @@ class MAMHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
                 self.send(_result(iq, room.jid, queryId, entry))
             return _fin(queryId, page)
 
-        def notFound(failure: Failure) -> None:
+        def notFound(failure: Failure) -> NoReturn:
             failure.trap(ItemNotFound)
             raise StanzaError("item-not-found", "cancel", "No message has that id")
 
-        d = self.archive.pending().addCallback(lambda _: component.store.query(room.jid, query))  # type: ignore[union-attr]
+        # The store is made when the component starts, before any query.
+        d = self.archive.pending().addCallback(
+            lambda _: cast(SQLiteStore, component.store).query(room.jid, query)
+        )
         return d.addCallbacks(send, notFound)
 
     def _parse(self, room: Room, sender: str, request: domish.Element) -> ArchiveQuery:

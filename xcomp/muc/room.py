@@ -164,9 +164,9 @@ class Room(ModerationMixin):
     ) -> None:
         self.jid = jid
         self.options = options
-        self.config = config or options.defaults
+        self.config: RoomConfig = config or options.defaults
         self.clock = clock
-        self.extensions = tuple(extensions)
+        self.extensions: tuple[IRoomExtension, ...] = tuple(extensions)
         self.affiliations: dict[str, str] = dict(affiliations or {})
         self.subject = subject
         self.salt = salt or secrets.token_hex(16)

@@ -11,7 +11,7 @@ C{muc#roomconfig} data form.  Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import attrs
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
@@ -29,6 +29,7 @@ ALLOW_PM = ("anyone", "participants", "moderators", "none")
 MAX_TEXT = 1024
 
 _T = TypeVar("_T")
+_D = TypeVar("_D")
 
 
 @attrs.frozen(kw_only=True)
@@ -71,7 +72,9 @@ class RoomConfig:
         Read stored data; what is missing or unusable keeps C{default}'s
         value, so a database written by another version still loads.
         """
-        values: dict[str, object] = {}
+        # Each value has its field's type (checked below): Any, since a
+        # type checker cannot follow that.
+        values: dict[str, Any] = {}
         for field in attrs.fields(cls):
             value = data.get(field.name)
             if value is not None and type(value) is type(getattr(default, field.name)):
@@ -158,7 +161,7 @@ class OptionReader:
     def __init__(self, options: Mapping[str, object]) -> None:
         self._options = options
 
-    def __call__(self, name: str, default: _T, convert: Callable[[object], _T]) -> _T:
+    def __call__(self, name: str, default: _D, convert: Callable[[object], _T]) -> _T | _D:
         """
         The option C{name} converted by C{convert} (which raises
         L{ValueError} for a value it refuses), or C{default} if it is unset.

@@ -72,8 +72,8 @@ class ChildProcess(protocol.ProcessProtocol):
         self.exitSignal = reason.value.signal  # type: ignore[attr-defined]
         for waiter in self._ended:
             waiter.callback(self.exitCode)
-        for _, waiter in self._patterns:
-            waiter.errback(AssertionError(f"process ended; output:\n{self.output.decode(errors='replace')}"))
+        for _, matchWaiter in self._patterns:
+            matchWaiter.errback(AssertionError(f"process ended; output:\n{self.output.decode(errors='replace')}"))
         self._ended = []
         self._patterns = []
 

@@ -410,7 +410,9 @@ class ScopeTests(_ConfigTestCase):
         )
         self.assertEqual(self.component(config, "a.example.org").secret, "secret-a")
         self.assertEqual(self.component(config, "b.example.org").secret, "secret-b")
-        self.assertEqual(self.component(config, "b.example.org").location.line, 3)
+        location = self.component(config, "b.example.org").location
+        assert location is not None
+        self.assertEqual(location.line, 3)
 
     def test_localsAreNotOptions(self) -> None:
         """

@@ -6,10 +6,12 @@ and the endpoint each listener gets in the service tree.
 from __future__ import annotations
 
 import socket
+from typing import cast
 
-from twisted.internet import protocol, reactor
+from twisted.internet import protocol, reactor, tcp
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IReactorSocket
 from twisted.internet.testing import MemoryReactorClock
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -35,9 +37,11 @@ class ReusePortTests(TestCase):
         """
         port = freePort()
         factory = protocol.Factory.forProtocol(protocol.Protocol)
-        first = await ReusePortEndpoint(reactor, port, "127.0.0.1").listen(factory)
+        listening = IReactorSocket(reactor)
+        # Twisted's TCP ports, which the interface does not promise.
+        first = cast(tcp.Port, await ReusePortEndpoint(listening, port, "127.0.0.1").listen(factory))
         self.addCleanup(first.stopListening)
-        second = await ReusePortEndpoint(reactor, port, "127.0.0.1").listen(factory)
+        second = cast(tcp.Port, await ReusePortEndpoint(listening, port, "127.0.0.1").listen(factory))
         self.addCleanup(second.stopListening)
         self.assertEqual(first.getHost().port, second.getHost().port)
         sock = socket.socket(fileno=socket.dup(first.fileno()))
@@ -51,7 +55,7 @@ class ReusePortTests(TestCase):
         """
         port = freePort()
         factory = protocol.Factory.forProtocol(protocol.Protocol)
-        first = await ReusePortEndpoint(reactor, port, "127.0.0.1").listen(factory)
+        first = await ReusePortEndpoint(IReactorSocket(reactor), port, "127.0.0.1").listen(factory)
         self.addCleanup(first.stopListening)
         with self.assertRaises(CannotListenError):
             await TCP4ServerEndpoint(reactor, port, interface="127.0.0.1").listen(factory)
@@ -67,7 +71,7 @@ class ReusePortTests(TestCase):
         blocker.listen(1)
         factory = protocol.Factory.forProtocol(protocol.Protocol)
         with self.assertRaises(CannotListenError):
-            await ReusePortEndpoint(reactor, blocker.getsockname()[1], "127.0.0.1").listen(factory)
+            await ReusePortEndpoint(IReactorSocket(reactor), blocker.getsockname()[1], "127.0.0.1").listen(factory)
 
 
 class ServiceEndpointTests(SynchronousTestCase):
@@ -87,9 +91,10 @@ class ServiceEndpointTests(SynchronousTestCase):
         service.privilegedStartService()
         [(port, factory, _, interface)] = memory.tcpServers
         self.assertEqual((port, interface), (5348, "127.0.0.1"))
-        self.assertIsInstance(factory, TLSMemoryBIOFactory)
-        self.assertIsInstance(factory.wrappedFactory, ComponentListenerFactory)
-        self.assertIs(factory.wrappedFactory.listener, listener)
+        assert isinstance(factory, TLSMemoryBIOFactory)
+        wrapped = factory.wrappedFactory
+        assert isinstance(wrapped, ComponentListenerFactory)
+        self.assertIs(wrapped.listener, listener)
 
     def test_reusePortListener(self) -> None:
         """

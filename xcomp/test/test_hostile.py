@@ -13,6 +13,7 @@ never time anything.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, wrapClientTLS
@@ -21,7 +22,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 from twisted.words.protocols.jabber import component, xmlstream
 
-from xcomp.listener import handshakeDigest
+from xcomp.listener import _IStreamTransport, handshakeDigest
 from xcomp.test.certs import TestCA
 from xcomp.test.loopback import PROCESS_TIMEOUT, ChildProcess, ComponentClient, freePort, spawnTwistd
 
@@ -63,6 +64,9 @@ class RawPeer(protocol.Protocol):
     @ivar received: everything read.
     @ivar lost: fires when the connection is gone.
     """
+
+    # Set by makeConnection: a TCP client's transport.
+    transport: _IStreamTransport
 
     def __init__(self) -> None:
         """
@@ -168,11 +172,19 @@ class HostileTestCase(TestCase):
         """
         A raw connection to the hostile listener.
         """
-        peer = await TCP4ClientEndpoint(reactor, "127.0.0.1", self.bad, timeout=PROCESS_TIMEOUT).connect(
-            protocol.Factory.forProtocol(RawPeer)
+        peer = cast(
+            RawPeer,
+            await TCP4ClientEndpoint(reactor, "127.0.0.1", self.bad, timeout=PROCESS_TIMEOUT).connect(
+                protocol.Factory.forProtocol(RawPeer)
+            ),
         )
-        self.addCleanup(lambda: (peer.transport.abortConnection(), peer.lost)[1])
-        return peer  # type: ignore[return-value]
+
+        def abort() -> defer.Deferred[None]:
+            peer.transport.abortConnection()
+            return peer.lost
+
+        self.addCleanup(abort)
+        return peer
 
 
 class HostilePeerTests(HostileTestCase):
@@ -337,6 +349,7 @@ class TLSOverTCPTests(HostileTestCase):
         )
         await endpoint.connect(factory)
         xs = await authenticated.addTimeout(PROCESS_TIMEOUT, reactor)
+        assert xs.transport is not None
         self.addCleanup(xs.transport.loseConnection)
         xs.send("<message from='secure.example.org' to='bob.example.org' id='tls1'><body>sealed</body></message>")
         message = await self.bob.next(lambda e: e.getAttribute("id") == "tls1")

@@ -6,6 +6,7 @@ timeout on a real loopback socket.
 from __future__ import annotations
 
 import socket
+from typing import cast
 
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
@@ -89,10 +90,14 @@ class SendTimeoutTests(TestCase):
             protocol.Factory.forProtocol(Accept)
         )
         self.addCleanup(port.stopListening)
-        client = await TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port).connect(
-            protocol.Factory.forProtocol(protocol.Protocol)
+        client = cast(
+            protocol.Protocol,
+            await TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port).connect(
+                protocol.Factory.forProtocol(protocol.Protocol)
+            ),
         )
         server = await accepted
+        assert client.transport is not None and server.transport is not None
         self.addCleanup(client.transport.loseConnection)
         self.addCleanup(server.transport.loseConnection)
         self.assertTrue(setSendTimeout(server.transport, 12.5))

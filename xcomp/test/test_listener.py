@@ -7,6 +7,7 @@ joined to the listener in memory.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
@@ -40,7 +41,13 @@ def streamError(data: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
-class ListenerTestsMixin:
+if TYPE_CHECKING:
+    _TestCase = SynchronousTestCase
+else:
+    _TestCase = object
+
+
+class ListenerTestsMixin(_TestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.config = makeConfig(
@@ -57,6 +64,7 @@ class ListenerTestsMixin:
 
     def connect(self) -> tuple[ComponentStream, StringTransport]:
         stream = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        assert stream is not None
         transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
         stream.makeConnection(transport)
         return stream, transport
@@ -478,7 +486,7 @@ class OutboxTests(ListenerTestsMixin, SynchronousTestCase):
         a, _ = self.authenticate()
         b, _ = self.authenticate("b.example", "other")
         counting = CountingTransport()
-        b.transport = counting
+        b.transport = counting  # type: ignore[assignment]  # in place of a TCP transport
         data = b"".join(
             b"<message from='a.example' to='b.example' id='%d'/>" % n for n in range(50)
         )
@@ -565,7 +573,7 @@ class TwistedClientTests(ListenerTestsMixin, SynchronousTestCase):
         Twisted's C{ConnectComponentAuthenticator} completes the handshake,
         and a message from another component reaches it.
         """
-        authenticated = []
+        authenticated: list[xmlstream.XmlStream] = []
         received: list[domish.Element] = []
 
         def makeClient() -> xmlstream.XmlStream:

@@ -92,6 +92,7 @@ class ListenerOptionsMixin:
         A new connection to the listener.
         """
         stream = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        assert stream is not None
         transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
         stream.makeConnection(transport)
         return stream, transport
@@ -352,6 +353,7 @@ class AccessTests(ListenerOptionsMixin, SynchronousTestCase):
         and the router then does no access work at all.
         """
         stream = self.open.buildProtocol(None)
+        assert stream is not None
         transport = StringTransport()
         stream.makeConnection(transport)
         stream.dataReceived((HEADER % "c.example").encode())
@@ -719,7 +721,7 @@ class OutputBoundTests(ListenerOptionsMixin, SynchronousTestCase):
         """
         a, _ = self.authenticate("a.example", SECRET)
         transport = BufferingTransport()
-        a.transport = transport
+        a.transport = transport  # type: ignore[assignment]  # a FileDescriptor, not a whole TCP transport
         a.pauseProducing()
         message = stanza("<message from='b.example' to='a.example'><body>" + "x" * 400 + "</body></message>")
         for _ in range(20):

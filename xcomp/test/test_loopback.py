@@ -122,7 +122,11 @@ class RoutingOverTCPTests(LoopbackTestCase):
         for n, to in enumerate(cases):
             tw.send(f"<message from='tw.example.org' to='{to}' id='e{n}'><body>x</body></message>")
         for n, (to, expected) in enumerate(cases.items()):
-            reply = await tw.next(lambda e, n=n: e.getAttribute("id") == f"e{n}")
+
+            def isReply(e: domish.Element, id: str = f"e{n}") -> bool:
+                return e.getAttribute("id") == id
+
+            reply = await tw.next(isReply)
             self.assertEqual((reply["type"], reply["from"]), ("error", to))
             self.assertEqual(errorOf(reply), expected)
 
@@ -203,7 +207,12 @@ class OtherClientsTests(LoopbackTestCase):
             [sys.executable, "-m", "xcomp.test.slixpeer", "slix.example.org", SECRETS["slix.example.org"], str(self.port), "30"],
             env=None,
         )
-        self.addCleanup(lambda: (peer.signal("KILL"), peer.ended())[1])
+
+        def kill() -> defer.Deferred[int | None]:
+            peer.signal("KILL")
+            return peer.ended()
+
+        self.addCleanup(kill)
         await peer.waitFor(rb"READY")
         tw = await self.component("tw.example.org")
         tw.send("<message from='a@tw.example.org' to='bot@slix.example.org' id='s1'><body>hello</body></message>")

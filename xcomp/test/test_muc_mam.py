@@ -278,7 +278,9 @@ class QueryTests(MAMTestCase):
         """
         The extended C{after-id} and C{before-id} fields select a range.
         """
-        bodies, _ = self.query(form(after_id=self.ids[0], before_id=self.ids[3]))
+        after, before = self.ids[0], self.ids[3]
+        assert after is not None and before is not None
+        bodies, _ = self.query(form(after_id=after, before_id=before))
         self.assertEqual(bodies, ["m1", "m2"])
 
     def test_unknownId(self) -> None:

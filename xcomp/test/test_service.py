@@ -57,7 +57,9 @@ class RouterServiceTests(SynchronousTestCase):
         Each VirtualHost has a route from the start.
         """
         service = RouterService(makeConfig(virtualHosts=["example.org"]), reactor=MemoryReactorClock())
-        self.assertEqual(service.router.lookup("example.org").domain, "example.org")
+        route = service.router.lookup("example.org")
+        assert route is not None
+        self.assertEqual(route.domain, "example.org")
 
     def test_stopClosesStreams(self) -> None:
         """
@@ -73,6 +75,7 @@ class RouterServiceTests(SynchronousTestCase):
         service.privilegedStartService()
         service.startService()
         stream = service.factories[0].buildProtocol(None)
+        assert stream is not None
         transport = StringTransport()
         stream.makeConnection(transport)
         stream.dataReceived(
@@ -95,6 +98,7 @@ class RouterServiceTests(SynchronousTestCase):
         service = RouterService(config, reactor=reactor)
         service.startService()
         stream = service.factories[0].buildProtocol(None)
+        assert stream is not None
         stream.makeConnection(StringTransport())
         d = service.stopService()
         self.assertNoResult(d)
