@@ -150,6 +150,14 @@ class InternalComponent(XMPPHandlerCollection, Service):
                 self.router.route(reply)
             return
         element = stanza.element()
+        if element.name == "iq" and element.getAttribute("type") in ("get", "set"):
+            # RFC 6120 8.2.3: exactly one payload.  Handlers look at the
+            # first child; with more, that could be the wrong one.
+            if sum(1 for _ in element.elements()) != 1:
+                reply = bounce(stanza, "bad-request", text="An iq get or set has one payload")
+                if reply is not None:
+                    self.router.route(reply)
+                return
         element.handled = False  # type: ignore[attr-defined]  # wokkel's flag, set on the element
         self.xmlstream.dispatch(element)
         if (

@@ -123,6 +123,23 @@ class InternalComponentTests(SynchronousTestCase):
         [reply] = self.peer.sent
         self.assertEqual(errorCondition(reply), ("cancel", "service-unavailable"))
 
+    def test_iqWithoutOnePayload(self) -> None:
+        """
+        An iq get or set with no child element, or with two, is answered
+        with C{bad-request} (RFC 6120 8.2.3) and reaches no handler, even
+        one that would take its first child.
+        """
+        self.component.startService()
+        for payload in ["", "<query xmlns='jabber:iq:version'/><query xmlns='jabber:iq:version'/>"]:
+            self.peer.sent.clear()
+            self.router.route(
+                stanza("<iq type='get' id='b' to='echo.example' from='a@peer.example/r'>"
+                       f"{payload}</iq>")
+            )
+            self.clock.advance(0)
+            [reply] = self.peer.sent
+            self.assertEqual(errorCondition(reply), ("modify", "bad-request"))
+
     def test_unhandledResultIgnored(self) -> None:
         """
         An iq result nobody waits for is dropped, not answered.
