@@ -13,6 +13,8 @@ import re
 from typing import Mapping
 from xml.parsers import expat
 
+from xcomp.stanza import namespaceDeclarations
+
 # expat reports a namespaced name as "uri SEP local [SEP prefix]".  U+0001 is
 # not an XML 1.0 character, not even through a character reference, so it can
 # occur in neither a name nor a namespace URI.
@@ -24,13 +26,6 @@ SLASH = ord("/")
 # wholes, since ">" may occur in them (and "<" may not).
 TAG = re.compile(rb"""<(?>[^'">]*)(?>(?:'[^']*+'|"[^"]*+")[^'">]*+)*+>""")
 
-# Attribute values are normalised: whitespace must be written as references
-# to survive.
-ATTRIBUTE_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
-)
-
-
 @functools.lru_cache(maxsize=64)
 def primer(rootName: str, namespaces: tuple[tuple[str, str], ...]) -> bytes:
     """
@@ -39,11 +34,7 @@ def primer(rootName: str, namespaces: tuple[tuple[str, str], ...]) -> bytes:
     L{xcomp.stream.StreamParser.hibernate}).  Nearly every stream has the
     same header, so the bytes are shared.
     """
-    declarations = "".join(
-        f' {"xmlns:" + prefix if prefix else "xmlns"}="{uri.translate(ATTRIBUTE_ESCAPES)}"'
-        for prefix, uri in namespaces
-    )
-    return f"<{rootName}{declarations}>".encode("utf-8")
+    return b"<%s%s>" % (rootName.encode("utf-8"), namespaceDeclarations(namespaces))
 
 
 def splitName(name: str) -> tuple[str, str, str]:

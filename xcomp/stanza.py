@@ -12,7 +12,7 @@ pass-through traffic is written to its destination as it was received
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from twisted.words.xish import domish
 
@@ -163,6 +163,17 @@ def quoteAttribute(value: str) -> bytes:
     return b"'%s'" % value.encode("utf-8")
 
 
+def namespaceDeclarations(namespaces: Iterable[tuple[str, str]]) -> bytes:
+    """
+    The attributes that declare C{namespaces} (prefix, URI; C{""} for the
+    default namespace), each preceded by a space.
+    """
+    return b"".join(
+        b" xmlns%s=%s" % ((b":" + prefix.encode("utf-8")) if prefix else b"", quoteAttribute(uri))
+        for prefix, uri in namespaces
+    )
+
+
 def parseElement(data: bytes, context: Mapping[str, str]) -> domish.Element:
     """
     Parse one element's bytes into a L{domish.Element}, with the namespace
@@ -170,10 +181,7 @@ def parseElement(data: bytes, context: Mapping[str, str]) -> domish.Element:
 
     @raise ValueError: if C{data} is not exactly one well-formed element.
     """
-    declarations = b"".join(
-        b" xmlns%s=%s" % ((b":" + prefix.encode("utf-8")) if prefix else b"", quoteAttribute(uri))
-        for prefix, uri in context.items()
-    )
+    declarations = namespaceDeclarations(context.items())
     found: list[domish.Element] = []
     stream = domish.elementStream()
     stream.DocumentStartEvent = lambda root: None
