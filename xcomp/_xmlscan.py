@@ -26,6 +26,7 @@ SLASH = ord("/")
 # wholes, since ">" may occur in them (and "<" may not).
 TAG = re.compile(rb"""<(?>[^'">]*)(?>(?:'[^']*+'|"[^"]*+")[^'">]*+)*+>""")
 
+
 @functools.lru_cache(maxsize=64)
 def primer(rootName: str, namespaces: tuple[tuple[str, str], ...]) -> bytes:
     """
