@@ -39,7 +39,7 @@ from xcomp.muc.elements import (
     Broadcast,
     Outgoing,
     element,
-    errorReply,
+    errorList,
 )
 from xcomp.muc.room import Room, bareOf
 from xcomp.muc.settings import ServiceOptions
@@ -358,13 +358,13 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             if presence.getAttribute("type") is not None:
                 return
             if nick is None:
-                component.emit(_error(presence, "jid-malformed", "modify", "A nickname is required to join"))
+                component.emit(errorList(presence, "jid-malformed", "modify", "A nickname is required to join"))
                 return
             if not component.mayCreate(sender):
-                component.emit(_error(presence, "not-allowed", "cancel", "You may not create rooms here"))
+                component.emit(errorList(presence, "not-allowed", "cancel", "You may not create rooms here"))
                 return
             if len(component.rooms) >= component.options.maxRooms:
-                component.emit(_error(presence, "resource-constraint", "wait", "Too many rooms"))
+                component.emit(errorList(presence, "resource-constraint", "wait", "Too many rooms"))
                 return
             room = component.newRoom(jid)
             created = True
@@ -384,7 +384,7 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         room = component.rooms.get(jid) if jid is not None else None
         if room is None:
             text = "No such room" if jid is not None else "Send messages to a room"
-            component.emit(_error(message, "item-not-found" if jid else "service-unavailable", "cancel", text))
+            component.emit(errorList(message, "item-not-found" if jid else "service-unavailable", "cancel", text))
             return
         component.emit(room.message(sender, nick, message))
         component.settle(room)
@@ -446,7 +446,7 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         if nick is not None:
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if room is None:
-                self.parent.emit(_error(iq, "item-not-found", "cancel", "No such room"))
+                self.parent.emit(errorList(iq, "item-not-found", "cancel", "No such room"))
             else:
                 self.parent.emit(room.iqToOccupant(sender, nick, iq))
             return
@@ -509,8 +509,3 @@ def _query(iq: domish.Element) -> domish.Element | None:
     The first child element of an iq.
     """
     return next(iter(iq.elements()), None)
-
-
-def _error(stanza: domish.Element, condition: str, type: str, text: str | None) -> list[Outgoing]:
-    reply = errorReply(stanza, condition, type, text)
-    return [] if reply is None else [reply]

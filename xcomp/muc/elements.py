@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Iterable, Iterator, Mapping, Union
 
 import attrs
+from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 
 from xcomp.errors import bounce
@@ -128,6 +129,39 @@ def errorReply(stanza: domish.Element, condition: str, type: str | None = None, 
     C{None} when it must not be answered.
     """
     return bounce(Stanza.fromElement(stanza), condition, type=type, text=text)
+
+
+def errorList(stanza: domish.Element, condition: str, type: str, text: str | None) -> list[Outgoing]:
+    """
+    L{errorReply} as a list: empty when C{stanza} must not be answered.
+    """
+    reply = errorReply(stanza, condition, type, text)
+    return [] if reply is None else [reply]
+
+
+def _parsedJid(value: str | None) -> JID | None:
+    if not value:
+        return None
+    try:
+        return JID(value)
+    except (InvalidFormat, UnicodeError):
+        return None
+
+
+def normalJid(value: str | None) -> str | None:
+    """
+    C{value} as a normalised JID, or C{None} if it is not a JID.
+    """
+    jid = _parsedJid(value)
+    return None if jid is None else jid.full()
+
+
+def normalBareJid(value: str | None) -> str | None:
+    """
+    The normalised bare JID of C{value}, or C{None} if it is not a JID.
+    """
+    jid = _parsedJid(value)
+    return None if jid is None else jid.userhost()
 
 
 def mucUser(

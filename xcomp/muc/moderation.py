@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Iterable
 
 import attrs
 from twisted.words.protocols.jabber.error import StanzaError
-from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 
 from xcomp._wokkel import data_form
@@ -31,6 +30,8 @@ from xcomp.muc.elements import (
     child,
     element,
     mucUser,
+    normalBareJid,
+    normalJid,
     reason as reasonElement,
     text,
 )
@@ -171,7 +172,7 @@ class ModerationMixin:
         affiliation = item["affiliation"]
         if affiliation not in _AFFILIATIONS:
             raise StanzaError("bad-request", "modify", "No such affiliation")
-        bare = _bare(item.getAttribute("jid"))
+        bare = normalBareJid(item.getAttribute("jid"))
         if bare is None:
             occupant = self.occupants.get(item.getAttribute("nick") or "")
             if occupant is None:
@@ -258,7 +259,7 @@ class ModerationMixin:
         if destroy is not None:
             return self.destroy(
                 reason=text(destroy, NS_MUC_OWNER, "reason"),
-                alternate=_full(destroy.getAttribute("jid")),
+                alternate=normalJid(destroy.getAttribute("jid")),
                 password=text(destroy, NS_MUC_OWNER, "password"),
             )
         if child(query, NS_MUC_OWNER, "item") is not None:
@@ -385,21 +386,3 @@ class ModerationMixin:
         if self.occupantByJid(requester) is None:
             return []
         return [f"{self.jid}/{nick}" for nick in self.occupants]
-
-
-def _bare(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return JID(value).userhost()  # type: ignore[no-any-return]
-    except (InvalidFormat, UnicodeError):
-        return None
-
-
-def _full(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return JID(value).full()  # type: ignore[no-any-return]
-    except (InvalidFormat, UnicodeError):
-        return None

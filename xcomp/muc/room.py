@@ -23,7 +23,6 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import attrs
 from twisted.words.protocols.jabber.error import StanzaError
-from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 
 from xcomp.interfaces import IRoomExtension
@@ -38,8 +37,9 @@ from xcomp.muc.elements import (
     child,
     delay,
     element,
-    errorReply,
+    errorList,
     mucUser,
+    normalJid,
     parseStamp,
     reason as reasonElement,
     serialise,
@@ -306,7 +306,7 @@ class Room(ModerationMixin):
             # Subscriptions and probes have no meaning for a room.
             return []
         if nick is None:
-            return _errors(stanza, "jid-malformed", "modify", "A nickname is required to join")
+            return errorList(stanza, "jid-malformed", "modify", "A nickname is required to join")
         if occupant is None:
             return self._join(sender, nick, stanza, created)
         if occupant.nick != nick:
@@ -324,24 +324,24 @@ class Room(ModerationMixin):
             self.stateChanged = True
         affiliation = self.affiliation(sender)
         if self.locked and affiliation != "owner":
-            return _errors(stanza, "item-not-found", "cancel", "This room is locked until its owner configures it")
+            return errorList(stanza, "item-not-found", "cancel", "This room is locked until its owner configures it")
         if affiliation == "outcast":
-            return _errors(stanza, "forbidden", "auth", "You are banned from this room")
+            return errorList(stanza, "forbidden", "auth", "You are banned from this room")
         if self.config.membersOnly and rank(affiliation) < rank("member"):
-            return _errors(stanza, "registration-required", "auth", "This room is for members only")
+            return errorList(stanza, "registration-required", "auth", "This room is for members only")
         if nick in self.occupants:
-            return _errors(stanza, "conflict", "cancel", "That nickname is in use")
+            return errorList(stanza, "conflict", "cancel", "That nickname is in use")
         if self.config.password and not created:
             if text(mucX, NS_MUC, "password") != self.config.password:
-                return _errors(stanza, "not-authorized", "auth", "A password is required")
+                return errorList(stanza, "not-authorized", "auth", "A password is required")
         count = len(self.occupants)
         if count >= self.options.maxOccupants or (
             count >= self.config.maxUsers and affiliation not in ("owner", "admin")
         ):
-            return _errors(stanza, "service-unavailable", "wait", "This room is full")
+            return errorList(stanza, "service-unavailable", "wait", "This room is full")
         payload = _payload(stanza)
         if payload is None:
-            return _errors(stanza, "not-acceptable", "modify", "The presence is too large")
+            return errorList(stanza, "not-acceptable", "modify", "The presence is too large")
         occupant = Occupant(nick, sender, self.defaultRole(affiliation), self.occupantIdOf(bareOf(sender)), payload)
         seesJids = self.seesJids(occupant)
         out: list[Outgoing] = [
@@ -375,7 +375,7 @@ class Room(ModerationMixin):
         """
         payload = _payload(stanza)
         if payload is None:
-            return _errors(stanza, "not-acceptable", "modify", "The presence is too large")
+            return errorList(stanza, "not-acceptable", "modify", "The presence is too large")
         occupant.payload = payload
         occupant._cache.clear()
         out: list[Outgoing] = []
@@ -405,10 +405,10 @@ class Room(ModerationMixin):
         then available from the new one.
         """
         if nick in self.occupants:
-            return _errors(stanza, "conflict", "cancel", "That nickname is in use")
+            return errorList(stanza, "conflict", "cancel", "That nickname is in use")
         payload = _payload(stanza)
         if payload is None:
-            return _errors(stanza, "not-acceptable", "modify", "The presence is too large")
+            return errorList(stanza, "not-acceptable", "modify", "The presence is too large")
         everyone = list(self.occupants.values())
         out = self._fanPresence(
             occupant, everyone, type="unavailable", codes={"303"}, itemExtra={"nick": nick}, selfCodes={"110"}
@@ -660,14 +660,14 @@ class Room(ModerationMixin):
             return self._invite(sender, occupant, stanza, x)
         if x is not None and child(x, NS_MUC_USER, "decline") is not None:
             return self._decline(sender, stanza, x)
-        return _errors(stanza, "bad-request", "modify", "Send groupchat messages to the room")
+        return errorList(stanza, "bad-request", "modify", "Send groupchat messages to the room")
 
     def _groupchat(self, occupant: Occupant | None, stanza: domish.Element) -> list[Outgoing]:
         """
         Broadcast a groupchat message (or a subject change) to everyone.
         """
         if occupant is None:
-            return _errors(stanza, "not-acceptable", "modify", "You are not in this room")
+            return errorList(stanza, "not-acceptable", "modify", "You are not in this room")
         subject = child(stanza, COMPONENT_NS, "subject")
         isSubject = subject is not None and child(stanza, COMPONENT_NS, "body") is None
         if occupant.role == "visitor" or (
@@ -675,7 +675,7 @@ class Room(ModerationMixin):
             and occupant.role != "moderator"
             and not (self.config.changeSubject and occupant.role == "participant")
         ):
-            return _errors(stanza, "forbidden", "auth", "You may not do that in this room")
+            return errorList(stanza, "forbidden", "auth", "You may not do that in this room")
         message = element("message", sender=f"{self.jid}/{occupant.nick}", type="groupchat", id=stanza.getAttribute("id"))
         for payload in stanza.elements():
             if not _isForged(payload, self.jid):
@@ -685,7 +685,7 @@ class Room(ModerationMixin):
             for extension in self.extensions:
                 extension.groupchat(self, message, occupant)
         except StanzaError as e:
-            return _errors(stanza, e.condition, e.type, e.text)
+            return errorList(stanza, e.condition, e.type, e.text)
         broadcast = Broadcast.of(message, [o.jid for o in self.occupants.values()])
         if isSubject:
             self.subject = (str(subject), occupant.nick)
@@ -699,19 +699,19 @@ class Room(ModerationMixin):
         A private message from one occupant to another, by nick.
         """
         if stanza.getAttribute("type") == "groupchat":
-            return _errors(stanza, "bad-request", "modify", "Groupchat messages go to the room")
+            return errorList(stanza, "bad-request", "modify", "Groupchat messages go to the room")
         if occupant is None:
-            return _errors(stanza, "not-acceptable", "modify", "You are not in this room")
+            return errorList(stanza, "not-acceptable", "modify", "You are not in this room")
         target = self.occupants.get(nick)
         if target is None:
-            return _errors(stanza, "item-not-found", "cancel", "No occupant has that nickname")
+            return errorList(stanza, "item-not-found", "cancel", "No occupant has that nickname")
         allowed = self.config.allowPM
         if not (
             allowed == "anyone"
             or (allowed == "participants" and ROLES.index(occupant.role) >= ROLES.index("participant"))
             or (allowed == "moderators" and occupant.role == "moderator")
         ):
-            return _errors(stanza, "not-allowed", "cancel", "Private messages are not allowed here")
+            return errorList(stanza, "not-allowed", "cancel", "Private messages are not allowed here")
         message = element(
             "message",
             to=target.jid,
@@ -733,17 +733,17 @@ class Room(ModerationMixin):
         Mediated invitations (XEP-0045 section 7.8.2).
         """
         if occupant is None:
-            return _errors(stanza, "not-acceptable", "modify", "Only occupants may invite")
+            return errorList(stanza, "not-acceptable", "modify", "Only occupants may invite")
         affiliation = self.affiliation(sender)
         mayGrant = affiliation in ("owner", "admin") or self.config.allowInvites
         if self.config.membersOnly and not mayGrant:
-            return _errors(stanza, "forbidden", "auth", "Only admins may invite to this room")
+            return errorList(stanza, "forbidden", "auth", "Only admins may invite to this room")
         invites = list(x.elements(NS_MUC_USER, "invite"))[:MAX_INVITES]
         out: list[Outgoing] = []
         for invite in invites:
-            invitee = _validJid(invite.getAttribute("to"))
+            invitee = normalJid(invite.getAttribute("to"))
             if invitee is None:
-                return _errors(stanza, "jid-malformed", "modify", "The invitee's address is not valid")
+                return errorList(stanza, "jid-malformed", "modify", "The invitee's address is not valid")
             reason = text(invite, NS_MUC_USER, "reason")
             message = element("message", to=invitee, sender=self.jid)
             ux = message.addChild(mucUser())
@@ -767,9 +767,9 @@ class Room(ModerationMixin):
         """
         decline = child(x, NS_MUC_USER, "decline")
         assert decline is not None
-        inviter = _validJid(decline.getAttribute("to"))
+        inviter = normalJid(decline.getAttribute("to"))
         if inviter is None:
-            return _errors(stanza, "jid-malformed", "modify", "The inviter's address is not valid")
+            return errorList(stanza, "jid-malformed", "modify", "The inviter's address is not valid")
         message = element("message", to=inviter, sender=self.jid)
         forwarded = message.addChild(mucUser()).addElement("decline")
         forwarded["from"] = bareOf(sender)
@@ -789,20 +789,11 @@ class Room(ModerationMixin):
             return []
         occupant = self._byJid.get(sender)
         if occupant is None:
-            return _errors(stanza, "not-acceptable", "cancel", "You are not in this room")
+            return errorList(stanza, "not-acceptable", "cancel", "You are not in this room")
         payload = next(iter(stanza.elements()), None)
         if occupant.nick == nick and payload is not None and payload.uri == "urn:xmpp:ping":
             return [element("iq", to=sender, sender=stanza.getAttribute("to"), type="result", id=stanza.getAttribute("id"))]
-        return _errors(stanza, "service-unavailable", "cancel", None)
-
-
-def _errors(stanza: domish.Element, condition: str, type: str, message: str | None) -> list[Outgoing]:
-    """
-    The error reply to C{stanza}, as a list (empty when it must not be
-    answered).
-    """
-    reply = errorReply(stanza, condition, type, message)
-    return [] if reply is None else [reply]
+        return errorList(stanza, "service-unavailable", "cancel", None)
 
 
 def _payload(stanza: domish.Element) -> str | None:
@@ -848,19 +839,5 @@ def _isForged(payload: domish.Element, room: str) -> bool:
     if (payload.uri, payload.name) == (NS_OCCUPANT_ID, "occupant-id"):
         return True
     if (payload.uri, payload.name) == (NS_STANZA_ID, "stanza-id"):
-        return _validJid(payload.getAttribute("by")) == room
+        return normalJid(payload.getAttribute("by")) == room
     return False
-
-
-def _validJid(value: str | None) -> str | None:
-    """
-    C{value} as a normalised JID, or C{None} if it is not a JID.
-    """
-    if not value:
-        return None
-    try:
-        return JID(value).full()  # type: ignore[no-any-return]
-    except (InvalidFormat, UnicodeError):
-        return None
-
-
