@@ -41,6 +41,35 @@ def streamError(data: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
+def connectTo(factory: ComponentListenerFactory) -> tuple[ComponentStream, StringTransport]:
+    """
+    A new connection to C{factory}'s listener, over a L{StringTransport}.
+    """
+    stream = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    assert stream is not None
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+    stream.makeConnection(transport)
+    return stream, transport
+
+
+def authenticateTo(
+    factory: ComponentListenerFactory, domain: str, secret: str, header: str = HEADER
+) -> tuple[ComponentStream, StringTransport]:
+    """
+    Connect to C{factory}'s listener and authenticate as C{domain} with
+    C{secret}; no handshake is sent if the header was refused.  The
+    transport is cleared before the handshake.
+    """
+    stream, transport = connectTo(factory)
+    stream.dataReceived((header % domain).encode())
+    if transport.disconnecting:
+        return stream, transport
+    digest = handshakeDigest(streamId(transport.value()), secret)
+    transport.clear()
+    stream.dataReceived(b"<handshake>" + digest + b"</handshake>")
+    return stream, transport
+
+
 if TYPE_CHECKING:
     _TestCase = SynchronousTestCase
 else:
@@ -63,21 +92,12 @@ class ListenerTestsMixin(_TestCase):
         self.factory = ComponentListenerFactory(self.router, self.config, self.clock)
 
     def connect(self) -> tuple[ComponentStream, StringTransport]:
-        stream = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
-        assert stream is not None
-        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
-        stream.makeConnection(transport)
-        return stream, transport
+        return connectTo(self.factory)
 
     def authenticate(
         self, domain: str = "a.example", secret: str = SECRET
     ) -> tuple[ComponentStream, StringTransport]:
-        stream, transport = self.connect()
-        stream.dataReceived((HEADER % domain).encode())
-        digest = handshakeDigest(streamId(transport.value()), secret)
-        transport.clear()
-        stream.dataReceived(b"<handshake>" + digest + b"</handshake>")
-        return stream, transport
+        return authenticateTo(self.factory, domain, secret)
 
     def assertStreamError(self, transport: StringTransport, condition: str) -> None:
         data = transport.value()

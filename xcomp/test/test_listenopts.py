@@ -9,7 +9,6 @@ keepalives, the send timeout and the output bound.
 from __future__ import annotations
 
 from twisted.internet.abstract import FileDescriptor
-from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -26,7 +25,14 @@ from xcomp.hosts import LocalHost
 from xcomp.listener import ComponentListenerFactory, ComponentStream, handshakeDigest
 from xcomp.router import Router
 from xcomp.test.helpers import makeConfig, stanza
-from xcomp.test.test_listener import HEADER, SECRET, streamError, streamId
+from xcomp.test.test_listener import (
+    HEADER,
+    SECRET,
+    authenticateTo,
+    connectTo,
+    streamError,
+    streamId,
+)
 
 
 class BufferingTransport(FileDescriptor):
@@ -91,11 +97,7 @@ class ListenerOptionsMixin:
         """
         A new connection to the listener.
         """
-        stream = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
-        assert stream is not None
-        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
-        stream.makeConnection(transport)
-        return stream, transport
+        return connectTo(self.factory)
 
     def authenticate(
         self, domain: str, secret: str, header: str = HEADER
@@ -103,14 +105,7 @@ class ListenerOptionsMixin:
         """
         Connect and authenticate as C{domain} with C{secret}.
         """
-        stream, transport = self.connect()
-        stream.dataReceived((header % domain).encode())
-        if transport.disconnecting:
-            return stream, transport
-        digest = handshakeDigest(streamId(transport.value()), secret)
-        transport.clear()
-        stream.dataReceived(b"<handshake>" + digest + b"</handshake>")
-        return stream, transport
+        return authenticateTo(self.factory, domain, secret, header)
 
     def assertBound(self, transport: StringTransport) -> None:
         """
