@@ -29,17 +29,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import ipaddress
 import os
 import re
 
-from null_router import serve_until_stopped  # the same start/stop as the null router
-
-STREAM_NS = "http://etherx.jabber.org/streams"
-HEADER_RE = re.compile(rb"<stream:stream\b[^>]*>")
-TO_RE = re.compile(rb"\sto=['\"]([^'\"]*)['\"]")
-HANDSHAKE_RE = re.compile(rb"<handshake>([^<]*)</handshake>")
+from load import HEADER_RE, handshake_digest
+# The same handshake, start and stop as the null router.
+from null_router import HANDSHAKE_RE, NOT_AUTHORIZED, TO_RE, header_reply, serve_until_stopped
 STREAM_END = b"</stream:stream>"
 MAX_EARLY_BYTES = 4 * 1024 * 1024  # kept for a partner that has not connected yet
 HIGH_WATER = 1024 * 1024
@@ -161,22 +157,17 @@ class Link(asyncio.Protocol):
         to = TO_RE.search(header.group(0))
         self.domain = to.group(1).lower() if to else b""
         self.buf = self.buf[header.end():]
-        self._send(
-            f"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
-            f"xmlns:stream='{STREAM_NS}' id='{self.stream_id}' "
-            f"from='{self.domain.decode(errors='replace')}'>".encode()
-        )
+        self._send(header_reply(self.stream_id, self.domain.decode(errors="replace")))
         return True
 
     def _read_handshake(self) -> None:
         found = HANDSHAKE_RE.search(self.buf)
         if found is None:
             return
-        want = hashlib.sha1((self.stream_id + self.fwd.secret).encode()).hexdigest()
+        want = handshake_digest(self.stream_id, self.fwd.secret)
         number = self.fwd.number_of(self.domain or b"")
         if found.group(1).strip().decode(errors="replace") != want or number is None:
-            self._send(b"<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
-                       b"</stream:error></stream:stream>")
+            self._send(NOT_AUTHORIZED)
             self.transport.close()  # type: ignore[union-attr]
             return
         old = self.fwd.by_number.get(number)

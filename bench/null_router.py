@@ -19,17 +19,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import ipaddress
 import os
 import re
 import signal
 from typing import Callable
 
-STREAM_NS = "http://etherx.jabber.org/streams"
-HEADER_RE = re.compile(rb"<stream:stream\b[^>]*>")
+from load import HEADER_RE, STREAM_NS, handshake_digest
+
+# Shared with bench/byte_forwarder.py, the other calibration server.
 TO_RE = re.compile(rb"\sto=['\"]([^'\"]*)['\"]")
 HANDSHAKE_RE = re.compile(rb"<handshake>([^<]*)</handshake>")
+NOT_AUTHORIZED = (
+    b"<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+    b"</stream:error></stream:stream>"
+)
+
+
+def header_reply(stream_id: str, domain: str) -> bytes:
+    """The router's stream header, with the id the handshake is made over."""
+    return (
+        f"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
+        f"xmlns:stream='{STREAM_NS}' id='{stream_id}' from='{domain}'>"
+    ).encode()
+
+
 # One tag: group 1 is "/" for an end tag, group 2 is "/" for an empty element.
 TAG_RE = re.compile(rb"<(/?)[^\s>/!?]+(?:[^>]*?)(/?)>")
 
@@ -100,21 +114,16 @@ class ComponentStream(asyncio.Protocol):
         to = TO_RE.search(header.group(0))
         self.domain = domain_of(to.group(1)) if to else b""
         self.buf = self.buf[header.end():]
-        self.send(
-            f"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
-            f"xmlns:stream='{STREAM_NS}' id='{self.stream_id}' "
-            f"from='{self.domain.decode()}'>".encode()
-        )
+        self.send(header_reply(self.stream_id, self.domain.decode()))
         return True
 
     def _read_handshake(self) -> bool:
         found = HANDSHAKE_RE.search(self.buf)
         if found is None:
             return False
-        want = hashlib.sha1((self.stream_id + self.router.secret).encode()).hexdigest()
+        want = handshake_digest(self.stream_id, self.router.secret)
         if found.group(1).strip().decode() != want or self.domain is None:
-            self.send(b"<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
-                      b"</stream:error></stream:stream>")
+            self.send(NOT_AUTHORIZED)
             if self.transport is not None:
                 self.transport.close()
             return False
