@@ -125,11 +125,13 @@ def listenerEndpoint(reactor: IReactorCore, listener: ListenerConfig) -> IStream
         endpointType = TCP6ServerEndpoint if version == 6 else TCP4ServerEndpoint
         endpoint = endpointType(reactor, listener.port, interface=listener.interface)  # type: ignore[arg-type]
     if listener.tls is not None:
-        from xcomp.tls import contextFactory
+        from xcomp.tls import contextFactory, tlsError
 
         try:
             options = contextFactory(listener.tls)
         except ValueError as e:
-            raise ConfigError(listener.location, f"{listener.interface}:{listener.port}: {e}") from None
+            raise tlsError(
+                listener.tls, listener.location, f"{listener.interface}:{listener.port}", e
+            ) from None
         endpoint = TLSServerEndpoint(endpoint, options)  # type: ignore[arg-type]
     return endpoint

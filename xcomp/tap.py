@@ -19,6 +19,7 @@ from xcomp.interfaces import IComponentModule, IComponentPlugin
 from xcomp.logsinks import Logger, gate, lowestLevel, sinkObservers
 from xcomp.plugin import DuplicatePluginError, checkModules, installedModules, installedPlugins
 from xcomp.service import RouterService
+from xcomp.tls import checkListeners
 
 _log = Logger()
 
@@ -68,6 +69,7 @@ class Options(usage.Options):
                 self["config"], plugins=self["plugins"], modules=self["modules"]
             )
             checkModules(self["parsed"], self["modules"])
+            checkListeners(self["parsed"])
         except ConfigError as e:
             raise usage.UsageError(str(e)) from None
 

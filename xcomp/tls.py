@@ -5,9 +5,10 @@ built with pyOpenSSL through Twisted's L{CertificateOptions} from a
 L{TLSConfig}.  Certificates and keys are handed over as C{cryptography}
 objects: pyOpenSSL (24.3 and later) takes them, and has deprecated its own.
 
-The config loaders call L{contextFactory} once while loading, so that a
-missing, unreadable or mismatched certificate or key stops startup with a
-message naming the file; the service calls it again to listen.
+The configuration names the files; they are opened here, when the service
+is built (L{tlsError} gives the C{file:line:} of the option that named a
+file that cannot be used), so a missing, unreadable or mismatched
+certificate or key stops startup with a message naming it.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from twisted.internet.ssl import (
     trustRootFromCertificates,
 )
 
-from xcomp.config import TLSConfig
+from xcomp.config import ConfigError, Location, RouterConfig, TLSConfig
 
-__all__ = ["PROTOCOL_OPTIONS", "contextFactory"]
+__all__ = ["PROTOCOL_OPTIONS", "checkListeners", "contextFactory", "tlsError"]
 
 #: The names accepted in C{protocol_options} (Prosody's C{options}): the
 #: OpenSSL C{SSL_OP_*} flags, lower case, without the prefix.
@@ -141,3 +142,33 @@ def contextFactory(tls: TLSConfig) -> CertificateOptions:
     if flags:
         context.set_options(flags)
     return options
+
+
+def tlsError(tls: TLSConfig, fallback: Location | None, what: str, error: ValueError) -> ConfigError:
+    """
+    The configuration error for TLS settings that cannot be used: at the
+    line of the option that set them, when known.
+
+    @param fallback: Where to report it otherwise (the listener).
+    @param what: What to name otherwise (the listener's address).
+    """
+    if tls.location is not None and tls.label is not None:
+        return ConfigError(tls.location, f"{tls.label}: {error}")
+    return ConfigError(fallback, f"{what}: {error}")
+
+
+def checkListeners(config: RouterConfig) -> None:
+    """
+    Load the certificate and key of every direct-TLS listener once, so that
+    a file that cannot be used stops startup before anything listens.
+
+    @raise ConfigError: Naming the file and the option that named it.
+    """
+    for listener in config.listeners:
+        if listener.tls is not None:
+            try:
+                contextFactory(listener.tls)
+            except ValueError as e:
+                raise tlsError(
+                    listener.tls, listener.location, f"{listener.interface}:{listener.port}", e
+                ) from None

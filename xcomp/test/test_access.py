@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from xcomp.access import ACLPattern, AccessClause, SpecError, compileRule, patternFromMapping
+from xcomp.access import compileRule
+from xcomp.config.acl import ACLPattern, AccessClause, SpecError, patternFromMapping
 from xcomp.test.helpers import stanza
 
 HOSTS = ("example.org",)

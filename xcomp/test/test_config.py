@@ -1,5 +1,5 @@
 """
-Tests for L{xcomp.config} and L{xcomp._luacfg}: Prosody-style configuration
+Tests for L{xcomp.config} and L{xcomp.config.lua}: Prosody-style configuration
 files evaluated as Lua and turned into the frozen model.
 """
 
@@ -15,7 +15,8 @@ from typing import Collection
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from xcomp import _luacfg
+from xcomp.config import lua
+from xcomp.tls import checkListeners
 from xcomp.test.certs import TestCA
 from xcomp.config import (
     ComponentConfig,
@@ -63,10 +64,13 @@ class _ConfigTestCase(SynchronousTestCase):
         self, text: str, plugins: Collection[str] = (), modules: Collection[str] = ()
     ) -> RouterConfig:
         """
-        Load C{text} as the configuration file.
+        Load C{text} as the configuration file, and open its certificates
+        as C{twistd xcomp} does at startup.
         """
         self.write("prosody.cfg.lua", text)
-        return loadConfig(self.path, plugins=plugins, modules=modules)
+        config = loadConfig(self.path, plugins=plugins, modules=modules)
+        checkListeners(config)
+        return config
 
     def fails(
         self, text: str, plugins: Collection[str] = (), modules: Collection[str] = ()
@@ -300,7 +304,7 @@ class FileTests(_ConfigTestCase):
         """
         A configuration that runs too long is stopped and reported.
         """
-        self.patch(_luacfg, "MAX_INSTRUCTIONS", 1_000_000)
+        self.patch(lua, "MAX_INSTRUCTIONS", 1_000_000)
         self.assertEqual(
             self.fails("admins = {}\nwhile true do end\n"),
             self.at(
@@ -314,7 +318,7 @@ class FileTests(_ConfigTestCase):
         """
         A configuration that allocates too much memory is stopped and reported.
         """
-        self.patch(_luacfg, "MAX_MEMORY", 16 * 1024 * 1024)
+        self.patch(lua, "MAX_MEMORY", 16 * 1024 * 1024)
         self.assertEqual(
             self.fails('local t = {}\nfor i = 1, 1e9 do t[i] = ("x"):rep(100) .. i end\n'),
             f"{self.path}: the configuration used more than 16777216 bytes of memory",
@@ -558,7 +562,7 @@ class ScopeTests(_ConfigTestCase):
         """
         A table with too many values is an error.
         """
-        self.patch(_luacfg, "MAX_VALUE_ITEMS", 10)
+        self.patch(lua, "MAX_VALUE_ITEMS", 10)
         self.assertEqual(
             self.fails("local t = {}\nfor i = 1, 11 do t[i] = i end\ncontact_info = t\n"),
             self.at(3, "option 'contact_info': it holds more than 10 values"),
@@ -1000,7 +1004,8 @@ class ComponentTests(_ConfigTestCase):
     def test_tls(self) -> None:
         """
         C{ssl} under a component gives its certificate and key, relative
-        paths resolved against the configuration's directory.
+        paths resolved against the configuration's directory, and LuaSec's
+        C{protocol} the versions allowed.
         """
         config = self.load(
             'component_secret = "s"\nComponent "a.org"\n'
@@ -1008,7 +1013,11 @@ class ComponentTests(_ConfigTestCase):
         )
         self.assertEqual(
             self.component(config, "a.org").tls,
-            TLSConfig(os.path.abspath(os.path.join(self.directory, "certs/a.crt")), "/etc/a.key"),
+            TLSConfig(
+                os.path.abspath(os.path.join(self.directory, "certs/a.crt")),
+                "/etc/a.key",
+                versions=("tlsv1.2", "tlsv1.3"),
+            ),
         )
 
     def test_tlsWithoutCertificate(self) -> None:

@@ -13,7 +13,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from xcomp.access import ACLPattern, AccessClause
+from xcomp.config.acl import ACLPattern, AccessClause
 from xcomp.config import (
     DEFAULT_KEEPALIVE_INTERVAL,
     InternalComponentConfig,

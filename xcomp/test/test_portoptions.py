@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from xcomp.access import ACLPattern, AccessClause
+from xcomp.config.acl import ACLPattern, AccessClause
 from xcomp.config import ListenerConfig, ShaperConfig, TLSConfig
 from xcomp.test.certs import TestCA
 from xcomp.test.test_config import _ConfigTestCase

@@ -1,5 +1,5 @@
 """
-Tests for L{xcomp._tomlcfg}: MongooseIM's TOML, every option of
+Tests for L{xcomp.config.mongooseim}: MongooseIM's TOML, every option of
 C{[[listen.component]]} and every error message, with its line.
 """
 
@@ -10,8 +10,9 @@ import os
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from xcomp.access import ACLPattern, AccessClause
+from xcomp.config.acl import ACLPattern, AccessClause
 from xcomp.config import ConfigError, ListenerConfig, RouterConfig, ShaperConfig, TLSConfig, loadConfig
+from xcomp.tls import checkListeners
 from xcomp.test.certs import TestCA
 
 EXAMPLE = FilePath(__file__).parent().parent().parent().child("examples").child("mongooseim.toml")
@@ -38,11 +39,14 @@ class _TOMLTestCase(SynchronousTestCase):
 
     def load(self, text: str) -> RouterConfig:
         """
-        Load C{text} as C{mongooseim.toml}.
+        Load C{text} as C{mongooseim.toml}, and open its certificates as
+        C{twistd xcomp} does at startup.
         """
         with open(self.path, "w", encoding="utf-8") as f:
             f.write(text)
-        return loadConfig(self.path)
+        config = loadConfig(self.path)
+        checkListeners(config)
+        return config
 
     def fails(self, text: str) -> str:
         """
@@ -95,8 +99,8 @@ class ListenerOptionTests(_TOMLTestCase):
     def test_defaults(self) -> None:
         """
         Only C{port} and C{password} are needed; the rest have MongooseIM's
-        defaults (all addresses, C{check_from}, C{disconnect}, 5 s state
-        timeout, no limits) and xcomp's (keepalives, send timeout, output
+        defaults (C{check_from}, C{disconnect}, 5 s state timeout, no
+        limits) and xcomp's (loopback, keepalives, send timeout, output
         bound).
         """
         listener = self.listener("")
@@ -104,7 +108,7 @@ class ListenerOptionTests(_TOMLTestCase):
             listener,
             ListenerConfig(
                 8888,
-                "0.0.0.0",
+                "127.0.0.1",
                 password="secret",
                 checkFrom=True,
                 conflictResolve="kick_new",
@@ -116,11 +120,14 @@ class ListenerOptionTests(_TOMLTestCase):
 
     def test_ipAddress(self) -> None:
         """
-        C{ip_address} is the address to bind; C{ip_version = 6} alone means
-        every IPv6 address.
+        C{ip_address} is the address to bind; without it the listener binds
+        loopback (unlike MongooseIM, whose default is every address), and
+        C{ip_version = 6} alone means IPv6 loopback.
         """
         self.assertEqual(self.listener('ip_address = "::1"').interface, "::1")
-        self.assertEqual(self.listener("ip_version = 6").interface, "::")
+        self.assertEqual(self.listener('ip_address = "0.0.0.0"').interface, "0.0.0.0")
+        self.assertEqual(self.listener("ip_version = 6").interface, "::1")
+        self.assertEqual(self.listener("ip_version = 4").interface, "127.0.0.1")
         self.assertEqual(self.listener('ip_version = 4\nip_address = "127.0.0.1"').interface, "127.0.0.1")
 
     def test_options(self) -> None:
@@ -468,10 +475,26 @@ class ErrorTests(_TOMLTestCase):
 
     def test_proxyProtocol(self) -> None:
         """
-        The PROXY protocol is not supported.
+        C{proxy_protocol} is true or false.
         """
         self.assertError(
-            LISTENER + "proxy_protocol = true\n", 5, "listen.component[1].proxy_protocol: the PROXY protocol is not supported by xcomp"
+            LISTENER + 'proxy_protocol = "yes"\n', 5, 'listen.component[1].proxy_protocol: expected true or false, not "yes"'
+        )
+
+    def test_passwordDomains(self) -> None:
+        """
+        C{password_domains} is an array of domains, exact or C{*.} followed
+        by one.
+        """
+        self.assertError(
+            LISTENER + 'password_domains = "irc.example.org"\n',
+            5,
+            'listen.component[1].password_domains: expected an array of strings, not "irc.example.org"',
+        )
+        self.assertError(
+            LISTENER + 'password_domains = ["a.*.org"]\n',
+            5,
+            "listen.component[1].password_domains: \"a.*.org\": invalid character '*'",
         )
 
     def test_password(self) -> None:
@@ -543,7 +566,7 @@ class ErrorTests(_TOMLTestCase):
         Two listeners on one port and address.
         """
         self.assertError(
-            LISTENER + LISTENER, 7, "listen.component[2].port: 0.0.0.0:8888 is already used by listen.component[1]"
+            LISTENER + LISTENER, 7, "listen.component[2].port: 127.0.0.1:8888 is already used by listen.component[1]"
         )
 
     def test_hosts(self) -> None:
@@ -605,9 +628,9 @@ class ErrorTests(_TOMLTestCase):
             "listen.component[1].tls.certfile: missing (a direct-TLS listener needs a certificate and its key)",
         )
         self.assertError(
-            LISTENER + "[listen.component.tls]\n" + files + "dhfile = \"x\"\n",
+            LISTENER + "[listen.component.tls]\n" + files + "early_data = true\n",
             8,
-            "listen.component[1].tls.dhfile: a MongooseIM option that xcomp does not support",
+            "listen.component[1].tls.early_data: a MongooseIM option that xcomp does not support",
         )
         self.assertError(
             LISTENER + "[listen.component.tls]\n" + files + "certfle = \"x\"\n",

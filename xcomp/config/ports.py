@@ -7,13 +7,18 @@ global options, overridden per port by C{component_port_options}.
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Callable, Mapping, NotRequired, TypedDict, TypeVar
+from typing import Callable, Mapping, NotRequired, TypedDict, TypeVar
 
-from xcomp._cfgvalues import (
+from xcomp.config import lua
+from xcomp.config.acl import AccessClause
+from xcomp.config.ssl import parseSSL
+
+from xcomp.config.values import (
     EMPTY,
     parseAccessName,
     parseBoolean,
     parseConflict,
+    parseDomainPatterns,
     parsePositive,
     parseSeconds,
     parseSecret,
@@ -22,7 +27,7 @@ from xcomp._cfgvalues import (
     quote,
     toInteger,
 )
-from xcomp.config import (
+from xcomp.config.model import (
     DEFAULT_KEEPALIVE_INTERVAL,
     DEFAULT_MAX_OUTPUT_BUFFER,
     DEFAULT_SEND_TIMEOUT,
@@ -32,9 +37,6 @@ from xcomp.config import (
     ShaperConfig,
     TLSConfig,
 )
-
-if TYPE_CHECKING:
-    from xcomp._cfgbuild import Builder
 
 _T = TypeVar("_T")
 
@@ -58,6 +60,8 @@ class ListenerSettings(TypedDict):
     keepaliveInterval: float | None
     sendTimeout: float | None
     maxOutputBuffer: int
+    passwordDomains: tuple[str, ...] | None
+    proxyProtocol: bool
 
 
 class PortOptions:
@@ -78,22 +82,31 @@ class PortOptions:
         "component_password component_access limits validate_from_addresses "
         "disco_hidden component_conflict_resolve component_stanza_size_limit "
         "component_max_connections component_reuse_port component_timeout "
-        "network_settings ssl"
+        "network_settings ssl component_password_domains component_proxy_protocol"
     ).split()
     _PER_PORT_ONLY = frozenset(
         "validate_from_addresses disco_hidden component_conflict_resolve "
         "component_stanza_size_limit ssl".split()
     )
 
-    def __init__(self, builder: Builder, ports: tuple[int, ...]) -> None:
+    def __init__(
+        self,
+        global_: lua.RawSection,
+        accessRules: Mapping[str, tuple[AccessClause, ...]],
+        baseDir: str,
+        ports: tuple[int, ...],
+    ) -> None:
         """
         Check C{component_port_options}.
 
-        @param builder: Where the global section and the access rules are.
+        @param global_: The global section.
+        @param accessRules: The access rules, which C{component_access} names.
+        @param baseDir: The directory relative file names are resolved against.
         @param ports: Every configured component port.
         """
-        self._builder = builder
-        self._global = builder._global
+        self._global = global_
+        self._accessRules = accessRules
+        self._baseDir = baseDir
         self._tables: dict[int, Mapping[object, object]] = {}
         option = self._global.options.get("component_port_options")
         self._option = option
@@ -159,11 +172,13 @@ class PortOptions:
 
         @param tls: Whether it is a direct-TLS port.
         """
-        rules = self._builder.accessRules
+        rules = self._accessRules
         access = self._get(port, "component_access", "all", lambda v: parseAccessName(v, rules))
         network = self._get(port, "network_settings", EMPTY, parseTable)
         settings: ListenerSettings = {
             "password": self._get(port, "component_password", None, parseSecret),
+            "passwordDomains": self._get(port, "component_password_domains", None, parseDomainPatterns),
+            "proxyProtocol": self._get(port, "component_proxy_protocol", False, parseBoolean),
             "access": access,
             "shaper": self._get(port, "limits", None, parseShaper),
             "checkFrom": self._get(port, "validate_from_addresses", None, parseBoolean),
@@ -194,22 +209,22 @@ class PortOptions:
         """
         The certificate of a direct-TLS port: the port's own C{ssl}, else
         C{component_direct_tls_ssl} (its C{[PORT]} entry, as Prosody's port
-        manager reads per-port C{*_ssl} tables, else itself), else C{ssl};
-        checked by loading it.
+        manager reads per-port C{*_ssl} tables, else itself), else C{ssl}.
         """
-        builder = self._builder
-
-        def convert(value: object) -> TLSConfig | None:
-            if isinstance(value, Mapping) and port in value:
-                value = value[port]
-            return builder.tlsTable(value)
-
-        tls = self._get(port, "ssl", None, builder.tlsTable)
         label = f"component_port_options[{port}].ssl"
+        where = Location(self._option.file, self._option.line) if self._option is not None else None
+        tls = self._get(port, "ssl", None, lambda v: parseSSL(v, self._baseDir, where, label))
         for name in ("component_direct_tls_ssl", "ssl"):
-            if tls is None and name in self._global.options:
-                tls = builder._read(self._global, name, None, convert, "a table")
-                label = name
+            option = self._global.options.get(name)
+            if tls is None and option is not None:
+                where = Location(option.file, option.line)
+                value = option.value
+                if isinstance(value, Mapping) and port in value:
+                    value = value[port]
+                try:
+                    tls = parseSSL(value, self._baseDir, where, name)
+                except ValueError as e:
+                    raise ConfigError(where, f"{name}: {e}") from None
         if tls is None:
             option = self._global.options["component_direct_tls_ports"]
             raise ConfigError(
@@ -217,15 +232,4 @@ class PortOptions:
                 "component_direct_tls_ports: no certificate; set "
                 "component_direct_tls_ssl or ssl to { certificate = \"...\"; key = \"...\" }",
             )
-        from xcomp.tls import contextFactory
-
-        try:
-            contextFactory(tls)
-        except ValueError as e:
-            if label in self._global.options:
-                option = self._global.options[label]
-            else:
-                option = self._option  # type: ignore[assignment]
-            assert option is not None
-            raise ConfigError(Location(option.file, option.line), f"{label}: {e}") from None
         return tls

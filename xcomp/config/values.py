@@ -2,7 +2,7 @@
 """
 Reading Prosody option values: ports, interfaces, the C{log} forms, and the
 option names xcomp and Prosody know.  Pure functions; each raises
-L{ValueError} with the reason a value is refused, and L{xcomp._cfgbuild}
+L{ValueError} with the reason a value is refused, and L{xcomp.config.prosody}
 turns that into a L{xcomp.config.ConfigError} at the option's line.
 """
 
@@ -14,9 +14,9 @@ import re
 from types import MappingProxyType
 from typing import Mapping
 
-from xcomp import _luacfg
-from xcomp.access import AccessClause
-from xcomp.config import CONFLICT_POLICIES, ShaperConfig
+from xcomp.config import lua
+from xcomp.config.acl import AccessClause
+from xcomp.config.model import CONFLICT_POLICIES, ShaperConfig
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 
@@ -26,7 +26,8 @@ GLOBAL_ONLY = frozenset(
     use_ipv4 use_ipv6 component_direct_tls_ports component_direct_tls_ssl log debug
     pidfile data_path component_password component_access acl access_rules limits
     component_max_connections component_reuse_port component_timeout
-    component_port_options network_settings""".split()
+    component_port_options network_settings component_password_domains
+    component_proxy_protocol""".split()
 )
 # Options xcomp reads per host, falling back to the global section.
 PER_HOST = frozenset(
@@ -72,7 +73,7 @@ def quote(value: object) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bytes):
         return "text that is not valid UTF-8"
-    if isinstance(value, _luacfg.LuaOpaque):
+    if isinstance(value, lua.LuaOpaque):
         return f"a Lua {value.luaType}"
     if isinstance(value, tuple):
         return "{ " + ", ".join(quote(v) for v in value) + " }" if value else "{}"
@@ -83,7 +84,7 @@ def quote(value: object) -> str:
     return repr(value)
 
 
-def hostLabel(section: _luacfg.RawSection) -> str:
+def hostLabel(section: lua.RawSection) -> str:
     """
     Name a section in a message: C{Component "x"} or C{VirtualHost "x"}.
     """
@@ -117,7 +118,7 @@ def kind(value: object) -> str:
         return "a number"
     if isinstance(value, (tuple, Mapping)):
         return "a table"
-    if isinstance(value, _luacfg.LuaOpaque):
+    if isinstance(value, lua.LuaOpaque):
         return f"a Lua {value.luaType}"
     return "a string"
 
@@ -373,6 +374,26 @@ def parseAccessName(value: object, rules: Mapping[str, tuple[AccessClause, ...]]
                 f"access_rules.{value}[{i}].value: expected \"allow\" or \"deny\", not {quote(clause.value)}"
             )
     return value
+
+
+def parseDomainPatterns(value: object) -> tuple[str, ...]:
+    """
+    The domains a listener's password may bind: a list of domains, each
+    exact (C{"irc.example.org"}) or C{"*.example.org"} for any subdomain
+    of C{example.org} (not C{example.org} itself); nameprep'd.
+    """
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    patterns = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f'expected domains like "irc.example.org" or "*.example.org", not {quote(item)}')
+        wildcard = item.startswith("*.")
+        try:
+            domain = lua.prepDomain(item[2:] if wildcard else item)
+        except ValueError as e:
+            raise ValueError(f"{quote(item)}: {e}") from None
+        patterns.append("*." + domain if wildcard else domain)
+    return tuple(patterns)
 
 
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}

@@ -1,31 +1,20 @@
 # -*- test-case-name: xcomp.test.test_config -*-
 """
-The router's configuration: a frozen model, loaded from a Prosody-style
-C{prosody.cfg.lua} or from MongooseIM's TOML (L{xcomp._tomlcfg}, chosen by
-the C{.toml} extension).
-
-L{loadConfig} evaluates the file as Lua (L{xcomp._luacfg}), then reads the
-options xcomp uses with Prosody's scoping (L{xcomp._cfgbuild}, with the value
-parsers of L{xcomp._cfgvalues}): a C{Component} or C{VirtualHost} sees its
-own options first and the global section's after.  Every mistake is a
-L{ConfigError} whose text starts with C{file:line:}.  Nothing here touches
-the reactor or the network.
-
-Relative paths (C{ssl} files, C{log} files, C{pidfile}, C{data_path}) are
-resolved against the directory of the top-level configuration file.
+The router's configuration as one frozen model: what both loaders
+(L{xcomp.config.prosody}, L{xcomp.config.mongooseim}) build and what the
+service layer reads.  It knows nothing of the file formats, of TLS contexts
+or of ports being bound: file names stay file names until the service layer
+opens them.
 """
 
 from __future__ import annotations
 
-import os
 from types import MappingProxyType
-from typing import Collection, Mapping
+from typing import Mapping
 
 import attrs
-from twisted.python.filepath import FilePath
 
-from xcomp import _luacfg
-from xcomp.access import AccessClause, ACLPattern
+from xcomp.config.acl import AccessClause, ACLPattern
 
 __all__ = [
     "ACLPattern",
@@ -40,7 +29,6 @@ __all__ = [
     "ShaperConfig",
     "TLSConfig",
     "VirtualHostConfig",
-    "loadConfig",
 ]
 
 
@@ -112,6 +100,9 @@ class ConfigError(Exception):
 
 #: The values of L{TLSConfig.verifyMode}; the first is the default.
 VERIFY_MODES = ("none", "peer", "selfsigned_peer")
+#: The values of L{TLSConfig.versions}, oldest first, as MongooseIM spells
+#: them (C{versions = ["tlsv1.2", "tlsv1.3"]}).
+TLS_VERSIONS = ("tlsv1", "tlsv1.1", "tlsv1.2", "tlsv1.3")
 
 #: MongooseIM's default C{state_timeout}, in seconds.
 DEFAULT_STATE_TIMEOUT = 5.0
@@ -143,6 +134,20 @@ class TLSConfig:
         defaults.
     @ivar protocolOptions: OpenSSL options by name (C{"no_tlsv1_2"},
         C{"cipher_server_preference"}, ...).
+    @ivar keyPassword: The passphrase of an encrypted C{key} (MongooseIM's
+        C{tls.password}, Prosody's C{password}); never shown.
+    @ivar dhParameters: Absolute path of a PEM file of Diffie-Hellman
+        parameters (C{dhfile}, Prosody's C{dhparam}), for the C{DHE}
+        ciphers; L{None} for none.
+    @ivar versions: The TLS versions allowed, a subset of L{TLS_VERSIONS}
+        (C{versions}, Prosody's C{protocol}); empty for OpenSSL's and
+        Twisted's defaults.
+    @ivar crlFiles: Absolute paths of PEM files of certificate revocation
+        lists that client certificates are checked against (C{crl_files}).
+    @ivar location: Where these settings were configured, for messages
+        about the files (which the service layer opens).
+    @ivar label: The option's name as messages give it (C{"ssl"},
+        C{"listen.component[1].tls"}).
     """
 
     certificate: str
@@ -153,6 +158,16 @@ class TLSConfig:
     )
     ciphers: str | None = attrs.field(default=None, kw_only=True)
     protocolOptions: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+    keyPassword: str | None = attrs.field(default=None, kw_only=True, repr=False)
+    dhParameters: str | None = attrs.field(default=None, kw_only=True)
+    versions: tuple[str, ...] = attrs.field(
+        default=(),
+        kw_only=True,
+        validator=attrs.validators.deep_iterable(attrs.validators.in_(TLS_VERSIONS)),
+    )
+    crlFiles: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+    location: Location | None = attrs.field(default=None, kw_only=True, eq=False)
+    label: str | None = attrs.field(default=None, kw_only=True, eq=False)
 
 
 @attrs.frozen
@@ -213,6 +228,12 @@ class ListenerConfig:
         L{None} for no limit.
     @ivar maxOutputBuffer: Bytes that may wait for a component that does
         not read before it is disconnected.
+    @ivar passwordDomains: The domains C{password} may bind: exact domains,
+        or C{"*.example.org"} for any subdomain of C{example.org}; L{None}
+        for any domain that is not configured otherwise.
+    @ivar proxyProtocol: Every connection starts with an HAProxy PROXY
+        protocol header (version 1 or 2), and the address it gives is the
+        peer's, for access rules, logs and C{max_connections}.
     @ivar location: Where the listener was configured, for messages.
     """
 
@@ -238,6 +259,8 @@ class ListenerConfig:
     )
     sendTimeout: float | None = attrs.field(default=DEFAULT_SEND_TIMEOUT, kw_only=True)
     maxOutputBuffer: int = attrs.field(default=DEFAULT_MAX_OUTPUT_BUFFER, kw_only=True)
+    passwordDomains: tuple[str, ...] | None = attrs.field(default=None, kw_only=True)
+    proxyProtocol: bool = attrs.field(default=False, kw_only=True)
     location: Location | None = attrs.field(default=None, kw_only=True, eq=False)
 
 
@@ -390,45 +413,3 @@ class RouterConfig:
     accessRules: Mapping[str, tuple[AccessClause, ...]] = attrs.field(
         default=_NO_OPTIONS, converter=_frozen, repr=False
     )
-
-
-
-
-
-def loadConfig(
-    path: str | os.PathLike[str] | FilePath[str],
-    *,
-    plugins: Collection[str] = (),
-    modules: Collection[str] = (),
-) -> RouterConfig:
-    """
-    Load a configuration file: MongooseIM's TOML when its name ends in
-    C{.toml} (L{xcomp._tomlcfg}), else a Prosody-style Lua file.
-
-    @param path: The C{prosody.cfg.lua} or C{mongooseim.toml} file.
-    @param plugins: The names of the installed component plugins
-        (C{Component "x" "plugin"}).
-    @param modules: The names of the installed per-component modules
-        (C{modules_enabled} under an internal component).
-    @return: The validated configuration; warnings are in
-        L{RouterConfig.warnings}.
-    @raise ConfigError: For any mistake, as C{file:line: what is wrong}.
-    """
-    source = path.path if isinstance(path, FilePath) else os.fspath(path)
-    if source.endswith(".toml"):
-        from xcomp._tomlcfg import loadTOML
-
-        return loadTOML(source)
-    try:
-        raw = _luacfg.evaluate(source)
-    except _luacfg.EvaluationError as e:
-        location = None
-        if e.file is not None and e.line is not None:
-            location = Location(e.file, e.line)
-        elif e.file is not None:
-            raise ConfigError(None, f"{e.file}: {e.message}") from None
-        raise ConfigError(location, e.message) from None
-    # Imported here: the builder needs the model classes defined above.
-    from xcomp._cfgbuild import Builder
-
-    return Builder(raw, plugins, modules).build()

@@ -33,14 +33,16 @@ import tomllib
 from types import MappingProxyType
 from typing import Callable, Mapping, NoReturn, Sequence, TypeVar
 
-from xcomp._luacfg import prepDomain
-from xcomp.access import PATTERN_KEYS, ACLPattern, AccessClause, SpecError, patternFromMapping
-from xcomp.config import (
+from xcomp.config.lua import prepDomain
+from xcomp.config.values import parseDomainPatterns
+from xcomp.config.acl import PATTERN_KEYS, ACLPattern, AccessClause, SpecError, patternFromMapping
+from xcomp.config.model import (
     DEFAULT_KEEPALIVE_INTERVAL,
     DEFAULT_MAX_OUTPUT_BUFFER,
     DEFAULT_SEND_TIMEOUT,
     DEFAULT_STANZA_SIZE_LIMIT,
     DEFAULT_STATE_TIMEOUT,
+    TLS_VERSIONS,
     VERIFY_MODES,
     ConfigError,
     ListenerConfig,
@@ -104,12 +106,14 @@ _LISTENER_OPTIONS = (
     "port ip_address ip_version proto password access shaper check_from "
     "hidden_components conflict_behaviour max_connections reuse_port "
     "state_timeout max_stanza_size tls keepalive_interval send_timeout "
-    "max_output_buffer proxy_protocol"
+    "max_output_buffer proxy_protocol password_domains"
 ).split()
-_TLS_OPTIONS = "mode certfile keyfile cacertfile verify_mode ciphers protocol_options".split()
+_TLS_OPTIONS = (
+    "mode certfile keyfile password cacertfile verify_mode ciphers protocol_options "
+    "dhfile versions crl_files"
+).split()
 _UNSUPPORTED_TLS_OPTIONS = frozenset(
-    """dhfile password disconnect_on_failure crl_files versions server_name_indication
-    early_data module""".split()
+    """disconnect_on_failure server_name_indication early_data module""".split()
 )
 def showPath(path: Path) -> str:
     """
@@ -532,12 +536,12 @@ class _Loader:
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             self._fail(path + ("port",), f"expected a port number (1-65535), not {_quote(port)}")
         version = get("ip_version", None, lambda v, p: self._choiceInt(v, p, (4, 6)))
-        interface = get("ip_address", "::" if version == 6 else "0.0.0.0", self._address)
+        # Loopback unless told otherwise, as for Prosody-style files; MongooseIM's
+        # own default is every address.
+        interface = get("ip_address", "::1" if version == 6 else "127.0.0.1", self._address)
         if version is not None and ipaddress.ip_address(interface).version != version:
             self._fail(path + ("ip_version",), f"ip_address {interface} is not an IPv{version} address")
         get("proto", "tcp", lambda v, p: self._choice(v, p, ("tcp",)))
-        if get("proxy_protocol", False, self._boolean):
-            self._fail(path + ("proxy_protocol",), "the PROXY protocol is not supported by xcomp")
         password = get("password", None, self._string)
         access = get("access", "all", self._string)
         if access != "all" and access not in rules:
@@ -575,6 +579,8 @@ class _Loader:
             keepaliveInterval=get("keepalive_interval", _optional(DEFAULT_KEEPALIVE_INTERVAL), self._milliseconds),
             sendTimeout=get("send_timeout", _optional(DEFAULT_SEND_TIMEOUT), self._milliseconds),
             maxOutputBuffer=get("max_output_buffer", DEFAULT_MAX_OUTPUT_BUFFER, count),
+            passwordDomains=get("password_domains", None, self._domainPatterns),
+            proxyProtocol=get("proxy_protocol", False, self._boolean),
             location=self._at(path),
         )
 
@@ -597,6 +603,15 @@ class _Loader:
                 pass
         self._fail(path, f'expected an IP address like "127.0.0.1" or "::1", not {_quote(value)}')
 
+    def _domainPatterns(self, value: object, path: Path) -> tuple[str, ...]:
+        """
+        C{password_domains}: an array of domains, exact or C{"*.example.org"}.
+        """
+        try:
+            return parseDomainPatterns(tuple(self._strings(value, path)))
+        except ValueError as e:
+            self._fail(path, str(e))
+
     def _stanzaSize(self, value: object, path: Path) -> int:
         """
         C{max_stanza_size}: bytes, or C{"infinity"} for a very large bound.
@@ -613,10 +628,9 @@ class _Loader:
 
     def _tls(self, value: object, path: Path) -> TLSConfig:
         """
-        The C{tls} subsection: direct TLS (MongooseIM's mode C{"tls"}).
+        The C{tls} subsection: direct TLS (MongooseIM's mode C{"tls"}), with
+        just_tls's options.  The files are opened by the service layer.
         """
-        from xcomp.tls import contextFactory
-
         table = self._table(value, path)
         for key in table:
             if key in _UNSUPPORTED_TLS_OPTIONS:
@@ -635,28 +649,42 @@ class _Loader:
                 self._fail(path + (key,), "missing (a direct-TLS listener needs a certificate and its key)")
         base = os.path.dirname(os.path.abspath(self._source))
 
-        def file(key: str) -> str:
-            name = self._string(table[key], path + (key,))
-            return os.path.normpath(os.path.join(base, os.path.expanduser(name)))
+        def file(name: object, where: Path) -> str:
+            text = self._string(name, where)
+            return os.path.normpath(os.path.join(base, os.path.expanduser(text)))
 
-        protocolOptions: tuple[str, ...] = ()
-        if "protocol_options" in table:
-            protocolOptions = tuple(self._strings(table["protocol_options"], path + ("protocol_options",)))
-        tls = TLSConfig(
-            file("certfile"),
-            file("keyfile"),
-            caCertificates=file("cacertfile") if "cacertfile" in table else None,
-            verifyMode=self._choice(table["verify_mode"], path + ("verify_mode",), VERIFY_MODES)
-            if "verify_mode" in table
-            else "none",
-            ciphers=self._string(table["ciphers"], path + ("ciphers",)) if "ciphers" in table else None,
-            protocolOptions=protocolOptions,
+        def get(key: str, default: _T, convert: Callable[[object, Path], _T]) -> _T:
+            return convert(table[key], path + (key,)) if key in table else default
+
+        def strings(value: object, where: Path) -> tuple[str, ...]:
+            return tuple(self._strings(value, where))
+
+        noFiles: tuple[str, ...] = ()
+
+        def versions(value: object, where: Path) -> tuple[str, ...]:
+            chosen = strings(value, where)
+            for i, version in enumerate(chosen):
+                if version not in TLS_VERSIONS:
+                    self._fail(where + (i,), "expected " + ", ".join(f'"{v}"' for v in TLS_VERSIONS))
+            return chosen
+
+        return TLSConfig(
+            file(table["certfile"], path + ("certfile",)),
+            file(table["keyfile"], path + ("keyfile",)),
+            caCertificates=get("cacertfile", None, file),
+            verifyMode=get("verify_mode", "none", lambda v, p: self._choice(v, p, VERIFY_MODES)),
+            ciphers=get("ciphers", None, self._string),
+            protocolOptions=get("protocol_options", (), strings),
+            keyPassword=get("password", None, self._string),
+            dhParameters=get("dhfile", None, file),
+            versions=get("versions", (), versions),
+            crlFiles=tuple(
+                file(name, path + ("crl_files", i))
+                for i, name in enumerate(get("crl_files", noFiles, strings))
+            ),
+            location=self._at(path),
+            label=showPath(path),
         )
-        try:
-            contextFactory(tls)
-        except ValueError as e:
-            self._fail(path, str(e))
-        return tls
 
 
 def loadTOML(source: str) -> RouterConfig:

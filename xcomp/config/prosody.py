@@ -12,9 +12,10 @@ import os
 from types import MappingProxyType
 from typing import Callable, Collection, Mapping, TypedDict, TypeVar
 
-from xcomp import _luacfg
-from xcomp._cfgports import PortOptions
-from xcomp._cfgvalues import (
+from xcomp.config import lua
+from xcomp.config.ports import PortOptions
+from xcomp.config.ssl import parseSSL
+from xcomp.config.values import (
     EMPTY,
     parseSecret,
     GLOBAL_ONLY,
@@ -29,12 +30,11 @@ from xcomp._cfgvalues import (
     quote,
     toInteger,
 )
-from xcomp.access import ACLPattern, AccessClause, SpecError, patternFromMapping
-from xcomp.config import (
+from xcomp.config.acl import ACLPattern, AccessClause, SpecError, patternFromMapping
+from xcomp.config.model import (
     CONFLICT_POLICIES,
     DEFAULT_PORT,
     DEFAULT_STANZA_SIZE_LIMIT,
-    VERIFY_MODES,
     ComponentConfig,
     ConfigError,
     InternalComponentConfig,
@@ -68,7 +68,7 @@ class Builder:
     """
 
     def __init__(
-        self, raw: _luacfg.RawConfig, plugins: Collection[str], modules: Collection[str]
+        self, raw: lua.RawConfig, plugins: Collection[str], modules: Collection[str]
     ) -> None:
         """
         @param raw: The evaluated file.
@@ -87,8 +87,8 @@ class Builder:
     # Reading options
 
     def _lookup(
-        self, section: _luacfg.RawSection, name: str
-    ) -> tuple[_luacfg.RawOption | None, str]:
+        self, section: lua.RawSection, name: str
+    ) -> tuple[lua.RawOption | None, str]:
         """
         Find an option in a section, else in the global section.
 
@@ -103,7 +103,7 @@ class Builder:
 
     def _read(
         self,
-        section: _luacfg.RawSection,
+        section: lua.RawSection,
         name: str,
         default: _T,
         convert: Callable[[object], _T],
@@ -130,7 +130,7 @@ class Builder:
                 Location(option.file, option.line), f"{prefix}{name}: {detail}"
             ) from None
 
-    def _string(self, section: _luacfg.RawSection, name: str) -> str | None:
+    def _string(self, section: lua.RawSection, name: str) -> str | None:
         """
         A string option (a number is taken as its text, as Prosody does).
         """
@@ -146,7 +146,7 @@ class Builder:
 
         return self._read(section, name, None, convert, "a string")
 
-    def _boolean(self, section: _luacfg.RawSection, name: str, default: bool) -> bool:
+    def _boolean(self, section: lua.RawSection, name: str, default: bool) -> bool:
         """
         A boolean option: C{true}/C{false}, also C{"true"}/C{"false"} and 1/0
         as Prosody accepts.
@@ -162,7 +162,7 @@ class Builder:
         return self._read(section, name, default, convert, "true or false")
 
     def _integer(
-        self, section: _luacfg.RawSection, name: str, default: int, lowest: int = 1
+        self, section: lua.RawSection, name: str, default: int, lowest: int = 1
     ) -> int:
         """
         An integer option of at least C{lowest}.
@@ -184,66 +184,17 @@ class Builder:
         """
         return os.path.normpath(os.path.join(self._baseDir, os.path.expanduser(value)))
 
-    def _tls(self, section: _luacfg.RawSection, name: str) -> TLSConfig | None:
+    def _tls(self, section: lua.RawSection, name: str) -> TLSConfig | None:
         """
-        Read a Prosody C{ssl} table.  C{certificate} and C{key} go together;
-        a table with neither (only C{protocol}, C{ciphers}...) gives L{None}.
+        Read a Prosody C{ssl} table (L{parseSSL}).
         """
-
-        return self._read(section, name, None, self.tlsTable, "a table")
-
-    def tlsTable(self, value: object) -> TLSConfig | None:
-        """
-        Convert a Prosody C{ssl} table: C{certificate}, C{key}, C{cafile},
-        C{verify} (C{"none"}, C{"peer"}, C{"selfsigned_peer"}),
-        C{ciphers} and C{options} (OpenSSL option names).  Other keys
-        Prosody knows (C{protocol}, C{curve}...) are ignored.
-
-        @raise ValueError: With the reason.
-        """
-        if value == ():
-            value = EMPTY
-        if not isinstance(value, Mapping):
-            raise ValueError(
-                f"expected a table like {{ certificate = \"...\"; key = \"...\" }}, "
-                f"not {quote(value)}"
-            )
-        certificate, key = value.get("certificate"), value.get("key")
-        if certificate is None and key is None:
-            return None
-        if not isinstance(certificate, str) or not certificate:
-            raise ValueError("certificate must be set to a file name")
-        if not isinstance(key, str) or not key:
-            raise ValueError("key must be set to a file name")
-        cafile = value.get("cafile")
-        if cafile is not None and (not isinstance(cafile, str) or not cafile):
-            raise ValueError("cafile must be a file name")
-        verify = value.get("verify", "none")
-        if isinstance(verify, tuple):
-            # Prosody's list form, { "peer", "fail_if_no_peer_cert" }.
-            verify = "peer" if "peer" in verify else "none"
-        if verify not in VERIFY_MODES:
-            raise ValueError(
-                f"verify: expected {', '.join(map(quote, VERIFY_MODES))}, not {quote(verify)}"
-            )
-        ciphers = value.get("ciphers")
-        if ciphers is not None and not isinstance(ciphers, str):
-            raise ValueError("ciphers: expected an OpenSSL cipher string")
-        options = value.get("options", ())
-        if isinstance(options, str):
-            options = (options,)
-        if not isinstance(options, tuple) or not all(isinstance(o, str) for o in options):
-            raise ValueError("options: expected a list of OpenSSL option names")
-        return TLSConfig(
-            self._path(certificate),
-            self._path(key),
-            caCertificates=self._path(cafile) if cafile else None,
-            verifyMode=str(verify),
-            ciphers=ciphers,
-            protocolOptions=options,
+        option, prefix = self._lookup(section, name)
+        where = Location(option.file, option.line) if option is not None else None
+        return self._read(
+            section, name, None, lambda v: parseSSL(v, self._baseDir, where, prefix + name), "a table"
         )
 
-    def _visible(self, section: _luacfg.RawSection) -> Mapping[str, object]:
+    def _visible(self, section: lua.RawSection) -> Mapping[str, object]:
         """
         Every option a host sees, as a read-only mapping without secrets.
         """
@@ -251,7 +202,7 @@ class Builder:
         for source in (self._global, section):
             for name, option in source.options.items():
                 if isinstance(name, str) and not isinstance(
-                    option.value, _luacfg.LuaOpaque
+                    option.value, lua.LuaOpaque
                 ):
                     merged[name] = option.value
         merged.pop("component_secret", None)
@@ -309,21 +260,21 @@ class Builder:
             accessRules=MappingProxyType(self.accessRules),
         )
 
-    def _domain(self, section: _luacfg.RawSection) -> str:
+    def _domain(self, section: lua.RawSection) -> str:
         """
         The domain of a host section.
         """
         assert section.name is not None
         return section.name
 
-    def _location(self, section: _luacfg.RawSection) -> Location:
+    def _location(self, section: lua.RawSection) -> Location:
         """
         Where a host section was declared.
         """
         assert section.file is not None and section.line is not None
         return Location(section.file, section.line)
 
-    def _stanzaSizeLimit(self, section: _luacfg.RawSection) -> int:
+    def _stanzaSizeLimit(self, section: lua.RawSection) -> int:
         """
         C{component_stanza_size_limit}, else C{s2s_stanza_size_limit} (as
         Prosody's mod_component falls back), else 512 KiB.
@@ -331,7 +282,7 @@ class Builder:
         fallback = self._integer(section, "s2s_stanza_size_limit", DEFAULT_STANZA_SIZE_LIMIT)
         return self._integer(section, "component_stanza_size_limit", fallback)
 
-    def _componentSettings(self, section: _luacfg.RawSection) -> _Common:
+    def _componentSettings(self, section: lua.RawSection) -> _Common:
         """
         The settings every component has, external or internal.
         """
@@ -354,7 +305,7 @@ class Builder:
             tls=self._tls(section, "ssl"),
         )
 
-    def _external(self, section: _luacfg.RawSection) -> ComponentConfig:
+    def _external(self, section: lua.RawSection) -> ComponentConfig:
         """
         Build an external component; it needs a secret.
         """
@@ -374,7 +325,7 @@ class Builder:
             **settings,
         )
 
-    def _internal(self, section: _luacfg.RawSection) -> InternalComponentConfig:
+    def _internal(self, section: lua.RawSection) -> InternalComponentConfig:
         """
         Build an internal component; its plugin and modules must be installed.
         """
@@ -439,7 +390,7 @@ class Builder:
                 Location(option.file, option.line),
                 f"component_direct_tls_ports: port {min(both)} is also in component_ports",
             )
-        options = PortOptions(self, ports + tlsPorts)
+        options = PortOptions(section, self.accessRules, self._baseDir, ports + tlsPorts)
         listeners = []
         for port in ports + tlsPorts:
             settings = options.settings(port, port in tlsPorts)
@@ -499,7 +450,7 @@ class Builder:
         return classes, rules
 
     def _namedLists(
-        self, option: _luacfg.RawOption, name: str, example: str
+        self, option: lua.RawOption, name: str, example: str
     ) -> Mapping[str, tuple[object, ...]]:
         """
         A table of name = { list }, as C{acl} and C{access_rules} are.
@@ -527,7 +478,7 @@ class Builder:
 
     def _list(
         self,
-        section: _luacfg.RawSection,
+        section: lua.RawSection,
         name: str,
         default: tuple[_T, ...],
         convert: Callable[[object], _T],
@@ -565,7 +516,7 @@ class Builder:
 
     # Warnings
 
-    def _checkNames(self, section: _luacfg.RawSection) -> None:
+    def _checkNames(self, section: lua.RawSection) -> None:
         """
         Warn about unknown options, misplaced ones, and values that cannot be
         used from Python.
@@ -587,8 +538,30 @@ class Builder:
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 self._warnings.append(f"{at}: unknown option '{name}'{where}{hint}")
-            elif isinstance(option.value, _luacfg.LuaOpaque):
+            elif isinstance(option.value, lua.LuaOpaque):
                 self._warnings.append(
                     f"{at}: option '{name}'{where} is {quote(option.value)}, "
                     "which xcomp cannot use; ignoring it"
                 )
+
+
+def loadProsody(source: str, plugins: Collection[str], modules: Collection[str]) -> RouterConfig:
+    """
+    Load a Prosody-style file: evaluate it as Lua (L{lua.evaluate}), then
+    build the model.
+
+    @param source: The file name, as messages should give it.
+    @param plugins: The installed component plugin names.
+    @param modules: The installed component module names.
+    @raise ConfigError: For any mistake, as C{file:line: what is wrong}.
+    """
+    try:
+        raw = lua.evaluate(source)
+    except lua.EvaluationError as e:
+        location = None
+        if e.file is not None and e.line is not None:
+            location = Location(e.file, e.line)
+        elif e.file is not None:
+            raise ConfigError(None, f"{e.file}: {e.message}") from None
+        raise ConfigError(location, e.message) from None
+    return Builder(raw, plugins, modules).build()

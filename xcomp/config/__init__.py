@@ -1,0 +1,100 @@
+# -*- test-case-name: xcomp.test.test_config -*-
+"""
+The router's configuration: a frozen model (L{xcomp.config.model}) loaded
+from a Prosody-style C{prosody.cfg.lua} (evaluated as Lua by
+L{xcomp.config.lua}, read with Prosody's scoping by
+L{xcomp.config.prosody}) or from MongooseIM's TOML
+(L{xcomp.config.mongooseim}, chosen by the C{.toml} extension).
+
+Every mistake is a L{ConfigError} whose text starts with C{file:line:}.
+Nothing here touches the reactor or the network, and nothing here imports
+the runtime: the service layer reads the model, never the other way round.
+
+Relative paths (C{ssl} files, C{log} files, C{pidfile}, C{data_path}) are
+resolved against the directory of the top-level configuration file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Collection
+
+from twisted.python.filepath import FilePath
+
+from xcomp.config.acl import ACLPattern, AccessClause
+from xcomp.config.model import (
+    CONFLICT_POLICIES,
+    DEFAULT_KEEPALIVE_INTERVAL,
+    DEFAULT_MAX_OUTPUT_BUFFER,
+    DEFAULT_PORT,
+    DEFAULT_SEND_TIMEOUT,
+    DEFAULT_STANZA_SIZE_LIMIT,
+    DEFAULT_STATE_TIMEOUT,
+    TLS_VERSIONS,
+    VERIFY_MODES,
+    ComponentConfig,
+    ConfigError,
+    InternalComponentConfig,
+    ListenerConfig,
+    Location,
+    LogSink,
+    RouterConfig,
+    ShaperConfig,
+    TLSConfig,
+    VirtualHostConfig,
+)
+
+__all__ = [
+    "ACLPattern",
+    "AccessClause",
+    "CONFLICT_POLICIES",
+    "DEFAULT_KEEPALIVE_INTERVAL",
+    "DEFAULT_MAX_OUTPUT_BUFFER",
+    "DEFAULT_PORT",
+    "DEFAULT_SEND_TIMEOUT",
+    "DEFAULT_STANZA_SIZE_LIMIT",
+    "DEFAULT_STATE_TIMEOUT",
+    "TLS_VERSIONS",
+    "VERIFY_MODES",
+    "ComponentConfig",
+    "ConfigError",
+    "InternalComponentConfig",
+    "ListenerConfig",
+    "Location",
+    "LogSink",
+    "RouterConfig",
+    "ShaperConfig",
+    "TLSConfig",
+    "VirtualHostConfig",
+    "loadConfig",
+]
+
+
+def loadConfig(
+    path: str | os.PathLike[str] | FilePath[str],
+    *,
+    plugins: Collection[str] = (),
+    modules: Collection[str] = (),
+) -> RouterConfig:
+    """
+    Load a configuration file: MongooseIM's TOML when its name ends in
+    C{.toml}, else a Prosody-style Lua file.
+
+    @param path: The C{prosody.cfg.lua} or C{mongooseim.toml} file.
+    @param plugins: The names of the installed component plugins
+        (C{Component "x" "plugin"}).
+    @param modules: The names of the installed per-component modules
+        (C{modules_enabled} under an internal component).
+    @return: The validated configuration; warnings are in
+        L{RouterConfig.warnings}.
+    @raise ConfigError: For any mistake, as C{file:line: what is wrong}.
+    """
+    # The loaders are imported when used: TOML users never load lupa.
+    source = path.path if isinstance(path, FilePath) else os.fspath(path)
+    if source.endswith(".toml"):
+        from xcomp.config.mongooseim import loadTOML
+
+        return loadTOML(source)
+    from xcomp.config.prosody import loadProsody
+
+    return loadProsody(source, plugins, modules)
