@@ -22,7 +22,7 @@ from xcomp.config import (
     ShaperConfig,
 )
 from xcomp.hosts import LocalHost
-from xcomp.listener import ComponentListenerFactory, ComponentStream, handshakeDigest
+from xcomp.listener import ComponentListenerFactory, ComponentStream, OutputBound, handshakeDigest
 from xcomp.router import Router
 from xcomp.test.helpers import makeConfig, stanza
 from xcomp.test.test_listener import (
@@ -665,13 +665,22 @@ class OutputBoundTests(ListenerOptionsMixin, SynchronousTestCase):
         self.clock = Clock()
         self.build(sendTimeout=10.0, maxOutputBuffer=1000)
 
+    def outputOf(self, transport: object) -> OutputBound:
+        """
+        The producer a stream registered with C{transport}: what Twisted
+        pauses and resumes.
+        """
+        producer = getattr(transport, "producer", None)
+        assert isinstance(producer, OutputBound), producer
+        return producer
+
     def test_registeredAsProducer(self) -> None:
         """
-        The stream is its transport's streaming producer, so the transport
-        says when its buffer is full.
+        The stream's output bound is its transport's streaming producer, so
+        the transport says when its buffer is full.
         """
         a, transport = self.authenticate("a.example", SECRET)
-        self.assertIs(transport.producer, a)
+        self.assertIsInstance(transport.producer, OutputBound)
         self.assertTrue(transport.streaming)
 
     def test_backlogBounded(self) -> None:
@@ -681,7 +690,7 @@ class OutputBoundTests(ListenerOptionsMixin, SynchronousTestCase):
         once, and the component is unbound.
         """
         a, aTransport = self.authenticate("a.example", SECRET)
-        a.pauseProducing()
+        self.outputOf(aTransport).pauseProducing()
         aTransport.clear()
         message = stanza("<message from='b.example' to='a.example'><body>" + "x" * 400 + "</body></message>")
         self.router.route(message)
@@ -700,12 +709,12 @@ class OutputBoundTests(ListenerOptionsMixin, SynchronousTestCase):
         a, aTransport = self.authenticate("a.example", SECRET)
         message = stanza("<message from='b.example' to='a.example'><body>" + "x" * 400 + "</body></message>")
         for _ in range(3):
-            a.pauseProducing()
+            self.outputOf(aTransport).pauseProducing()
             self.router.route(message)
             self.router.route(message)
-            a.resumeProducing()
+            self.outputOf(aTransport).resumeProducing()
         self.assertFalse(aTransport.disconnecting)
-        self.assertFalse(a._stalled)
+        self.assertFalse(self.outputOf(aTransport).stalled)
 
     def test_boundIsOnWhatWaits(self) -> None:
         """
@@ -714,10 +723,14 @@ class OutputBoundTests(ListenerOptionsMixin, SynchronousTestCase):
         through while the buffer stays above its high-water mark, and one
         that stops reading is.
         """
-        a, _ = self.authenticate("a.example", SECRET)
         transport = BufferingTransport()
-        a.transport = transport  # type: ignore[assignment]  # a FileDescriptor, not a whole TCP transport
-        a.pauseProducing()
+        a = self.factory.buildProtocol(None)
+        a.makeConnection(transport)
+        a.dataReceived((HEADER % "a.example").encode())
+        digest = handshakeDigest(streamId(b"".join(transport._tempDataBuffer)), SECRET)
+        a.dataReceived(b"<handshake>" + digest + b"</handshake>")
+        transport.take(transport._tempDataLen)
+        self.outputOf(transport).pauseProducing()
         message = stanza("<message from='b.example' to='a.example'><body>" + "x" * 400 + "</body></message>")
         for _ in range(20):
             self.router.route(message)
@@ -735,7 +748,7 @@ class OutputBoundTests(ListenerOptionsMixin, SynchronousTestCase):
         not left to flush.
         """
         a, aTransport = self.authenticate("a.example", SECRET)
-        a.pauseProducing()
+        self.outputOf(aTransport).pauseProducing()
         self.clock.advance(9.9)
         self.assertFalse(aTransport.disconnecting)
         self.clock.advance(0.1)
@@ -761,7 +774,7 @@ class OutputBoundTests(ListenerOptionsMixin, SynchronousTestCase):
         A connection that is lost leaves no timer behind.
         """
         a, aTransport = self.authenticate("a.example", SECRET)
-        a.pauseProducing()
+        self.outputOf(aTransport).pauseProducing()
         a.close("system-shutdown")
         a.connectionLost()
         self.assertEqual(self.clock.getDelayedCalls(), [])
