@@ -2,8 +2,9 @@
 """
 Server endpoints for component listeners: plain TCP, TCP with
 C{SO_REUSEPORT} (so that several xcomp processes can share a port, the
-kernel spreading connections between them), and direct TLS on top of
-either.
+kernel spreading connections between them), the HAProxy PROXY protocol
+header on top of either, and direct TLS on top of that (the proxy's header
+comes before the TLS handshake).
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from twisted.internet.interfaces import (
     IProtocolFactory,
     IReactorCore,
     IReactorSocket,
+    IReactorTime,
     IStreamServerEndpoint,
 )
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
 from xcomp.config import ConfigError, ListenerConfig
+from xcomp.listener.proxy import ProxyHeaderFactory
 
-__all__ = ["ReusePortEndpoint", "TLSServerEndpoint", "listenerEndpoint"]
+__all__ = ["ProxyServerEndpoint", "ReusePortEndpoint", "TLSServerEndpoint", "listenerEndpoint"]
 
 
 @implementer(IStreamServerEndpoint)
@@ -105,15 +108,46 @@ class TLSServerEndpoint:
         Listen with the wrapped endpoint, with TLS around each connection.
         """
         return self._wrapped.listen(
-            TLSMemoryBIOFactory(self._contextFactory, False, protocolFactory)  # type: ignore[arg-type]
+            TLSMemoryBIOFactory(self._contextFactory, False, protocolFactory)
         )
+
+
+@implementer(IStreamServerEndpoint)
+class ProxyServerEndpoint:
+    """
+    The HAProxy PROXY protocol on top of another server endpoint: every
+    accepted connection starts with the proxy's header, and the listener's
+    protocol sees the client's address as the peer (see
+    L{xcomp.listener.proxy}).
+    """
+
+    def __init__(
+        self, wrapped: IStreamServerEndpoint, clock: IReactorTime, timeout: float | None
+    ) -> None:
+        """
+        @param wrapped: The endpoint to listen with.
+        @param clock: Where the header's deadline is kept.
+        @param timeout: Seconds a connection has to send its header; L{None}
+            for no limit.
+        """
+        self._wrapped = wrapped
+        self._clock = clock
+        self._timeout = timeout
+
+    def listen(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IListeningPort]:
+        """
+        Listen with the wrapped endpoint, reading the header of each
+        connection before C{protocolFactory}'s protocol is connected.
+        """
+        return self._wrapped.listen(ProxyHeaderFactory(protocolFactory, self._clock, self._timeout))
 
 
 def listenerEndpoint(reactor: IReactorCore, listener: ListenerConfig) -> IStreamServerEndpoint:
     """
     The endpoint for one configured listener: TCP on its port and interface,
-    with C{SO_REUSEPORT} if it has C{reuse_port}, and TLS if it has a
-    certificate.
+    with C{SO_REUSEPORT} if it has C{reuse_port}, the PROXY protocol header
+    if it has C{proxy_protocol} (within its C{state_timeout}), and TLS if it
+    has a certificate.
 
     @raise ConfigError: If the certificate or key cannot be loaded now.
     """
@@ -123,7 +157,10 @@ def listenerEndpoint(reactor: IReactorCore, listener: ListenerConfig) -> IStream
     else:
         version = ipaddress.ip_address(listener.interface).version
         endpointType = TCP6ServerEndpoint if version == 6 else TCP4ServerEndpoint
-        endpoint = endpointType(reactor, listener.port, interface=listener.interface)  # type: ignore[arg-type]
+        endpoint = endpointType(reactor, listener.port, interface=listener.interface)
+    if listener.proxyProtocol:
+        # Below TLS: the proxy's header is sent in the clear, first.
+        endpoint = ProxyServerEndpoint(endpoint, reactor, listener.stateTimeout)  # type: ignore[arg-type]
     if listener.tls is not None:
         from xcomp.tls import contextFactory, tlsError
 
@@ -133,5 +170,5 @@ def listenerEndpoint(reactor: IReactorCore, listener: ListenerConfig) -> IStream
             raise tlsError(
                 listener.tls, listener.location, f"{listener.interface}:{listener.port}", e
             ) from None
-        endpoint = TLSServerEndpoint(endpoint, options)  # type: ignore[arg-type]
+        endpoint = TLSServerEndpoint(endpoint, options)
     return endpoint

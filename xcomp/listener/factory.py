@@ -136,6 +136,6 @@ class ComponentListenerFactory(_ServerFactory):
             waiting.append(stream.whenLost())
             stream.close("system-shutdown", "The router is shutting down")
         done = defer.DeferredList(waiting, consumeErrors=True)
-        done.addTimeout(timeout, self.reactor)  # type: ignore[arg-type]
+        done.addTimeout(timeout, self.reactor)
         done.addErrback(lambda f: f.trap(defer.TimeoutError))
         return done.addCallback(lambda _: None)

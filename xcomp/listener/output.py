@@ -71,9 +71,9 @@ def bufferedBytes(transport: object) -> int | None:
     for _ in range(4):
         if hasattr(transport, "_tempDataLen") and hasattr(transport, "dataBuffer"):
             return (
-                len(transport.dataBuffer)  # type: ignore[attr-defined]
+                len(transport.dataBuffer)
                 - transport.offset  # type: ignore[attr-defined]
-                + transport._tempDataLen  # type: ignore[attr-defined]
+                + transport._tempDataLen
             )
         transport = getattr(transport, "transport", None)
         if transport is None:

@@ -178,11 +178,20 @@ class ComponentClient:
         self.factory.addBootstrap(xmlstream.INIT_FAILED_EVENT, self._failed)
         self.factory.addBootstrap(xmlstream.STREAM_END_EVENT, self._ended)
 
-    async def connect(self, port: int, host: str = "127.0.0.1") -> ComponentClient:
+    async def connect(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        wrap: Callable[[protocol.ClientFactory], protocol.ClientFactory] | None = None,
+    ) -> ComponentClient:
         """
         Connect and authenticate; fails with the stream error if refused.
+
+        @param wrap: Makes the factory that connects out of the client's own
+            (to add a PROXY protocol header, or TLS).
         """
-        self.reactor.connectTCP(host, port, self.factory, timeout=PROCESS_TIMEOUT)  # type: ignore[attr-defined]
+        factory = self.factory if wrap is None else wrap(self.factory)
+        self.reactor.connectTCP(host, port, factory, timeout=PROCESS_TIMEOUT)  # type: ignore[attr-defined]
         return await self._authd.addTimeout(PROCESS_TIMEOUT, self.reactor)  # type: ignore[arg-type]
 
     def _connected(self, xs: xmlstream.XmlStream) -> None:

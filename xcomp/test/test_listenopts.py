@@ -42,7 +42,7 @@ class BufferingTransport(FileDescriptor):
     """
 
     def __init__(self) -> None:
-        super().__init__(MemoryReactor())  # type: ignore[arg-type]
+        super().__init__(MemoryReactor())
         self.connected = 1
 
     def take(self, size: int) -> None:
@@ -56,7 +56,7 @@ class BufferingTransport(FileDescriptor):
     def abortConnection(self) -> None:
         self.disconnecting = True
 
-    def getPeer(self) -> None:  # type: ignore[override]
+    def getPeer(self) -> None:
         return None
 
 PASSWORD = "listener-password"
