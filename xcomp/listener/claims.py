@@ -147,6 +147,13 @@ def claimDomains(config: RouterConfig, listener: ListenerConfig, domains: list[s
     @return: The claim.
     @raise Refused: With the stream error and the reason.
     """
+    for domain in domains:
+        # Before anything else, so that a stream covering one of them is
+        # answered as Prosody answers for a host that is not a component.
+        component = config.components.get(domain)
+        served = component is not None and not isinstance(component, ComponentConfig)
+        if served or domain in config.virtualHosts:
+            raise Refused("host-unknown", f"{domain} is served by the router itself")
     secret: str | None = None
     byPassword: bool | None = None
     bindings = []
@@ -161,8 +168,6 @@ def claimDomains(config: RouterConfig, listener: ListenerConfig, domains: list[s
             conflict = component.conflictResolve
             hidden = False
             opened = False
-        elif component is not None or domain in config.virtualHosts:
-            raise Refused("host-unknown", f"{domain} is served by the router itself")
         elif not listener.password:
             raise Refused("host-unknown", "No such component is configured")
         elif not passwordMayClaim(listener.passwordDomains, domain):
