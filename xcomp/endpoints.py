@@ -122,32 +122,31 @@ class ProxyServerEndpoint:
     """
 
     def __init__(
-        self, wrapped: IStreamServerEndpoint, clock: IReactorTime, timeout: float | None
+        self, wrapped: IStreamServerEndpoint, clock: IReactorTime, listener: ListenerConfig
     ) -> None:
         """
         @param wrapped: The endpoint to listen with.
         @param clock: Where the header's deadline is kept.
-        @param timeout: Seconds a connection has to send its header; L{None}
-            for no limit.
+        @param listener: The listener's options (the header's deadline and
+            how many connections may wait for it come from them).
         """
         self._wrapped = wrapped
         self._clock = clock
-        self._timeout = timeout
+        self._listener = listener
 
     def listen(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IListeningPort]:
         """
         Listen with the wrapped endpoint, reading the header of each
         connection before C{protocolFactory}'s protocol is connected.
         """
-        return self._wrapped.listen(ProxyHeaderFactory(protocolFactory, self._clock, self._timeout))
+        return self._wrapped.listen(ProxyHeaderFactory(protocolFactory, self._clock, self._listener))
 
 
 def listenerEndpoint(reactor: IReactorCore, listener: ListenerConfig) -> IStreamServerEndpoint:
     """
     The endpoint for one configured listener: TCP on its port and interface,
     with C{SO_REUSEPORT} if it has C{reuse_port}, the PROXY protocol header
-    if it has C{proxy_protocol} (within its C{state_timeout}), and TLS if it
-    has a certificate.
+    first if it has C{proxy_protocol}, and TLS if it has a certificate.
 
     @raise ConfigError: If the certificate or key cannot be loaded now.
     """
@@ -160,7 +159,7 @@ def listenerEndpoint(reactor: IReactorCore, listener: ListenerConfig) -> IStream
         endpoint = endpointType(reactor, listener.port, interface=listener.interface)
     if listener.proxyProtocol:
         # Below TLS: the proxy's header is sent in the clear, first.
-        endpoint = ProxyServerEndpoint(endpoint, reactor, listener.stateTimeout)  # type: ignore[arg-type]
+        endpoint = ProxyServerEndpoint(endpoint, reactor, listener)  # type: ignore[arg-type]
     if listener.tls is not None:
         from xcomp.tls import contextFactory, tlsError
 

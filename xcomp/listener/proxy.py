@@ -40,6 +40,7 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 from zope.interface import directlyProvides, implementer, providedBy
 
+from xcomp.config import DEFAULT_STATE_TIMEOUT, ListenerConfig
 from xcomp.listener.connection import formatPeer
 from xcomp.logsinks import Logger
 
@@ -93,10 +94,13 @@ class ProxyHeaderProtocol(ProtocolWrapper):
         """
         directlyProvides(self, providedBy(transport))
         Protocol.makeConnection(self, transport)
-        self.factory.registerProtocol(self)
-        timeout = self.factory.timeout
-        if timeout is not None:
-            self._deadline = self.factory.clock.callLater(timeout, self._timedOut)
+        factory = self.factory
+        factory.registerProtocol(self)
+        if factory.limit is not None and len(factory.waiting) >= factory.limit:
+            self._refuse("too many connections are waiting to send their PROXY protocol header")
+            return
+        factory.waiting.add(self)
+        self._deadline = factory.clock.callLater(factory.timeout, self._timedOut)
 
     def dataReceived(self, data: bytes) -> None:
         """
@@ -116,6 +120,7 @@ class ProxyHeaderProtocol(ProtocolWrapper):
             return
         self._info = info
         self._cancelDeadline()
+        self.factory.waiting.discard(self)
         self.wrappedProtocol.makeConnection(self)
         if rest:
             self.wrappedProtocol.dataReceived(rest)
@@ -168,6 +173,7 @@ class ProxyHeaderProtocol(ProtocolWrapper):
         Close a connection that did not start with a usable header.
         """
         self._cancelDeadline()
+        self.factory.waiting.discard(self)
         self._log.warn(
             "Connection from {peer} closed: {reason}",
             peer=formatPeer(self.transport.getPeer()),  # type: ignore[union-attr]
@@ -178,7 +184,7 @@ class ProxyHeaderProtocol(ProtocolWrapper):
 
     def _timedOut(self) -> None:
         """
-        The header did not arrive within the listener's C{state_timeout}.
+        The header did not arrive in time.
         """
         self._deadline = None
         self._refuse("no PROXY protocol header in time")
@@ -212,6 +218,7 @@ class ProxyHeaderProtocol(ProtocolWrapper):
         Tell the wrapped protocol, if it was ever connected.
         """
         self._cancelDeadline()
+        self.factory.waiting.discard(self)
         if self._info is not None:
             super().connectionLost(reason)
         else:
@@ -230,21 +237,29 @@ class ProxyHeaderFactory(_WrappingFactory):
     Wraps a listener's factory so that every connection starts with a PROXY
     protocol header.
 
+    A proxy sends its header as soon as it connects, so the wait for it is
+    short and bounded: the listener's C{state_timeout}
+    (L{DEFAULT_STATE_TIMEOUT} when that is infinite), and no more
+    connections may wait at once than C{max_connections}.  The connections
+    whose header has arrived are the listener's to count.
+
     @ivar clock: Where the header's deadline is kept.
-    @ivar timeout: Seconds a connection has to send its header; L{None} for
-        no limit.
+    @ivar timeout: Seconds a connection has to send its header.
+    @ivar limit: How many connections may wait for their header at once;
+        L{None} for no limit.
+    @ivar waiting: The connections whose header has not arrived yet.
     """
 
     protocol = ProxyHeaderProtocol
 
-    def __init__(
-        self, wrappedFactory: IProtocolFactory, clock: IReactorTime, timeout: float | None
-    ) -> None:
+    def __init__(self, wrappedFactory: IProtocolFactory, clock: IReactorTime, listener: ListenerConfig) -> None:
         """
         @param wrappedFactory: The listener's factory.
         @param clock: See L{clock}.
-        @param timeout: See L{timeout}.
+        @param listener: The listener's options.
         """
         super().__init__(wrappedFactory)
         self.clock = clock
-        self.timeout = timeout
+        self.timeout = DEFAULT_STATE_TIMEOUT if listener.stateTimeout is None else listener.stateTimeout
+        self.limit = listener.maxConnections
+        self.waiting: set[ProxyHeaderProtocol] = set()

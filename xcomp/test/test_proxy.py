@@ -25,7 +25,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import provider
 
-from xcomp.config import ListenerConfig, TLSConfig
+from xcomp.config import DEFAULT_STATE_TIMEOUT, ListenerConfig, TLSConfig
 from xcomp.listener import ComponentListenerFactory, ComponentStream
 from xcomp.listener.proxy import ProxyHeaderFactory, ProxyHeaderProtocol
 from xcomp.router import Router
@@ -82,7 +82,7 @@ class ProxyHeaderTests(SynchronousTestCase):
             5347, "127.0.0.1", password=PASSWORD, proxyProtocol=True, maxConnections=5, stateTimeout=5.0
         )
         self.factory = ComponentListenerFactory(Router(self.clock), self.config, self.clock, self.listener)
-        self.proxyFactory = ProxyHeaderFactory(self.factory, self.clock, self.listener.stateTimeout)
+        self.proxyFactory = ProxyHeaderFactory(self.factory, self.clock, self.listener)
 
     def connect(self) -> tuple[ProxyHeaderProtocol, StringTransport]:
         """
@@ -210,6 +210,30 @@ class ProxyHeaderTests(SynchronousTestCase):
         self.stream().connectionLost()
         wrapper.connectionLost(defer.CancelledError())  # type: ignore[arg-type]
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_waitingBounded(self) -> None:
+        """
+        No more connections may wait for their header at once than
+        C{max_connections}; one whose header has arrived makes room.
+        """
+        waiting = [self.connect() for _ in range(5)]
+        self.assertFalse(any(t.disconnecting for _, t in waiting))
+        _, refused = self.connect()
+        self.assertTrue(refused.disconnecting or refused.disconnected)
+        waiting[0][0].dataReceived(v1Header("203.0.113.7", 40001))
+        _, accepted = self.connect()
+        self.assertFalse(accepted.disconnecting or accepted.disconnected)
+
+    def test_headerDeadlineWithoutStateTimeout(self) -> None:
+        """
+        With no C{state_timeout}, a header still has to arrive within the
+        default one.
+        """
+        listener = ListenerConfig(5347, "127.0.0.1", proxyProtocol=True, stateTimeout=None)
+        self.proxyFactory = ProxyHeaderFactory(self.factory, self.clock, listener)
+        _, transport = self.connect()
+        self.clock.advance(DEFAULT_STATE_TIMEOUT)
+        self.assertTrue(transport.disconnecting or transport.disconnected)
 
     def test_maxConnectionsLogsSource(self) -> None:
         """
