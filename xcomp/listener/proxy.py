@@ -252,7 +252,9 @@ class ProxyHeaderFactory(_WrappingFactory):
 
     protocol = ProxyHeaderProtocol
 
-    def __init__(self, wrappedFactory: IProtocolFactory, clock: IReactorTime, listener: ListenerConfig) -> None:
+    def __init__(
+        self, wrappedFactory: IProtocolFactory, clock: IReactorTime, listener: ListenerConfig
+    ) -> None:
         """
         @param wrappedFactory: The listener's factory.
         @param clock: See L{clock}.

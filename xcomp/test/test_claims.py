@@ -127,7 +127,9 @@ class ClaimRulesTests(SynchronousTestCase):
         A VirtualHost or an internal component is C{host-unknown}, even when
         C{password_domains} would allow it.
         """
-        listener = ListenerConfig(5347, "127.0.0.1", password=PASSWORD, passwordDomains=("*.org", "example.org"))
+        listener = ListenerConfig(
+            5347, "127.0.0.1", password=PASSWORD, passwordDomains=("*.org", "example.org")
+        )
         for domain in ("example.org", "muc.example.org"):
             self.assertEqual(self.refusal([domain], listener)[0], "host-unknown")
 
@@ -154,7 +156,9 @@ class ClaimRulesTests(SynchronousTestCase):
         An C{is_subdomain} stream is refused if any of its domains is
         outside C{password_domains}.
         """
-        self.listener = ListenerConfig(5347, "127.0.0.1", password=PASSWORD, passwordDomains=("*.example.net",))
+        self.listener = ListenerConfig(
+            5347, "127.0.0.1", password=PASSWORD, passwordDomains=("*.example.net",)
+        )
         self.config = makeConfig(virtualHosts=["example.org", "example.net"])
         self.assertEqual(self.refusal(["irc.example.net", "irc.example.org"])[0], "not-authorized")
 

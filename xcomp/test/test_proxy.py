@@ -142,7 +142,8 @@ class ProxyHeaderTests(SynchronousTestCase):
         connection's own peer.  (Twisted's version 1 parser wants something
         after C{UNKNOWN}, which the addresses it ignores provide here.)
         """
-        for header in (b"PROXY UNKNOWN 2001:db8::7 2001:db8::1 40001 5347\r\n", v2Header("198.51.100.9", 40002, command=0)):
+        unknown = b"PROXY UNKNOWN 2001:db8::7 2001:db8::1 40001 5347\r\n"
+        for header in (unknown, v2Header("198.51.100.9", 40002, command=0)):
             wrapper, _ = self.connect()
             wrapper.dataReceived(header)
             self.assertEqual(self.stream().peer, "127.0.0.1:50000")
@@ -310,7 +311,9 @@ class ProxyOverTCPTests(TestCase):
         C{options}; return its port.
         """
         port = freePort()
-        listener = ListenerConfig(port, "127.0.0.1", password=PASSWORD, proxyProtocol=True, **options)  # type: ignore[arg-type]
+        listener = ListenerConfig(
+            port, "127.0.0.1", password=PASSWORD, proxyProtocol=True, **options  # type: ignore[arg-type]
+        )
         self.service = RouterService(makeConfig(listeners=(listener,)), reactor=reactor)
         self.service.startService()
         self.addCleanup(self.service.stopService)
@@ -374,7 +377,8 @@ class ProxyOverTCPTests(TestCase):
 
         class Garbage(protocol.Protocol):
             def connectionMade(self) -> None:
-                self.transport.write(b"\x16\x03\x01\x02\x00 not a PROXY header\r\n")  # type: ignore[union-attr]
+                garbage = b"\x16\x03\x01\x02\x00 not a PROXY header\r\n"
+                self.transport.write(garbage)  # type: ignore[union-attr]
 
             def connectionLost(self, reason: object = None) -> None:
                 lost.callback(None)
@@ -402,7 +406,8 @@ class ProxyOverTCPTests(TestCase):
         options = optionsForClientTLS("localhost", trustRoot=trust)
 
         def wrap(factory: protocol.ClientFactory) -> protocol.ClientFactory:
-            return HeaderFirstFactory(TLSMemoryBIOFactory(options, True, factory), v1Header("203.0.113.8", 40008))  # type: ignore[return-value]
+            tls = TLSMemoryBIOFactory(options, True, factory)
+            return HeaderFirstFactory(tls, v1Header("203.0.113.8", 40008))  # type: ignore[return-value]
 
         client = await self.component("secure.example", port, wrap)
         self.assertTrue(self.logged("secure.example bound (203.0.113.8:40008)"))
