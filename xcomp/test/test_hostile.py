@@ -2,7 +2,7 @@
 Hostile and careless peers against C{twistd xcomp} over real loopback
 sockets: slow-loris headers, a 100 MB stanza, a billion-laughs document,
 invalid UTF-8, a component that never reads, 2000 connections that never
-authenticate.  Each gets its stream error, and two well-behaved components
+authenticate, garbage where a PROXY protocol header belongs.  Each gets its stream error, and two well-behaved components
 keep exchanging stanzas during and after.
 
 Memory under these loads is measured by C{bench/memory_ceiling.py}, not
@@ -25,6 +25,7 @@ from twisted.words.protocols.jabber import component, xmlstream
 from xcomp.listener import _IStreamTransport, handshakeDigest
 from xcomp.test.certs import TestCA
 from xcomp.test.loopback import PROCESS_TIMEOUT, ChildProcess, ComponentClient, freePort, spawnTwistd
+from xcomp.test.test_proxy import behind, v1Header
 
 PASSWORD = "hostile-test-password"
 
@@ -354,3 +355,45 @@ class TLSOverTCPTests(HostileTestCase):
         xs.send("<message from='secure.example.org' to='bob.example.org' id='tls1'><body>sealed</body></message>")
         message = await self.bob.next(lambda e: e.getAttribute("id") == "tls1")
         self.assertEqual(str(message.body), "sealed")
+
+
+class ProxyProtocolTests(HostileTestCase):
+    """
+    A C{proxy_protocol} listener of the router process, configured in TOML.
+    """
+
+    async def test_garbageThenProxiedComponent(self) -> None:
+        """
+        A connection that starts with garbage instead of a PROXY header is
+        closed without a traceback and the process keeps serving: a
+        component behind a version 1 header authenticates, is logged with
+        the address the header gives, and exchanges stanzas.
+        """
+        proxied = freePort()
+        await self.setUpRouter(
+            f"""
+[[listen.component]]
+  port = {proxied}
+  ip_address = "127.0.0.1"
+  password = "{PASSWORD}"
+  proxy_protocol = true
+"""
+        )
+        peer = cast(
+            RawPeer,
+            await TCP4ClientEndpoint(reactor, "127.0.0.1", proxied, timeout=PROCESS_TIMEOUT).connect(
+                protocol.Factory.forProtocol(RawPeer)
+            ),
+        )
+        peer.transport.write(HEADER % b"garbage.example.org")
+        await peer.lost.addTimeout(PROCESS_TIMEOUT, reactor)
+        self.assertEqual(bytes(peer.received), b"")
+        client = ComponentClient(reactor, "proxied.example.org", PASSWORD)
+        self.addCleanup(client.disconnect)
+        await client.connect(proxied, wrap=behind(v1Header("203.0.113.7", 40001)))
+        await self.child.waitFor(rb"proxied\.example\.org bound \(203\.0\.113\.7:40001\)")
+        client.send("<message from='proxied.example.org' to='bob.example.org' id='px1'/>")
+        await self.bob.next(lambda e: e.getAttribute("id") == "px1")
+        await self.stillRouting()
+        self.assertIn(b"not a PROXY protocol header", bytes(self.child.output))
+        self.assertNotIn(b"Traceback", bytes(self.child.output))
