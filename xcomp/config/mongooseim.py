@@ -33,7 +33,7 @@ import tomllib
 from types import MappingProxyType
 from typing import Callable, Mapping, NoReturn, Sequence, TypeVar
 
-from xcomp.config.lua import prepDomain
+from xcomp.config.domains import prepDomain
 from xcomp.config.values import parseDomainPatterns
 from xcomp.config.acl import PATTERN_KEYS, ACLPattern, AccessClause, SpecError, patternFromMapping
 from xcomp.config.model import (

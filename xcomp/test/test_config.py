@@ -16,6 +16,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from xcomp.config import lua
+from xcomp.config.lua import runtime
 from xcomp.tls import checkListeners
 from xcomp.test.certs import TestCA
 from xcomp.config import (
@@ -304,7 +305,7 @@ class FileTests(_ConfigTestCase):
         """
         A configuration that runs too long is stopped and reported.
         """
-        self.patch(lua, "MAX_INSTRUCTIONS", 1_000_000)
+        self.patch(runtime, "MAX_INSTRUCTIONS", 1_000_000)
         self.assertEqual(
             self.fails("admins = {}\nwhile true do end\n"),
             self.at(
@@ -318,7 +319,7 @@ class FileTests(_ConfigTestCase):
         """
         A configuration that allocates too much memory is stopped and reported.
         """
-        self.patch(lua, "MAX_MEMORY", 16 * 1024 * 1024)
+        self.patch(runtime, "MAX_MEMORY", 16 * 1024 * 1024)
         self.assertEqual(
             self.fails('local t = {}\nfor i = 1, 1e9 do t[i] = ("x"):rep(100) .. i end\n'),
             f"{self.path}: the configuration used more than 16777216 bytes of memory",
@@ -562,7 +563,7 @@ class ScopeTests(_ConfigTestCase):
         """
         A table with too many values is an error.
         """
-        self.patch(lua, "MAX_VALUE_ITEMS", 10)
+        self.patch(runtime, "MAX_VALUE_ITEMS", 10)
         self.assertEqual(
             self.fails("local t = {}\nfor i = 1, 11 do t[i] = i end\ncontact_info = t\n"),
             self.at(3, "option 'contact_info': it holds more than 10 values"),
