@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_config_components -*-
+# -*- test-case-name: xcomp.test.test_config_components,xcomp.test.test_tomlcfg -*-
 """
 Domain names as both configuration formats write them: a C{VirtualHost} or
 C{Component} name, a TOML C{hosts} entry, a C{password_domains} pattern.

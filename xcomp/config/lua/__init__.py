@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_config_lua -*-
+# -*- test-case-name: xcomp.test.test_config_lua,xcomp.test.test_config_components -*-
 """
 Evaluate a Prosody-style C{prosody.cfg.lua} as Lua, the way Prosody does.
 

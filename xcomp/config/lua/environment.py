@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_config_lua -*-
+# -*- test-case-name: xcomp.test.test_config_lua,xcomp.test.test_config_include -*-
 """
 The environment a configuration file runs in, shaped like Prosody 0.12's
 config loader: the Lua side (L{PRELUDE}) and the Python helpers it calls

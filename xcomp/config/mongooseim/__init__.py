@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_tomlcfg -*-
+# -*- test-case-name: xcomp.test.test_tomlcfg,xcomp.test.test_tomlcfg_errors -*-
 """
 Load MongooseIM's TOML configuration (C{mongooseim.toml}) into the same
 frozen model as the Prosody loader: C{[general] hosts} become VirtualHosts,

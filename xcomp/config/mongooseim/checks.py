@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_tomlcfg_errors -*-
+# -*- test-case-name: xcomp.test.test_tomlcfg,xcomp.test.test_tomlcfg_errors -*-
 """
 Check the values of a TOML document, and report what is wrong as
 C{file:line: key.path: what is wrong} (L{ConfigError}), the line found by

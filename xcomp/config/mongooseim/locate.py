@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_tomlcfg_errors -*-
+# -*- test-case-name: xcomp.test.test_tomlcfg,xcomp.test.test_tomlcfg_errors -*-
 """
 Find the line of a TOML key path, for messages: C{tomllib} reports no
 positions for keys.

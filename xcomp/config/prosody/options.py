@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_config_components -*-
+# -*- test-case-name: xcomp.test.test_config_components,xcomp.test.test_config_listeners,xcomp.test.test_portoptions -*-
 """
 Read options with Prosody's scoping: a C{Component} or C{VirtualHost} sees
 its own options first and the global section's after.  A value that does
