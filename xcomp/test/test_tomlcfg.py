@@ -6,6 +6,8 @@ C{[[listen.component]]}; the errors are in L{xcomp.test.test_tomlcfg_errors}.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -89,6 +91,28 @@ class ExampleTests(SynchronousTestCase):
         )
         self.assertEqual(listener.shaper, ShaperConfig("fast", 50_000))
         self.assertEqual(list(config.virtualHosts), ["example.org"])
+
+    def test_noLua(self) -> None:
+        """
+        Loading a TOML file never loads Lua: a fresh interpreter that loads
+        one has not imported lupa.
+        """
+        if not EXAMPLE.exists():
+            raise SkipTest("not a source checkout")
+        code = (
+            "import sys\n"
+            "from xcomp.config import loadConfig\n"
+            "loadConfig(sys.argv[1])\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'lupa'))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code, EXAMPLE.path],
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+        )
+        self.assertEqual((result.returncode, result.stdout), (0, b"[]\n"), result.stderr)
 
 
 class ListenerOptionTests(_TOMLTestCase):
