@@ -31,8 +31,8 @@ def readListeners(
     @param accessRules: The access rules, which C{component_access} names.
     """
     section = options.global_
-    ports = options.list(section, "component_ports", (DEFAULT_PORT,), parsePort)
-    tlsPorts = options.list(section, "component_direct_tls_ports", (), parsePort)
+    ports = options.listOf(section, "component_ports", (DEFAULT_PORT,), parsePort)
+    tlsPorts = options.listOf(section, "component_direct_tls_ports", (), parsePort)
     interfaces = tuple(
         address
         for address, option in (("127.0.0.1", "use_ipv4"), ("::1", "use_ipv6"))
@@ -40,7 +40,7 @@ def readListeners(
     )
     for name in ("local_interfaces", "component_interface", "component_interfaces"):
         if name in section.options:
-            interfaces = options.list(section, name, (), parseInterface)
+            interfaces = options.listOf(section, name, (), parseInterface)
     both = set(ports) & set(tlsPorts)
     if both:
         option = section.options["component_direct_tls_ports"]

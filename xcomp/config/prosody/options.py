@@ -126,7 +126,7 @@ class Options:
 
         return self.read(section, name, default, convert, f"an integer of at least {lowest}")
 
-    def list(
+    def listOf(
         self,
         section: RawSection,
         name: str,
