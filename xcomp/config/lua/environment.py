@@ -21,9 +21,9 @@ from xcomp.config.lua.convert import text
 
 __all__ = ["PRELUDE", "Helpers"]
 
-# Chunks are named "=xcfgN" so that positions
-# in Lua's messages are short and can be mapped back to file names (Lua
-# shortens long "@path" chunk names).
+#: The Lua side of the loader.  Chunks are named "=xcfgN" so that positions
+#: in Lua's messages are short and can be mapped back to file names (Lua
+#: shortens long "@path" chunk names).
 PRELUDE = r"""
 local helpers, limits = ...
 local read_file, resolve, glob, prep = helpers.read_file, helpers.resolve,
