@@ -24,11 +24,7 @@ from twisted.words.protocols.jabber.jid import JID, InvalidFormat
 from twisted.words.xish import domish
 from zope.interface import implementer
 
-from xcomp._wokkel import disco, subprotocols
-from xcomp.errors import bounce
 from xcomp.interfaces import IRoomExtension, IRouter
-from xcomp.internal import InternalComponent
-from xcomp.logsinks import Logger
 from xcomp.muc.elements import (
     NS_DISCO_INFO,
     NS_DISCO_ITEMS,
@@ -41,10 +37,11 @@ from xcomp.muc.elements import (
     element,
     errorList,
 )
-from xcomp.muc.room import Room, bareOf
+from xcomp.muc.room import Room
 from xcomp.muc.settings import ServiceOptions
+from xcomp.muc.state import bareOf
 from xcomp.muc.store import SQLiteStore
-from xcomp.stanza import Stanza
+from xcomp.plugin import InternalComponent, Logger, Stanza, bounce, disco, subprotocols
 
 __all__ = ["MUCComponent", "MUCHandler", "makeComponent"]
 

@@ -14,8 +14,7 @@ import attrs
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 
-from xcomp.errors import bounce
-from xcomp.stanza import COMPONENT_NS, Stanza, quoteAttribute
+from xcomp.plugin import COMPONENT_NS, Stanza, bounce, quoteAttribute
 
 NS_MUC = "http://jabber.org/protocol/muc"
 NS_MUC_USER = NS_MUC + "#user"
@@ -231,6 +230,23 @@ def parseStamp(value: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
+
+
+def parseElement(data: bytes) -> domish.Element | None:
+    """
+    The element serialised in C{data} (as L{serialise} wrote it: in the
+    component namespace), or C{None} if C{data} is not one element.
+    """
+    found: list[domish.Element] = []
+    stream = domish.elementStream()
+    stream.DocumentStartEvent = lambda root: None
+    stream.ElementEvent = found.append
+    stream.DocumentEndEvent = lambda: None
+    try:
+        stream.parse(b"<wrapper xmlns='" + COMPONENT_NS.encode("ascii") + b"'>" + data + b"</wrapper>")
+    except domish.ParserError:
+        return None
+    return found[0] if len(found) == 1 else None
 
 
 def delay(when: float, sender: str) -> domish.Element:

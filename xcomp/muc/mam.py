@@ -25,14 +25,13 @@ from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 from zope.interface import implementer
 
-from xcomp._wokkel import data_form, subprotocols
 from xcomp.interfaces import IRoomExtension
-from xcomp.logsinks import Logger
 from xcomp.muc.component import MUCComponent
 from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise
-from xcomp.muc.room import Occupant, Room, rank
 from xcomp.muc.settings import OptionReader, asBoolean, asInteger
+from xcomp.muc.state import Occupant, RoomState, rank
 from xcomp.muc.store import ArchiveEntry, ArchivePage, ArchiveQuery, ItemNotFound, SQLiteStore
+from xcomp.plugin import Logger, data_form, subprotocols
 
 NS_MAM = "urn:xmpp:mam:2"
 NS_MAM_EXTENDED = NS_MAM + "#extended"
@@ -145,7 +144,7 @@ class RoomArchive:
         self._writing: defer.Deferred[None] | None = None
         self._waiters: list[defer.Deferred[None]] = []
 
-    def enabled(self, room: Room) -> bool:
+    def enabled(self, room: RoomState) -> bool:
         """
         Whether C{room}'s messages are archived.
         """
@@ -156,12 +155,12 @@ class RoomArchive:
 
     # IRoomExtension
 
-    def configFields(self, room: Room) -> list[data_form.Field]:
+    def configFields(self, room: RoomState) -> list[data_form.Field]:
         if self.options.allRooms:
             return []
         return [data_form.Field("boolean", ENABLE_FIELD, self.enabled(room), label="Archive messages")]
 
-    def configure(self, room: Room, values: Mapping[str, list[str]]) -> set[str]:
+    def configure(self, room: RoomState, values: Mapping[str, list[str]]) -> set[str]:
         submitted = values.get(ENABLE_FIELD)
         if self.options.allRooms or not submitted:
             return set()
@@ -173,13 +172,13 @@ class RoomArchive:
         room.extra["archiving"] = enabled
         return {"170" if enabled else "171"}
 
-    def joinStatusCodes(self, room: Room) -> set[str]:
+    def joinStatusCodes(self, room: RoomState) -> set[str]:
         return {"170"} if self.enabled(room) else set()
 
-    def features(self, room: Room) -> list[str]:
+    def features(self, room: RoomState) -> list[str]:
         return [NS_MAM, NS_MAM_EXTENDED] if self.enabled(room) else []
 
-    def groupchat(self, room: Room, message: domish.Element, occupant: Occupant) -> None:
+    def groupchat(self, room: RoomState, message: domish.Element, occupant: Occupant) -> None:
         if not self.enabled(room) or child(message, message.uri, "body") is None:
             return
         if len(self.queued) >= MAX_QUEUED or self._queuedBytes >= MAX_QUEUED_BYTES:
@@ -193,7 +192,7 @@ class RoomArchive:
         self._queuedBytes += len(stanza)
         self.flush()
 
-    def destroyed(self, room: Room) -> None:
+    def destroyed(self, room: RoomState) -> None:
         self.flush()
         self.component._write(self.component.store.deleteArchive(room.jid))  # type: ignore[union-attr]
 
@@ -323,7 +322,7 @@ class MAMHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         )
         return d.addCallbacks(send, notFound)
 
-    def _parse(self, room: Room, sender: str, request: domish.Element) -> ArchiveQuery:
+    def _parse(self, room: RoomState, sender: str, request: domish.Element) -> ArchiveQuery:
         """
         The filters and page of a query.
 
