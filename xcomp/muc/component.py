@@ -6,7 +6,8 @@ L{MUCComponent} is an L{InternalComponent} holding the room table, the
 storage and the extensions (C{muc_mam}); L{MUCHandler} is an ordinary wokkel
 handler that finds the room a stanza is for, calls the pure
 L{Room<xcomp.muc.room.Room>}, sends what it returns and stores what changed.
-Service discovery goes through wokkel's C{DiscoHandler}.
+Service discovery goes through wokkel's C{DiscoHandler}, which asks
+L{RoomDiscovery<xcomp.muc.discovery.RoomDiscovery>}.
 """
 
 from __future__ import annotations
@@ -22,13 +23,9 @@ from twisted.python.failure import Failure
 from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.jid import JID, InvalidFormat
 from twisted.words.xish import domish
-from zope.interface import implementer
 
 from xcomp.interfaces import IRoomExtension, IRouter
 from xcomp.muc.elements import (
-    NS_DISCO_INFO,
-    NS_DISCO_ITEMS,
-    NS_MUC,
     NS_MUC_ADMIN,
     NS_MUC_OWNER,
     NS_PING,
@@ -37,6 +34,7 @@ from xcomp.muc.elements import (
     element,
     errorList,
 )
+from xcomp.muc.discovery import RoomDiscovery
 from xcomp.muc.room import Room
 from xcomp.muc.settings import ServiceOptions
 from xcomp.muc.state import bareOf
@@ -98,6 +96,7 @@ class MUCComponent(InternalComponent):
         self._writes: set[defer.Deferred[None]] = set()
         self._pending: list[Stanza] | None = []
         MUCHandler().setHandlerParent(self)
+        RoomDiscovery(self.rooms, options).setHandlerParent(self)
         disco.DiscoHandler().setHandlerParent(self)
 
     def addExtension(self, extension: IRoomExtension) -> None:
@@ -118,8 +117,9 @@ class MUCComponent(InternalComponent):
 
     def startService(self) -> None:
         """
-        Open the storage and load the persistent rooms; stanzas that arrive
-        meanwhile wait (up to L{MAX_PENDING}).
+        Open the storage, load the persistent rooms and let the extensions
+        restore them (C{muc_mam} refills their history); stanzas that
+        arrive meanwhile wait (up to L{MAX_PENDING}).
         """
         if self.store is None:
             if self.dataPath is None:
@@ -142,7 +142,7 @@ class MUCComponent(InternalComponent):
             self._notLoaded
         )
 
-    def _loaded(self, rows: list[tuple[str, str]]) -> None:
+    def _loaded(self, rows: list[tuple[str, str]]) -> defer.Deferred[None]:
         for jid, data in rows:
             try:
                 room = Room.load(
@@ -154,15 +154,33 @@ class MUCComponent(InternalComponent):
             self.rooms[jid] = room
             self._stored.add(jid)
         self._log.info("{domain}: {count} persistent rooms loaded", domain=self.domain, count=len(self.rooms))
+        rooms = list(self.rooms.values())
+        restoring = [self._restore(extension, rooms) for extension in self.extensions]
+        return defer.DeferredList(restoring).addCallback(lambda _: self._release())
+
+    def _restore(self, extension: IRoomExtension, rooms: list[Room]) -> defer.Deferred[None]:
+        """
+        Let one extension put back what it keeps for the loaded rooms; a
+        failure is logged, and the rooms are used as they are.
+        """
+
+        def failed(failure: Failure) -> None:
+            self._log.failure("{domain}: {extension} could not restore the rooms", failure, domain=self.domain,
+                              extension=extension)
+
+        return defer.maybeDeferred(extension.restore, rooms).addErrback(failed)
+
+    def _release(self) -> None:
+        """
+        Dispatch the stanzas that waited for the rooms.
+        """
         pending, self._pending = self._pending or [], None
         for stanza in pending:
             self.receive(stanza)
 
-    def _notLoaded(self, failure: object) -> None:
-        self._log.failure("{domain}: cannot open the room storage", failure, domain=self.domain)  # type: ignore[arg-type]
-        pending, self._pending = self._pending or [], None
-        for stanza in pending:
-            self.receive(stanza)
+    def _notLoaded(self, failure: Failure) -> None:
+        self._log.failure("{domain}: cannot open the room storage", failure, domain=self.domain)
+        self._release()
 
     def stopService(self) -> defer.Deferred[None]:
         """
@@ -315,11 +333,10 @@ def _addressing(stanza: domish.Element) -> tuple[str, str | None, str | None, st
     return to.host, room, to.resource, sender.full()
 
 
-@implementer(disco.IDisco)
 class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
     """
     The wokkel handler of a L{MUCComponent}: presence, messages, the
-    C{muc#admin} and C{muc#owner} queries, pings and disco.
+    C{muc#admin} and C{muc#owner} queries and pings.
     """
 
     parent: MUCComponent
@@ -452,53 +469,6 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if iq.getAttribute("type") == "get":
                 self.send(element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id")))
-
-    # Disco
-
-    def getDiscoInfo(self, requestor: JID, target: JID, nodeIdentifier: str = "") -> list[object]:
-        if nodeIdentifier:
-            return []
-        component = self.parent
-        if target.user is None:
-            return [
-                disco.DiscoIdentity("conference", "text", component.options.name),
-                disco.DiscoFeature(NS_DISCO_INFO),
-                disco.DiscoFeature(NS_DISCO_ITEMS),
-                disco.DiscoFeature(NS_MUC),
-                disco.DiscoFeature(NS_PING),
-            ]
-        room = self._visibleRoom(requestor, target)
-        info: list[object] = [disco.DiscoIdentity("conference", "text", room.config.name or target.user)]
-        info.extend(disco.DiscoFeature(feature) for feature in [NS_DISCO_INFO, NS_DISCO_ITEMS, *room.features()])
-        info.append(room.infoForm())
-        return info
-
-    def getDiscoItems(self, requestor: JID, target: JID, nodeIdentifier: str = "") -> list[object]:
-        if nodeIdentifier:
-            return []
-        component = self.parent
-        if target.user is None:
-            return [
-                disco.DiscoItem(JID(jid), name=room.config.name or None)
-                for jid, room in sorted(component.rooms.items())
-                if room.config.public and not room.locked
-            ]
-        room = self._visibleRoom(requestor, target)
-        return [disco.DiscoItem(JID(occupant)) for occupant in room.visibleOccupants(requestor.full())]
-
-    def _visibleRoom(self, requestor: JID, target: JID) -> Room:
-        """
-        The room a disco request is about.
-
-        @raise StanzaError: no such room (or a locked one, to all but its
-            owners), or the request is for an occupant.
-        """
-        if target.resource is not None:
-            raise StanzaError("service-unavailable", "cancel")
-        room = self.parent.rooms.get(target.userhost())
-        if room is None or (room.locked and room.affiliation(requestor.full()) != "owner"):
-            raise StanzaError("item-not-found", "cancel")
-        return room
 
 
 def _query(iq: domish.Element) -> domish.Element | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Mapping, NoReturn, cast
+from typing import Mapping, NoReturn, Sequence, cast
 
 import attrs
 from twisted.internet import defer, task
@@ -176,7 +176,9 @@ class RoomArchive:
         return {"170"} if self.enabled(room) else set()
 
     def features(self, room: RoomState) -> list[str]:
-        return [NS_MAM, NS_MAM_EXTENDED] if self.enabled(room) else []
+        # The archived messages carry the room's XEP-0359 stanza ids, which
+        # an entity that adds them advertises (XEP-0359 section 6).
+        return [NS_MAM, NS_MAM_EXTENDED, NS_STANZA_ID] if self.enabled(room) else []
 
     def groupchat(self, room: RoomState, message: domish.Element, occupant: Occupant) -> None:
         if not self.enabled(room) or child(message, message.uri, "body") is None:
@@ -195,6 +197,28 @@ class RoomArchive:
     def destroyed(self, room: RoomState) -> None:
         self.flush()
         self.component._write(self.component.store.deleteArchive(room.jid))  # type: ignore[union-attr]
+
+    def restore(self, rooms: Sequence[RoomState]) -> defer.Deferred[None]:
+        """
+        Refill the discussion history of the archived C{rooms} from the
+        archive (as Prosody's C{mod_muc_mam} does): the last messages that
+        have not expired, as many as each room's history keeps.
+        """
+        store = self.component.store
+        archived = {room.jid: room for room in rooms if self.enabled(room) and room.historyLimit() > 0}
+        if store is None or not archived:
+            return defer.succeed(None)
+        since = None
+        if self.options.expiresAfter is not None:
+            since = self.component.router.reactor.seconds() - self.options.expiresAfter
+        limits = {jid: room.historyLimit() for jid, room in archived.items()}
+
+        def refill(found: dict[str, list[ArchiveEntry]]) -> None:
+            for jid, entries in found.items():
+                room = archived[jid]
+                room.history.refill(((e.stamp, e.stanza.encode("utf-8")) for e in entries), room.historyLimit())
+
+        return store.recent(limits, since).addCallback(refill)
 
     # Writing
 
