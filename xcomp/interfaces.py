@@ -221,7 +221,7 @@ class IArchiveStore(Interface):
         with how many were removed.
         """
 
-    def recent(limits, since):  # type: ignore[no-untyped-def]
+    def recent(limits, since):
         """
         Fire with the last messages archived for each room: a dict from room
         JID to a list of L{xcomp.muc.store.ArchiveEntry}, oldest first, at
@@ -277,7 +277,7 @@ class IRoomExtension(Interface):
         persistent).
         """
 
-    def restore(rooms):  # type: ignore[no-untyped-def]
+    def restore(rooms):
         """
         The persistent C{rooms} (a list) were loaded when the service
         started.  Return a L{twisted.internet.defer.Deferred} that fires

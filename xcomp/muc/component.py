@@ -99,6 +99,17 @@ class MUCComponent(InternalComponent):
         RoomDiscovery(self.rooms, options).setHandlerParent(self)
         disco.DiscoHandler().setHandlerParent(self)
 
+    @property
+    def storage(self) -> SQLiteStore:
+        """
+        The storage, which exists once the service has started.
+
+        @raise RuntimeError: it has not.
+        """
+        if self.store is None:
+            raise RuntimeError(f"the muc component {self.domain} has not started")
+        return self.store
+
     def addExtension(self, extension: IRoomExtension) -> None:
         """
         Add what a module brings to every room.
@@ -132,7 +143,7 @@ class MUCComponent(InternalComponent):
             else:
                 os.makedirs(self.dataPath, exist_ok=True)
                 path = os.path.join(self.dataPath, f"{self.domain}.muc.sqlite")
-                self.store = SQLiteStore.atPath(path, self.router.reactor)  # type: ignore[arg-type]
+                self.store = SQLiteStore.atPath(path, self.router.reactor)
         store = self.store
         # Opened before the handlers start, so that their first queries (the
         # archive's expiry) run on the schema.
@@ -248,7 +259,7 @@ class MUCComponent(InternalComponent):
                 extension.destroyed(room)
             if jid in self._stored:
                 self._stored.discard(jid)
-                self._write(self.store.deleteRoom(jid))  # type: ignore[union-attr]
+                self._write(self.storage.deleteRoom(jid))
             return
         if not room.locked and jid in self._lockTimers:
             timer = self._lockTimers.pop(jid)
@@ -258,10 +269,10 @@ class MUCComponent(InternalComponent):
             room.stateChanged = False
             if room.config.persistent:
                 self._stored.add(jid)
-                self._write(self.store.saveRoom(jid, json.dumps(room.dump())))  # type: ignore[union-attr]
+                self._write(self.storage.saveRoom(jid, json.dumps(room.dump())))
             elif jid in self._stored:
                 self._stored.discard(jid)
-                self._write(self.store.deleteRoom(jid))  # type: ignore[union-attr]
+                self._write(self.storage.deleteRoom(jid))
 
     def _write(self, d: defer.Deferred[None]) -> None:
         """
@@ -284,7 +295,7 @@ class MUCComponent(InternalComponent):
         if restriction is None or bareOf(sender) in self.options.admins:
             return True
         if restriction == "local":
-            return JID(sender).host == self.options.localDomain  # type: ignore[no-any-return]
+            return JID(sender).host == self.options.localDomain
         return False
 
     def created(self, room: Room) -> None:

@@ -76,7 +76,7 @@ def serialise(element: domish.Element) -> bytes:
     The bytes of C{element} in a stream whose default namespace is the
     component namespace.
     """
-    return element.toXml(defaultUri=COMPONENT_NS).encode("utf-8")  # type: ignore[no-any-return]
+    return element.toXml(defaultUri=COMPONENT_NS).encode("utf-8")
 
 
 def addressed(template: bytes, name: str, to: str, extra: bytes = b"") -> bytes:
@@ -195,7 +195,7 @@ def child(parent: domish.Element, uri: str, name: str) -> domish.Element | None:
     The first child element of C{parent} with this name and namespace.
     """
     for candidate in parent.elements(uri, name):
-        return candidate  # type: ignore[no-any-return]
+        return candidate
     return None
 
 

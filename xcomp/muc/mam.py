@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Mapping, NoReturn, Sequence, cast
+from typing import Mapping, NoReturn, Sequence
 
 import attrs
 from twisted.internet import defer, task
@@ -30,7 +30,7 @@ from xcomp.muc.component import MUCComponent
 from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise
 from xcomp.muc.settings import OptionReader, asBoolean, asInteger
 from xcomp.muc.state import Occupant, RoomState, rank
-from xcomp.muc.store import ArchiveEntry, ArchivePage, ArchiveQuery, ItemNotFound, SQLiteStore
+from xcomp.muc.store import ArchiveEntry, ArchivePage, ArchiveQuery, ItemNotFound
 from xcomp.plugin import Logger, data_form, subprotocols
 
 NS_MAM = "urn:xmpp:mam:2"
@@ -196,7 +196,7 @@ class RoomArchive:
 
     def destroyed(self, room: RoomState) -> None:
         self.flush()
-        self.component._write(self.component.store.deleteArchive(room.jid))  # type: ignore[union-attr]
+        self.component._write(self.component.storage.deleteArchive(room.jid))
 
     def restore(self, rooms: Sequence[RoomState]) -> defer.Deferred[None]:
         """
@@ -340,10 +340,7 @@ class MAMHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             failure.trap(ItemNotFound)
             raise StanzaError("item-not-found", "cancel", "No message has that id")
 
-        # The store is made when the component starts, before any query.
-        d = self.archive.pending().addCallback(
-            lambda _: cast(SQLiteStore, component.store).query(room.jid, query)
-        )
+        d = self.archive.pending().addCallback(lambda _: component.storage.query(room.jid, query))
         return d.addCallbacks(send, notFound)
 
     def _parse(self, room: RoomState, sender: str, request: domish.Element) -> ArchiveQuery:

@@ -303,7 +303,8 @@ def _query(cursor: sqlite3.Cursor, room: str, query: ArchiveQuery) -> ArchivePag
     """
     Find one page of a room's archive.
     """
-    where, args = ["room = ?"], [room]
+    where: list[str] = ["room = ?"]
+    args: list[object] = [room]
     for clause, value in (
         ("stamp >= ?", query.start),
         ("stamp <= ?", query.end),
@@ -312,33 +313,33 @@ def _query(cursor: sqlite3.Cursor, room: str, query: ArchiveQuery) -> ArchivePag
     ):
         if value is not None:
             where.append(clause)
-            args.append(value)  # type: ignore[arg-type]
+            args.append(value)
     if query.ids is not None:
         where.append(f"id IN ({', '.join('?' * len(query.ids))})" if query.ids else "0")
         args.extend(query.ids)
     if query.afterId is not None:
         where.append("seq > ?")
-        args.append(_seq(cursor, room, query.afterId))  # type: ignore[arg-type]
+        args.append(_seq(cursor, room, query.afterId))
     if query.beforeId is not None:
         where.append("seq < ?")
-        args.append(_seq(cursor, room, query.beforeId))  # type: ignore[arg-type]
+        args.append(_seq(cursor, room, query.beforeId))
     filters = " AND ".join(where)
     cursor.execute(f"SELECT COUNT(*) FROM archive WHERE {filters}", args)
     (count,) = cursor.fetchone()
     page, pageArgs = [filters], list(args)
     if query.after:
         page.append("seq > ?")
-        pageArgs.append(_seq(cursor, room, query.after))  # type: ignore[arg-type]
+        pageArgs.append(_seq(cursor, room, query.after))
     if query.before:
         page.append("seq < ?")
-        pageArgs.append(_seq(cursor, room, query.before))  # type: ignore[arg-type]
+        pageArgs.append(_seq(cursor, room, query.before))
     backwards = query.before is not None
     cursor.execute(
         "SELECT seq, room, id, stamp, nick, occupant_id, jid, stanza FROM archive WHERE "
         + " AND ".join(page)
         + (" ORDER BY seq DESC" if backwards else " ORDER BY seq ASC")
         + " LIMIT ?",
-        pageArgs + [query.max + 1],  # type: ignore[list-item]
+        pageArgs + [query.max + 1],
     )
     rows = cursor.fetchall()
     complete = len(rows) <= query.max
@@ -347,7 +348,7 @@ def _query(cursor: sqlite3.Cursor, room: str, query: ArchiveQuery) -> ArchivePag
         rows.reverse()
     index = 0
     if rows:
-        cursor.execute(f"SELECT COUNT(*) FROM archive WHERE {filters} AND seq < ?", args + [rows[0][0]])  # type: ignore[list-item]
+        cursor.execute(f"SELECT COUNT(*) FROM archive WHERE {filters} AND seq < ?", args + [rows[0][0]])
         (index,) = cursor.fetchone()
     entries = tuple(ArchiveEntry(*row[1:]) for row in rows)
     return ArchivePage(entries, complete, int(count), int(index))

@@ -203,7 +203,7 @@ class ArchivingTests(MAMTestCase):
 
     def archive(self) -> RoomArchive:
         [extension] = self.harness.component.extensions  # type: ignore[attr-defined]
-        return extension  # type: ignore[no-any-return]
+        return extension
 
     def test_floodBounded(self) -> None:
         """
