@@ -355,7 +355,7 @@ class LayoutTests(SynchronousTestCase):
         """
         allowed = ("xcomp.plugin", "xcomp.interfaces", "xcomp.muc")
         package = FilePath(__file__).parent().sibling("muc")
-        imports = []
+        imports: list[tuple[str, str]] = []
         for source in package.globChildren("*.py"):
             for node in ast.walk(ast.parse(source.getContent())):
                 if isinstance(node, ast.ImportFrom) and node.module:
