@@ -29,9 +29,10 @@ C{muc} does::
  - L{InternalComponent}: the service a plugin's factory returns, an
    ordinary wokkel handler collection whose handlers send and receive
    through the router.
- - L{Stanza}, L{COMPONENT_NS}, L{quoteAttribute}: the routed unit (the
-   bytes of a stanza with its top-level attributes), the namespace of the
-   component stream, and the quoting of an attribute value into bytes.
+ - L{Stanza}, L{COMPONENT_NS}, L{quoteAttribute}, L{parseElement}: the
+   routed unit (the bytes of a stanza with its top-level attributes), the
+   namespace of the component stream, the quoting of an attribute value
+   into bytes, and the parsing of one serialised element.
  - L{bounce}: the error reply to a stanza, or C{None} for one that must
    not be answered (errors, iq results).
  - L{Logger}: C{twisted.logger.Logger}, held back below the lowest level
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from xcomp.errors import bounce
     from xcomp.internal import InternalComponent
     from xcomp.logsinks import Logger
-    from xcomp.stanza import COMPONENT_NS, Stanza, quoteAttribute
+    from xcomp.stanza import COMPONENT_NS, Stanza, parseElement, quoteAttribute
 
 __all__ = [
     "COMPONENT_NS",
@@ -78,6 +79,7 @@ __all__ = [
     "disco",
     "installedModules",
     "installedPlugins",
+    "parseElement",
     "quoteAttribute",
     "subprotocols",
 ]
@@ -92,6 +94,7 @@ _LAZY = {
     "bounce": "errors",
     "data_form": "_wokkel",
     "disco": "_wokkel",
+    "parseElement": "stanza",
     "quoteAttribute": "stanza",
     "subprotocols": "_wokkel",
 }

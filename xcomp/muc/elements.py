@@ -232,23 +232,6 @@ def parseStamp(value: str) -> float:
     return moment.timestamp()
 
 
-def parseElement(data: bytes) -> domish.Element | None:
-    """
-    The element serialised in C{data} (as L{serialise} wrote it: in the
-    component namespace), or C{None} if C{data} is not one element.
-    """
-    found: list[domish.Element] = []
-    stream = domish.elementStream()
-    stream.DocumentStartEvent = lambda root: None
-    stream.ElementEvent = found.append
-    stream.DocumentEndEvent = lambda: None
-    try:
-        stream.parse(b"<wrapper xmlns='" + COMPONENT_NS.encode("ascii") + b"'>" + data + b"</wrapper>")
-    except domish.ParserError:
-        return None
-    return found[0] if len(found) == 1 else None
-
-
 def delay(when: float, sender: str) -> domish.Element:
     """
     A XEP-0203 C{<delay/>}.

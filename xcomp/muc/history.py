@@ -16,8 +16,8 @@ from typing import Callable, Iterable, Iterator, Mapping
 import attrs
 from twisted.words.xish import domish
 
-from xcomp.muc.elements import NS_MUC, addressed, child, delay, element, parseElement, parseStamp, serialise
-from xcomp.plugin import COMPONENT_NS, Stanza
+from xcomp.muc.elements import NS_MUC, addressed, child, delay, element, parseStamp, serialise
+from xcomp.plugin import COMPONENT_NS, Stanza, parseElement
 
 #: The most bytes of history a room keeps, whatever its history length.
 MAX_HISTORY_BYTES = 256 * 1024
@@ -93,8 +93,11 @@ class History:
         self._entries.clear()
         self._bytes = 0
         for stamp, template in messages:
-            message = parseElement(template)
-            if message is None or message.name != "message":
+            try:
+                message = parseElement(template, {"": COMPONENT_NS})
+            except ValueError:
+                continue
+            if message.name != "message":
                 continue
             attributes = {k: v for k, v in message.attributes.items() if isinstance(k, str)}
             self._add(stamp, attributes, template)

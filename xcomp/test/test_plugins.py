@@ -116,6 +116,7 @@ class DiscoveryTests(SynchronousTestCase):
             "Stanza": stanza.Stanza,
             "COMPONENT_NS": stanza.COMPONENT_NS,
             "quoteAttribute": stanza.quoteAttribute,
+            "parseElement": stanza.parseElement,
             "Logger": logsinks.Logger,
             "disco": _wokkel.disco,
             "subprotocols": _wokkel.subprotocols,
