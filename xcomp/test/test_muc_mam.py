@@ -493,6 +493,16 @@ class HistoryRefillTests(SynchronousTestCase):
         self.talk(options, ["m0"])
         self.assertEqual(self.join(options), [])
 
+    def test_refillFails(self) -> None:
+        """
+        When the archive cannot be read at startup the failure is logged and
+        the rooms are used with an empty history.
+        """
+        self.talk({}, ["m0"])
+        self.patch(SQLiteStore, "recent", lambda self, limits, since: defer.fail(OSError("disk on fire")))
+        self.assertEqual(self.join({}), [])
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+
     def test_withoutArchive(self) -> None:
         """
         Without C{muc_mam} the history is kept in memory only: empty after
