@@ -71,6 +71,9 @@ class Occupant:
     @ivar payload: the serialised children of the occupant's last presence
         (show, status, caps...), re-broadcast with the room's own items.
     @ivar occupantId: the XEP-0421 id: the same for one bare JID in one room.
+    @ivar rendered: the occupant's available presence as the room last
+        serialised it, with the real JID (C{True}) and without; cleared by
+        L{changed}.
     """
 
     nick: str
@@ -78,7 +81,7 @@ class Occupant:
     role: str
     occupantId: str
     payload: str = ""
-    _cache: dict[bool, bytes] = attrs.field(factory=dict, repr=False)
+    rendered: dict[bool, bytes] = attrs.field(factory=dict, repr=False)
 
     @property
     def bare(self) -> str:
@@ -88,7 +91,7 @@ class Occupant:
         """
         Forget the rendered presences: the role, nick or payload changed.
         """
-        self._cache.clear()
+        self.rendered.clear()
 
 
 class RoomState:
@@ -240,10 +243,10 @@ class RoomState:
         C{occupant}'s current available presence, serialised (cached until
         it changes).
         """
-        template = occupant._cache.get(withJid)
+        template = occupant.rendered.get(withJid)
         if template is None:
             template = serialise(self.presenceElement(occupant, withJid))
-            occupant._cache[withJid] = template
+            occupant.rendered[withJid] = template
         return template
 
     def presenceOf(self, occupant: Occupant, recipient: Occupant) -> Stanza:
