@@ -221,6 +221,14 @@ class IArchiveStore(Interface):
         with how many were removed.
         """
 
+    def recent(limits, since):
+        """
+        Fire with the last messages archived for each room: a dict from room
+        JID to a list of L{xcomp.muc.store.ArchiveEntry}, oldest first, at
+        most C{limits[room]} for each room of the mapping C{limits}, and
+        none archived before the POSIX time C{since} (unless C{None}).
+        """
+
 
 class IRoomExtension(Interface):
     """
@@ -267,4 +275,13 @@ class IRoomExtension(Interface):
         """
         The room was destroyed (by its owner, or on becoming empty while not
         persistent).
+        """
+
+    def restore(rooms):
+        """
+        The persistent C{rooms} (a list) were loaded when the service
+        started.  Return a L{twisted.internet.defer.Deferred} that fires
+        once the extension has put back what it keeps for them (C{muc_mam}
+        refills each room's discussion history from the archive, through
+        C{room.history.refill}); stanzas to the service wait until then.
         """

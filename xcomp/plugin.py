@@ -13,6 +13,35 @@ here, which import nothing of the component until it is used::
 
 L{installedPlugins} and L{installedModules} find every provider with
 C{twisted.plugin.getPlugins}, xcomp's own C{muc} and C{muc_mam} included.
+
+This module is also the API a component is written against; a plugin
+imports from here (and from L{xcomp.interfaces}) only, as xcomp's own
+C{muc} does::
+
+    from xcomp.plugin import InternalComponent, Logger, disco, subprotocols
+
+    def makeComponent(domain, options, router):
+        component = InternalComponent(domain, router)
+        PingHandler().setHandlerParent(component)
+        disco.DiscoHandler().setHandlerParent(component)
+        return component
+
+ - L{InternalComponent}: the service a plugin's factory returns, an
+   ordinary wokkel handler collection whose handlers send and receive
+   through the router.
+ - L{Stanza}, L{COMPONENT_NS}, L{quoteAttribute}, L{parseElement}: the
+   routed unit (the bytes of a stanza with its top-level attributes), the
+   namespace of the component stream, the quoting of an attribute value
+   into bytes, and the parsing of one serialised element.
+ - L{bounce}: the error reply to a stanza, or C{None} for one that must
+   not be answered (errors, iq results).
+ - L{Logger}: C{twisted.logger.Logger}, held back below the lowest level
+   the configured log sinks want.
+ - L{disco}, L{subprotocols}, L{data_form}: wokkel's modules, importable
+   on current Twisted (the import of wokkel 18 alone fails there).
+
+These names are imported on first use, so that the plugin files of every
+C{twistd} command, which import this module, stay cheap.
 """
 
 from __future__ import annotations
@@ -28,17 +57,68 @@ from zope.interface import Interface, implementer
 from xcomp.interfaces import IComponentModule, IComponentPlugin, IInternalComponent
 
 if TYPE_CHECKING:
+    from xcomp._wokkel import data_form, disco, subprotocols
     from xcomp.config import InternalComponentConfig, RouterConfig
+    from xcomp.errors import bounce
+    from xcomp.internal import InternalComponent
+    from xcomp.logsinks import Logger
+    from xcomp.stanza import COMPONENT_NS, Stanza, parseElement, quoteAttribute
 
 __all__ = [
+    "COMPONENT_NS",
     "ComponentModule",
     "ComponentPlugin",
     "DuplicatePluginError",
+    "InternalComponent",
+    "Logger",
+    "Stanza",
+    "bounce",
     "buildComponent",
     "checkModules",
+    "data_form",
+    "disco",
     "installedModules",
     "installedPlugins",
+    "parseElement",
+    "quoteAttribute",
+    "subprotocols",
 ]
+
+#: The names of the component API imported on first use, and the private
+#: module each comes from.
+_LAZY = {
+    "COMPONENT_NS": "stanza",
+    "InternalComponent": "internal",
+    "Logger": "logsinks",
+    "Stanza": "stanza",
+    "bounce": "errors",
+    "data_form": "_wokkel",
+    "disco": "_wokkel",
+    "parseElement": "stanza",
+    "quoteAttribute": "stanza",
+    "subprotocols": "_wokkel",
+}
+
+
+def __getattr__(name: str) -> object:
+    """
+    Import a name of the component API on first use (PEP 562).
+    """
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # Written out, not through importlib, so that import-linter sees them.
+    from xcomp import _wokkel, errors, internal, logsinks, stanza
+
+    modules = {"_wokkel": _wokkel, "errors": errors, "internal": internal, "logsinks": logsinks, "stanza": stanza}
+    value = getattr(modules[home], name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 _P = TypeVar("_P", bound=Interface)
 

@@ -1,10 +1,10 @@
 # -*- test-case-name: xcomp.test.test_config -*-
 """
 The router's configuration: a frozen model (L{xcomp.config.model}) loaded
-from a Prosody-style C{prosody.cfg.lua} (evaluated as Lua by
-L{xcomp.config.lua}, read with Prosody's scoping by
-L{xcomp.config.prosody}) or from MongooseIM's TOML
-(L{xcomp.config.mongooseim}, chosen by the C{.toml} extension).
+from a Prosody-style C{prosody.cfg.lua} (evaluated as Lua by the
+L{xcomp.config.lua} package, read with Prosody's scoping by the
+L{xcomp.config.prosody} package) or from MongooseIM's TOML (the
+L{xcomp.config.mongooseim} package, chosen by the C{.toml} extension).
 
 Every mistake is a L{ConfigError} whose text starts with C{file:line:}.
 Nothing here touches the reactor or the network, and nothing here imports
@@ -89,7 +89,9 @@ def loadConfig(
         L{RouterConfig.warnings}.
     @raise ConfigError: For any mistake, as C{file:line: what is wrong}.
     """
-    # The loaders are imported when used: TOML users never load lupa.
+    # The loaders are imported when used: the runtime imports this package
+    # for the model alone.  (lupa is loaded by the first Lua evaluation, so
+    # TOML users never load it either way.)
     source = path.path if isinstance(path, FilePath) else os.fspath(path)
     if source.endswith(".toml"):
         from xcomp.config.mongooseim import loadTOML

@@ -159,4 +159,4 @@ def patternFromMapping(table: Mapping[Any, object]) -> ACLPattern:
             except re.error as e:
                 raise SpecError(key, f"not a regular expression: {e}") from None
         fields[name] = value
-    return ACLPattern(**fields)  # type: ignore[arg-type]
+    return ACLPattern(**fields)

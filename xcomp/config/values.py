@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from xcomp.config import lua
+from xcomp.config.domains import prepDomain
 from xcomp.config.acl import AccessClause
 from xcomp.config.model import CONFLICT_POLICIES, ShaperConfig
 
@@ -389,7 +390,7 @@ def parseDomainPatterns(value: object) -> tuple[str, ...]:
             raise ValueError(f'expected domains like "irc.example.org" or "*.example.org", not {quote(item)}')
         wildcard = item.startswith("*.")
         try:
-            domain = lua.prepDomain(item[2:] if wildcard else item)
+            domain = prepDomain(item[2:] if wildcard else item)
         except ValueError as e:
             raise ValueError(f"{quote(item)}: {e}") from None
         patterns.append("*." + domain if wildcard else domain)

@@ -6,7 +6,8 @@ L{MUCComponent} is an L{InternalComponent} holding the room table, the
 storage and the extensions (C{muc_mam}); L{MUCHandler} is an ordinary wokkel
 handler that finds the room a stanza is for, calls the pure
 L{Room<xcomp.muc.room.Room>}, sends what it returns and stores what changed.
-Service discovery goes through wokkel's C{DiscoHandler}.
+Service discovery goes through wokkel's C{DiscoHandler}, which asks
+L{RoomDiscovery<xcomp.muc.discovery.RoomDiscovery>}.
 """
 
 from __future__ import annotations
@@ -22,17 +23,9 @@ from twisted.python.failure import Failure
 from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.protocols.jabber.jid import JID, InvalidFormat
 from twisted.words.xish import domish
-from zope.interface import implementer
 
-from xcomp._wokkel import disco, subprotocols
-from xcomp.errors import bounce
 from xcomp.interfaces import IRoomExtension, IRouter
-from xcomp.internal import InternalComponent
-from xcomp.logsinks import Logger
 from xcomp.muc.elements import (
-    NS_DISCO_INFO,
-    NS_DISCO_ITEMS,
-    NS_MUC,
     NS_MUC_ADMIN,
     NS_MUC_OWNER,
     NS_PING,
@@ -41,10 +34,12 @@ from xcomp.muc.elements import (
     element,
     errorList,
 )
-from xcomp.muc.room import Room, bareOf
+from xcomp.muc.discovery import RoomDiscovery
+from xcomp.muc.room import Room
 from xcomp.muc.settings import ServiceOptions
+from xcomp.muc.state import bareOf
 from xcomp.muc.store import SQLiteStore
-from xcomp.stanza import Stanza
+from xcomp.plugin import InternalComponent, Logger, Stanza, bounce, disco, subprotocols
 
 __all__ = ["MUCComponent", "MUCHandler", "makeComponent"]
 
@@ -101,7 +96,19 @@ class MUCComponent(InternalComponent):
         self._writes: set[defer.Deferred[None]] = set()
         self._pending: list[Stanza] | None = []
         MUCHandler().setHandlerParent(self)
+        RoomDiscovery(self.rooms, options).setHandlerParent(self)
         disco.DiscoHandler().setHandlerParent(self)
+
+    @property
+    def storage(self) -> SQLiteStore:
+        """
+        The storage, which exists once the service has started.
+
+        @raise RuntimeError: it has not.
+        """
+        if self.store is None:
+            raise RuntimeError(f"the muc component {self.domain} has not started")
+        return self.store
 
     def addExtension(self, extension: IRoomExtension) -> None:
         """
@@ -121,8 +128,9 @@ class MUCComponent(InternalComponent):
 
     def startService(self) -> None:
         """
-        Open the storage and load the persistent rooms; stanzas that arrive
-        meanwhile wait (up to L{MAX_PENDING}).
+        Open the storage, load the persistent rooms and let the extensions
+        restore them (C{muc_mam} refills their history); stanzas that
+        arrive meanwhile wait (up to L{MAX_PENDING}).
         """
         if self.store is None:
             if self.dataPath is None:
@@ -135,7 +143,7 @@ class MUCComponent(InternalComponent):
             else:
                 os.makedirs(self.dataPath, exist_ok=True)
                 path = os.path.join(self.dataPath, f"{self.domain}.muc.sqlite")
-                self.store = SQLiteStore.atPath(path, self.router.reactor)  # type: ignore[arg-type]
+                self.store = SQLiteStore.atPath(path, self.router.reactor)
         store = self.store
         # Opened before the handlers start, so that their first queries (the
         # archive's expiry) run on the schema.
@@ -145,7 +153,7 @@ class MUCComponent(InternalComponent):
             self._notLoaded
         )
 
-    def _loaded(self, rows: list[tuple[str, str]]) -> None:
+    def _loaded(self, rows: list[tuple[str, str]]) -> defer.Deferred[None]:
         for jid, data in rows:
             try:
                 room = Room.load(
@@ -157,15 +165,33 @@ class MUCComponent(InternalComponent):
             self.rooms[jid] = room
             self._stored.add(jid)
         self._log.info("{domain}: {count} persistent rooms loaded", domain=self.domain, count=len(self.rooms))
+        rooms = list(self.rooms.values())
+        restoring = [self._restore(extension, rooms) for extension in self.extensions]
+        return defer.DeferredList(restoring).addCallback(lambda _: self._release())
+
+    def _restore(self, extension: IRoomExtension, rooms: list[Room]) -> defer.Deferred[None]:
+        """
+        Let one extension put back what it keeps for the loaded rooms; a
+        failure is logged, and the rooms are used as they are.
+        """
+
+        def failed(failure: Failure) -> None:
+            self._log.failure("{domain}: {extension} could not restore the rooms", failure, domain=self.domain,
+                              extension=extension)
+
+        return defer.maybeDeferred(extension.restore, rooms).addErrback(failed)
+
+    def _release(self) -> None:
+        """
+        Dispatch the stanzas that waited for the rooms.
+        """
         pending, self._pending = self._pending or [], None
         for stanza in pending:
             self.receive(stanza)
 
-    def _notLoaded(self, failure: object) -> None:
-        self._log.failure("{domain}: cannot open the room storage", failure, domain=self.domain)  # type: ignore[arg-type]
-        pending, self._pending = self._pending or [], None
-        for stanza in pending:
-            self.receive(stanza)
+    def _notLoaded(self, failure: Failure) -> None:
+        self._log.failure("{domain}: cannot open the room storage", failure, domain=self.domain)
+        self._release()
 
     def stopService(self) -> defer.Deferred[None]:
         """
@@ -233,7 +259,7 @@ class MUCComponent(InternalComponent):
                 extension.destroyed(room)
             if jid in self._stored:
                 self._stored.discard(jid)
-                self._write(self.store.deleteRoom(jid))  # type: ignore[union-attr]
+                self._write(self.storage.deleteRoom(jid))
             return
         if not room.locked and jid in self._lockTimers:
             timer = self._lockTimers.pop(jid)
@@ -243,10 +269,10 @@ class MUCComponent(InternalComponent):
             room.stateChanged = False
             if room.config.persistent:
                 self._stored.add(jid)
-                self._write(self.store.saveRoom(jid, json.dumps(room.dump())))  # type: ignore[union-attr]
+                self._write(self.storage.saveRoom(jid, json.dumps(room.dump())))
             elif jid in self._stored:
                 self._stored.discard(jid)
-                self._write(self.store.deleteRoom(jid))  # type: ignore[union-attr]
+                self._write(self.storage.deleteRoom(jid))
 
     def _write(self, d: defer.Deferred[None]) -> None:
         """
@@ -269,7 +295,7 @@ class MUCComponent(InternalComponent):
         if restriction is None or bareOf(sender) in self.options.admins:
             return True
         if restriction == "local":
-            return JID(sender).host == self.options.localDomain  # type: ignore[no-any-return]
+            return JID(sender).host == self.options.localDomain
         return False
 
     def created(self, room: Room) -> None:
@@ -318,11 +344,10 @@ def _addressing(stanza: domish.Element) -> tuple[str, str | None, str | None, st
     return to.host, room, to.resource, sender.full()
 
 
-@implementer(disco.IDisco)
 class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
     """
     The wokkel handler of a L{MUCComponent}: presence, messages, the
-    C{muc#admin} and C{muc#owner} queries, pings and disco.
+    C{muc#admin} and C{muc#owner} queries and pings.
     """
 
     parent: MUCComponent
@@ -455,53 +480,6 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if iq.getAttribute("type") == "get":
                 self.send(element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id")))
-
-    # Disco
-
-    def getDiscoInfo(self, requestor: JID, target: JID, nodeIdentifier: str = "") -> list[object]:
-        if nodeIdentifier:
-            return []
-        component = self.parent
-        if target.user is None:
-            return [
-                disco.DiscoIdentity("conference", "text", component.options.name),
-                disco.DiscoFeature(NS_DISCO_INFO),
-                disco.DiscoFeature(NS_DISCO_ITEMS),
-                disco.DiscoFeature(NS_MUC),
-                disco.DiscoFeature(NS_PING),
-            ]
-        room = self._visibleRoom(requestor, target)
-        info: list[object] = [disco.DiscoIdentity("conference", "text", room.config.name or target.user)]
-        info.extend(disco.DiscoFeature(feature) for feature in [NS_DISCO_INFO, NS_DISCO_ITEMS, *room.features()])
-        info.append(room.infoForm())
-        return info
-
-    def getDiscoItems(self, requestor: JID, target: JID, nodeIdentifier: str = "") -> list[object]:
-        if nodeIdentifier:
-            return []
-        component = self.parent
-        if target.user is None:
-            return [
-                disco.DiscoItem(JID(jid), name=room.config.name or None)
-                for jid, room in sorted(component.rooms.items())
-                if room.config.public and not room.locked
-            ]
-        room = self._visibleRoom(requestor, target)
-        return [disco.DiscoItem(JID(occupant)) for occupant in room.visibleOccupants(requestor.full())]
-
-    def _visibleRoom(self, requestor: JID, target: JID) -> Room:
-        """
-        The room a disco request is about.
-
-        @raise StanzaError: no such room (or a locked one, to all but its
-            owners), or the request is for an occupant.
-        """
-        if target.resource is not None:
-            raise StanzaError("service-unavailable", "cancel")
-        room = self.parent.rooms.get(target.userhost())
-        if room is None or (room.locked and room.affiliation(requestor.full()) != "owner"):
-            raise StanzaError("item-not-found", "cancel")
-        return room
 
 
 def _query(iq: domish.Element) -> domish.Element | None:

@@ -14,8 +14,7 @@ import attrs
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 
-from xcomp.errors import bounce
-from xcomp.stanza import COMPONENT_NS, Stanza, quoteAttribute
+from xcomp.plugin import COMPONENT_NS, Stanza, bounce, quoteAttribute
 
 NS_MUC = "http://jabber.org/protocol/muc"
 NS_MUC_USER = NS_MUC + "#user"
@@ -77,7 +76,7 @@ def serialise(element: domish.Element) -> bytes:
     The bytes of C{element} in a stream whose default namespace is the
     component namespace.
     """
-    return element.toXml(defaultUri=COMPONENT_NS).encode("utf-8")  # type: ignore[no-any-return]
+    return element.toXml(defaultUri=COMPONENT_NS).encode("utf-8")
 
 
 def addressed(template: bytes, name: str, to: str, extra: bytes = b"") -> bytes:
@@ -196,7 +195,7 @@ def child(parent: domish.Element, uri: str, name: str) -> domish.Element | None:
     The first child element of C{parent} with this name and namespace.
     """
     for candidate in parent.elements(uri, name):
-        return candidate  # type: ignore[no-any-return]
+        return candidate
     return None
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Mapping, NoReturn, cast
+from typing import Mapping, NoReturn, Sequence
 
 import attrs
 from twisted.internet import defer, task
@@ -25,14 +25,13 @@ from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from twisted.words.xish import domish
 from zope.interface import implementer
 
-from xcomp._wokkel import data_form, subprotocols
 from xcomp.interfaces import IRoomExtension
-from xcomp.logsinks import Logger
 from xcomp.muc.component import MUCComponent
 from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise
-from xcomp.muc.room import Occupant, Room, rank
 from xcomp.muc.settings import OptionReader, asBoolean, asInteger
-from xcomp.muc.store import ArchiveEntry, ArchivePage, ArchiveQuery, ItemNotFound, SQLiteStore
+from xcomp.muc.state import Occupant, RoomState, rank
+from xcomp.muc.store import ArchiveEntry, ArchivePage, ArchiveQuery, ItemNotFound
+from xcomp.plugin import Logger, data_form, subprotocols
 
 NS_MAM = "urn:xmpp:mam:2"
 NS_MAM_EXTENDED = NS_MAM + "#extended"
@@ -145,7 +144,7 @@ class RoomArchive:
         self._writing: defer.Deferred[None] | None = None
         self._waiters: list[defer.Deferred[None]] = []
 
-    def enabled(self, room: Room) -> bool:
+    def enabled(self, room: RoomState) -> bool:
         """
         Whether C{room}'s messages are archived.
         """
@@ -156,12 +155,12 @@ class RoomArchive:
 
     # IRoomExtension
 
-    def configFields(self, room: Room) -> list[data_form.Field]:
+    def configFields(self, room: RoomState) -> list[data_form.Field]:
         if self.options.allRooms:
             return []
         return [data_form.Field("boolean", ENABLE_FIELD, self.enabled(room), label="Archive messages")]
 
-    def configure(self, room: Room, values: Mapping[str, list[str]]) -> set[str]:
+    def configure(self, room: RoomState, values: Mapping[str, list[str]]) -> set[str]:
         submitted = values.get(ENABLE_FIELD)
         if self.options.allRooms or not submitted:
             return set()
@@ -173,13 +172,15 @@ class RoomArchive:
         room.extra["archiving"] = enabled
         return {"170" if enabled else "171"}
 
-    def joinStatusCodes(self, room: Room) -> set[str]:
+    def joinStatusCodes(self, room: RoomState) -> set[str]:
         return {"170"} if self.enabled(room) else set()
 
-    def features(self, room: Room) -> list[str]:
-        return [NS_MAM, NS_MAM_EXTENDED] if self.enabled(room) else []
+    def features(self, room: RoomState) -> list[str]:
+        # The archived messages carry the room's XEP-0359 stanza ids, which
+        # an entity that adds them advertises (XEP-0359 section 6).
+        return [NS_MAM, NS_MAM_EXTENDED, NS_STANZA_ID] if self.enabled(room) else []
 
-    def groupchat(self, room: Room, message: domish.Element, occupant: Occupant) -> None:
+    def groupchat(self, room: RoomState, message: domish.Element, occupant: Occupant) -> None:
         if not self.enabled(room) or child(message, message.uri, "body") is None:
             return
         if len(self.queued) >= MAX_QUEUED or self._queuedBytes >= MAX_QUEUED_BYTES:
@@ -193,9 +194,31 @@ class RoomArchive:
         self._queuedBytes += len(stanza)
         self.flush()
 
-    def destroyed(self, room: Room) -> None:
+    def destroyed(self, room: RoomState) -> None:
         self.flush()
-        self.component._write(self.component.store.deleteArchive(room.jid))  # type: ignore[union-attr]
+        self.component._write(self.component.storage.deleteArchive(room.jid))
+
+    def restore(self, rooms: Sequence[RoomState]) -> defer.Deferred[None]:
+        """
+        Refill the discussion history of the archived C{rooms} from the
+        archive (as Prosody's C{mod_muc_mam} does): the last messages that
+        have not expired, as many as each room's history keeps.
+        """
+        store = self.component.store
+        archived = {room.jid: room for room in rooms if self.enabled(room) and room.historyLimit() > 0}
+        if store is None or not archived:
+            return defer.succeed(None)
+        since = None
+        if self.options.expiresAfter is not None:
+            since = self.component.router.reactor.seconds() - self.options.expiresAfter
+        limits = {jid: room.historyLimit() for jid, room in archived.items()}
+
+        def refill(found: dict[str, list[ArchiveEntry]]) -> None:
+            for jid, entries in found.items():
+                room = archived[jid]
+                room.history.refill(((e.stamp, e.stanza.encode("utf-8")) for e in entries), room.historyLimit())
+
+        return store.recent(limits, since).addCallback(refill)
 
     # Writing
 
@@ -317,13 +340,10 @@ class MAMHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             failure.trap(ItemNotFound)
             raise StanzaError("item-not-found", "cancel", "No message has that id")
 
-        # The store is made when the component starts, before any query.
-        d = self.archive.pending().addCallback(
-            lambda _: cast(SQLiteStore, component.store).query(room.jid, query)
-        )
+        d = self.archive.pending().addCallback(lambda _: component.storage.query(room.jid, query))
         return d.addCallbacks(send, notFound)
 
-    def _parse(self, room: Room, sender: str, request: domish.Element) -> ArchiveQuery:
+    def _parse(self, room: RoomState, sender: str, request: domish.Element) -> ArchiveQuery:
         """
         The filters and page of a query.
 

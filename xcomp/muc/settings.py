@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 import attrs
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
-from xcomp._wokkel import data_form
+from xcomp.plugin import data_form
 
 NS_ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig"
 

@@ -14,7 +14,7 @@ at once (tests use it too, with no threads).
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import attrs
 from twisted.enterprise import adbapi
@@ -250,6 +250,9 @@ class SQLiteStore:
     def expire(self, before: float) -> defer.Deferred[int]:
         return self._runner.runInteraction(_execute, "DELETE FROM archive WHERE stamp < ?", (before,))
 
+    def recent(self, limits: Mapping[str, int], since: float | None) -> defer.Deferred[dict[str, list[ArchiveEntry]]]:
+        return self._runner.runInteraction(_recent, dict(limits), since)
+
 
 # Interactions: each runs with a cursor inside one transaction.
 
@@ -300,7 +303,8 @@ def _query(cursor: sqlite3.Cursor, room: str, query: ArchiveQuery) -> ArchivePag
     """
     Find one page of a room's archive.
     """
-    where, args = ["room = ?"], [room]
+    where: list[str] = ["room = ?"]
+    args: list[object] = [room]
     for clause, value in (
         ("stamp >= ?", query.start),
         ("stamp <= ?", query.end),
@@ -309,33 +313,33 @@ def _query(cursor: sqlite3.Cursor, room: str, query: ArchiveQuery) -> ArchivePag
     ):
         if value is not None:
             where.append(clause)
-            args.append(value)  # type: ignore[arg-type]
+            args.append(value)
     if query.ids is not None:
         where.append(f"id IN ({', '.join('?' * len(query.ids))})" if query.ids else "0")
         args.extend(query.ids)
     if query.afterId is not None:
         where.append("seq > ?")
-        args.append(_seq(cursor, room, query.afterId))  # type: ignore[arg-type]
+        args.append(_seq(cursor, room, query.afterId))
     if query.beforeId is not None:
         where.append("seq < ?")
-        args.append(_seq(cursor, room, query.beforeId))  # type: ignore[arg-type]
+        args.append(_seq(cursor, room, query.beforeId))
     filters = " AND ".join(where)
     cursor.execute(f"SELECT COUNT(*) FROM archive WHERE {filters}", args)
     (count,) = cursor.fetchone()
     page, pageArgs = [filters], list(args)
     if query.after:
         page.append("seq > ?")
-        pageArgs.append(_seq(cursor, room, query.after))  # type: ignore[arg-type]
+        pageArgs.append(_seq(cursor, room, query.after))
     if query.before:
         page.append("seq < ?")
-        pageArgs.append(_seq(cursor, room, query.before))  # type: ignore[arg-type]
+        pageArgs.append(_seq(cursor, room, query.before))
     backwards = query.before is not None
     cursor.execute(
         "SELECT seq, room, id, stamp, nick, occupant_id, jid, stanza FROM archive WHERE "
         + " AND ".join(page)
         + (" ORDER BY seq DESC" if backwards else " ORDER BY seq ASC")
         + " LIMIT ?",
-        pageArgs + [query.max + 1],  # type: ignore[list-item]
+        pageArgs + [query.max + 1],
     )
     rows = cursor.fetchall()
     complete = len(rows) <= query.max
@@ -344,7 +348,28 @@ def _query(cursor: sqlite3.Cursor, room: str, query: ArchiveQuery) -> ArchivePag
         rows.reverse()
     index = 0
     if rows:
-        cursor.execute(f"SELECT COUNT(*) FROM archive WHERE {filters} AND seq < ?", args + [rows[0][0]])  # type: ignore[list-item]
+        cursor.execute(f"SELECT COUNT(*) FROM archive WHERE {filters} AND seq < ?", args + [rows[0][0]])
         (index,) = cursor.fetchone()
     entries = tuple(ArchiveEntry(*row[1:]) for row in rows)
     return ArchivePage(entries, complete, int(count), int(index))
+
+
+def _recent(cursor: sqlite3.Cursor, limits: Mapping[str, int], since: float | None) -> dict[str, list[ArchiveEntry]]:
+    """
+    The last messages of each room, oldest first.
+    """
+    # One indexed query per room (archive_room_seq, read backwards), all in
+    # one transaction: cheaper than a window over the whole archive.
+    found: dict[str, list[ArchiveEntry]] = {}
+    for room, limit in limits.items():
+        if limit <= 0:
+            continue
+        cursor.execute(
+            "SELECT room, id, stamp, nick, occupant_id, jid, stanza FROM archive"
+            " WHERE room = ? AND stamp >= ? ORDER BY seq DESC LIMIT ?",
+            (room, float("-inf") if since is None else since, limit),
+        )
+        rows = cursor.fetchall()
+        rows.reverse()
+        found[room] = [ArchiveEntry(*row) for row in rows]
+    return found

@@ -6,6 +6,7 @@ they talk to it.
 
 from __future__ import annotations
 
+import ast
 from typing import Mapping
 
 import attrs
@@ -340,3 +341,31 @@ class PersistenceTests(SynchronousTestCase):
         store.opened.callback(None)
         harness.flush()
         self.assertEqual(len(users.take()), 2)
+
+
+class LayoutTests(SynchronousTestCase):
+    """
+    The C{muc} package is a plugin like a third party's.
+    """
+
+    def test_publicAPIOnly(self) -> None:
+        """
+        Every import of xcomp inside C{xcomp/muc/} is of the plugin API
+        (L{xcomp.plugin}, L{xcomp.interfaces}) or of C{xcomp.muc} itself.
+        """
+        allowed = ("xcomp.plugin", "xcomp.interfaces", "xcomp.muc")
+        package = FilePath(__file__).parent().sibling("muc")
+        imports: list[tuple[str, str]] = []
+        for source in package.globChildren("*.py"):
+            for node in ast.walk(ast.parse(source.getContent())):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module] if node.module != "xcomp" else [f"xcomp.{a.name}" for a in node.names]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                else:
+                    continue
+                imports.extend((source.basename(), name) for name in names if name.split(".")[0] == "xcomp")
+        self.assertTrue(imports)
+        self.assertEqual(
+            [(module, name) for module, name in imports if not name.startswith(allowed)], []
+        )

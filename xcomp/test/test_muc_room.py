@@ -433,6 +433,26 @@ class MessageTests(RoomTestCase):
         self.assertEqual(out[-1].name, "message")
         self.assertTrue(list(out[-1].elements(COMPONENT_NS, "subject")))
 
+    def test_historyRefill(self) -> None:
+        """
+        Messages put back from elsewhere (the archive, after a restart) come
+        before what was said since, with their own times; the room's
+        history length still holds, and bytes that are not one message are
+        skipped.
+        """
+        self.history(2)
+        archived = [
+            (500.0 + n, f"<message from='{ROOM}/bob' type='groupchat' id='a{n}'><body>old {n}</body></message>".encode())
+            for n in range(3)
+        ]
+        self.room.history.refill([*archived, (600.0, b"<message"), (601.0, b"<presence/>")], 4)
+        out = to(self.enter(CAROL, "carol"), CAROL)
+        self.assertEqual(self.bodies(out), ["old 1", "old 2", "message 0", "message 1"])
+        first = next(m for m in out if m.getAttribute("id") == "a1")
+        self.assertEqual(first["from"], f"{ROOM}/bob")
+        [stamp] = first.elements("urn:xmpp:delay", "delay")
+        self.assertEqual((stamp["stamp"], stamp["from"]), ("1970-01-01T00:08:21Z", ROOM))
+
     def test_historyLengthLimit(self) -> None:
         """
         The room keeps at most its history length (itself at most

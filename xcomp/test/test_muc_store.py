@@ -103,3 +103,18 @@ class SQLiteFileTests(TestCase):
         await store.deleteArchive(ROOM)
         self.assertEqual((await store.query(ROOM, ArchiveQuery())).count, 0)
         self.assertEqual((await store.query("other@muc.example", ArchiveQuery())).count, 1)
+
+    async def test_recent(self) -> None:
+        """
+        L{SQLiteStore.recent} gives each room's last entries, oldest first,
+        at most its limit, none before C{since}.
+        """
+        store = await self.openStore()
+        await store.append([entry(n) for n in range(5)] + [entry(9, room="other@muc.example")])
+        found = await store.recent({ROOM: 2, "other@muc.example": 5, "empty@muc.example": 3}, None)
+        self.assertEqual(
+            {room: [e.id for e in entries] for room, entries in found.items()},
+            {ROOM: ["id3", "id4"], "other@muc.example": ["id9"], "empty@muc.example": []},
+        )
+        found = await store.recent({ROOM: 5}, 102.5)
+        self.assertEqual([e.id for e in found[ROOM]], ["id3", "id4"])

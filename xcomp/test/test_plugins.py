@@ -102,6 +102,34 @@ class DiscoveryTests(SynchronousTestCase):
         ).stdout
         self.assertEqual(output.strip(), "['xcomp.interfaces', 'xcomp.plugin']")
 
+    def test_componentAPI(self) -> None:
+        """
+        L{xcomp.plugin} lists the names a component is written with in
+        C{__all__}, and each is the object of the module it comes from
+        (imported on first use, so the plugin file stays cheap).
+        """
+        from xcomp import _wokkel, errors, internal, logsinks, stanza
+
+        expected = {
+            "InternalComponent": internal.InternalComponent,
+            "bounce": errors.bounce,
+            "Stanza": stanza.Stanza,
+            "COMPONENT_NS": stanza.COMPONENT_NS,
+            "quoteAttribute": stanza.quoteAttribute,
+            "parseElement": stanza.parseElement,
+            "Logger": logsinks.Logger,
+            "disco": _wokkel.disco,
+            "subprotocols": _wokkel.subprotocols,
+            "data_form": _wokkel.data_form,
+        }
+        for name, value in expected.items():
+            self.assertIn(name, plugin.__all__)
+            self.assertIs(getattr(plugin, name), value)
+            self.assertIn(name, dir(plugin))
+        for name in plugin.__all__:
+            getattr(plugin, name)
+        self.assertRaises(AttributeError, getattr, plugin, "nosuch")
+
     def test_duplicateNames(self) -> None:
         """
         Two different plugins with one name are an error naming both; the

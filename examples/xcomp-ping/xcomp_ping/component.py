@@ -12,9 +12,8 @@ from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 from zope.interface import implementer
 
-from xcomp._wokkel import disco, subprotocols
 from xcomp.interfaces import IRouter
-from xcomp.internal import InternalComponent
+from xcomp.plugin import InternalComponent, disco, subprotocols
 
 NS_PING = "urn:xmpp:ping"
 

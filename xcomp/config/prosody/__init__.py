@@ -1,0 +1,145 @@
+# -*- test-case-name: xcomp.test.test_config -*-
+"""
+Build the L{xcomp.config} model from a Prosody-style file evaluated by
+L{xcomp.config.lua}, with Prosody's scoping: a C{Component} or
+C{VirtualHost} sees its own options first and the global section's after
+(L{xcomp.config.prosody.options}).
+
+The hosts (L{xcomp.config.prosody.hosts}), the listeners
+(L{xcomp.config.prosody.listeners}), the access classes and rules
+(L{xcomp.config.prosody.access}) and the warnings about option names
+(L{xcomp.config.prosody.checks}) are each read by their own module;
+L{Builder} puts them together with the global settings.
+"""
+
+from __future__ import annotations
+
+import os
+from types import MappingProxyType
+from typing import Collection
+
+from xcomp.config import lua
+from xcomp.config.model import (
+    ComponentConfig,
+    ConfigError,
+    InternalComponentConfig,
+    Location,
+    LogSink,
+    RouterConfig,
+    VirtualHostConfig,
+)
+from xcomp.config.prosody.access import readAccess
+from xcomp.config.prosody.checks import checkNames
+from xcomp.config.prosody.hosts import HostReader
+from xcomp.config.prosody.listeners import readListeners
+from xcomp.config.prosody.options import Options
+from xcomp.config.values import logSinks
+
+__all__ = ["Builder", "loadProsody"]
+
+
+class Builder:
+    """
+    Turn an evaluated configuration into a L{RouterConfig}.
+    """
+
+    def __init__(
+        self, raw: lua.RawConfig, plugins: Collection[str], modules: Collection[str]
+    ) -> None:
+        """
+        @param raw: The evaluated file.
+        @param plugins: The installed component plugin names.
+        @param modules: The installed component module names.
+        """
+        self._raw = raw
+        self._global = raw.sections[0]
+        self._options = Options(self._global, os.path.dirname(os.path.abspath(raw.source)))
+        self._hosts = HostReader(self._options, plugins, modules)
+        self._warnings = [
+            f"{Location(w.file, w.line)}: {w.message}" for w in raw.warnings
+        ]
+
+    def build(self) -> RouterConfig:
+        """
+        Read every section and build the model.
+        """
+        for section in self._raw.sections:
+            self._warnings.extend(checkNames(section, self._global))
+        options, defaults = self._options, self._global
+        # Validate the global defaults of per-host options even when no host
+        # uses them, so a mistake there is found at once.
+        common = self._hosts.componentSettings(defaults)
+        components: dict[str, ComponentConfig | InternalComponentConfig] = {}
+        hosts: dict[str, VirtualHostConfig] = {}
+        for section in self._raw.sections[1:]:
+            assert section.name is not None
+            if not options.boolean(section, "enabled", True):
+                continue
+            if section.kind == "VirtualHost":
+                hosts[section.name] = self._hosts.virtualHost(section)
+            elif section.module in (None, "component"):
+                components[section.name] = self._hosts.external(section)
+            else:
+                components[section.name] = self._hosts.internal(section)
+        pidfile = options.string(defaults, "pidfile")
+        dataPath = options.string(defaults, "data_path")
+        acl, accessRules = readAccess(defaults, self._warnings)
+        listeners = readListeners(options, accessRules)
+        return RouterConfig(
+            source=self._raw.source,
+            listeners=listeners,
+            virtualHosts=MappingProxyType(hosts),
+            components=MappingProxyType(components),
+            stanzaSizeLimit=self._hosts.stanzaSizeLimit(defaults),
+            log=self._log(),
+            pidfile=options.path(pidfile) if pidfile else None,
+            dataPath=options.path(dataPath) if dataPath else None,
+            warnings=tuple(self._warnings),
+            options=options.visible(defaults),
+            validateFrom=common["validateFrom"],
+            discoHidden=common["discoHidden"],
+            conflictResolve=common["conflictResolve"],
+            acl=MappingProxyType(acl),
+            accessRules=MappingProxyType(accessRules),
+        )
+
+    def _log(self) -> tuple[LogSink, ...]:
+        """
+        The C{log} option, in the forms Prosody documents.
+        """
+        debug = self._options.boolean(self._global, "debug", False)
+        option = self._global.options.get("log")
+        if option is None:
+            # twistd's own log (--logfile, --syslog) is where Prosody's
+            # default console output would go; no second sink.
+            return ()
+        try:
+            sinks = logSinks(option.value, "debug" if debug else "info")
+        except ValueError as e:
+            raise ConfigError(Location(option.file, option.line), f"log: {e}") from None
+        return tuple(
+            LogSink(level, target if target.startswith("*") else self._options.path(target))
+            for level, target in dict.fromkeys(sinks)
+        )
+
+
+def loadProsody(source: str, plugins: Collection[str], modules: Collection[str]) -> RouterConfig:
+    """
+    Load a Prosody-style file: evaluate it as Lua (L{lua.evaluate}), then
+    build the model.
+
+    @param source: The file name, as messages should give it.
+    @param plugins: The installed component plugin names.
+    @param modules: The installed component module names.
+    @raise ConfigError: For any mistake, as C{file:line: what is wrong}.
+    """
+    try:
+        raw = lua.evaluate(source)
+    except lua.EvaluationError as e:
+        location = None
+        if e.file is not None and e.line is not None:
+            location = Location(e.file, e.line)
+        elif e.file is not None:
+            raise ConfigError(None, f"{e.file}: {e.message}") from None
+        raise ConfigError(location, e.message) from None
+    return Builder(raw, plugins, modules).build()
