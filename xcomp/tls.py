@@ -1,30 +1,44 @@
-# -*- test-case-name: xcomp.test.test_tls -*-
+# -*- test-case-name: xcomp.test.test_tlsopts,xcomp.test.test_tls -*-
 """
 TLS for direct-TLS component listeners: the server side's OpenSSL context,
 built with pyOpenSSL through Twisted's L{CertificateOptions} from a
 L{TLSConfig}.  Certificates and keys are handed over as C{cryptography}
 objects: pyOpenSSL (24.3 and later) takes them, and has deprecated its own.
 
+What L{CertificateOptions} can say (the key and chain, the trust roots,
+the ciphers, the DH parameters, the oldest and newest TLS version) is said
+through it; the rest (a gap in the versions, C{protocol_options}, the CRLs,
+C{selfsigned_peer}) is set on the context it makes, once, before any
+connection uses it.
+
 The configuration names the files; they are opened here, when the service
 is built (L{tlsError} gives the C{file:line:} of the option that named a
 file that cannot be used), so a missing, unreadable or mismatched
-certificate or key stops startup with a message naming it.
+certificate, key, CA file, DH parameter file or CRL, or a wrong key
+passphrase, stops startup with a message naming the file.  The passphrase
+itself is never part of a message.
 """
 
 from __future__ import annotations
 
+import re
+
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from OpenSSL import SSL, crypto
 from twisted.internet.ssl import (
     AcceptableCiphers,
-    CertificateOptions,
     Certificate,
+    CertificateOptions,
+    DiffieHellmanParameters,
+    TLSVersion,
     platformTrust,
     trustRootFromCertificates,
 )
+from twisted.python.filepath import FilePath
 
-from xcomp.config import ConfigError, Location, RouterConfig, TLSConfig
+from xcomp.config import TLS_VERSIONS, ConfigError, Location, RouterConfig, TLSConfig
 
 __all__ = ["PROTOCOL_OPTIONS", "checkListeners", "contextFactory", "tlsError"]
 
@@ -48,6 +62,28 @@ PROTOCOL_OPTIONS = {
     )
     if hasattr(SSL, name)
 }
+
+#: Twisted's constant, and the OpenSSL option that turns it off, for each
+#: of L{TLS_VERSIONS}, in the same order.
+_VERSIONS = dict(
+    zip(
+        TLS_VERSIONS,
+        (
+            (TLSVersion.TLSv1_0, SSL.OP_NO_TLSv1),
+            (TLSVersion.TLSv1_1, SSL.OP_NO_TLSv1_1),
+            (TLSVersion.TLSv1_2, SSL.OP_NO_TLSv1_2),
+            (TLSVersion.TLSv1_3, SSL.OP_NO_TLSv1_3),
+        ),
+    )
+)
+
+#: OpenSSL's C{X509_V_ERR_CERT_REVOKED}: the one verification failure that
+#: C{selfsigned_peer} does not forgive.
+_CERT_REVOKED = 23
+
+#: The PEM armour of DH parameters (PKCS#3, and X9.42 as OpenSSL writes
+#: them).
+_DH_PEM = re.compile(rb"-----BEGIN (X9\.42 )?DH PARAMETERS-----")
 
 
 def _read(path: str, what: str) -> bytes:
@@ -79,6 +115,135 @@ def _certificates(path: str, what: str) -> list[x509.Certificate]:
     return loaded
 
 
+def _privateKey(tls: TLSConfig) -> PrivateKeyTypes:
+    """
+    The private key, decrypted with C{tls.keyPassword} if it is encrypted.
+    A passphrase given for a key that has none is not needed, and not an
+    error (OpenSSL ignores it too).
+
+    @raise ValueError: Naming the key file, never the passphrase.
+    """
+    data = _read(tls.key, "key")
+    password = None if tls.keyPassword is None else tls.keyPassword.encode("utf-8")
+    try:
+        return load_pem_private_key(data, password)
+    except TypeError:
+        # Either no password for an encrypted key, or one for a plain key.
+        if password is None:
+            raise ValueError(f"the key {tls.key} is encrypted, and no password is set for it") from None
+    except ValueError:
+        if password is not None and b"ENCRYPTED" in data:
+            raise ValueError(f"the password set does not decrypt the key {tls.key}") from None
+        raise ValueError(f"the key {tls.key} holds no PEM private key") from None
+    return load_pem_private_key(data, None)
+
+
+def _publicBytes(key: object) -> bytes:
+    """
+    The DER SubjectPublicKeyInfo of a public key, to compare two.
+    """
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
+
+
+def _dhParameters(path: str) -> DiffieHellmanParameters:
+    """
+    DH parameters from a PEM file, tried on a scratch context so that a
+    file OpenSSL would refuse (too small a group for its security level)
+    is refused now.
+
+    @raise ValueError: Naming the file.
+    """
+    if not _DH_PEM.search(_read(path, "DH parameter file")):
+        raise ValueError(f"the DH parameter file {path} holds no PEM DH parameters")
+    try:
+        SSL.Context(SSL.TLS_SERVER_METHOD).load_tmp_dh(path)
+    except SSL.Error as e:
+        raise ValueError(f"OpenSSL refuses the DH parameters in {path}: {_reason(e)}") from None
+    return DiffieHellmanParameters.fromFile(FilePath(path))
+
+
+def _revocationLists(
+    paths: tuple[str, ...], authorities: list[x509.Certificate] | None
+) -> list[x509.CertificateRevocationList]:
+    """
+    Every CRL of C{crl_files}, each checked against the CA certificates
+    when those are configured: a CRL no CA signed would never apply, and
+    every client certificate of its CA would then be refused.
+
+    @raise ValueError: Naming the file.
+    """
+    crls = []
+    for path in paths:
+        data = _read(path, "CRL")
+        try:
+            crl = x509.load_pem_x509_crl(data)
+        except ValueError:
+            raise ValueError(f"the CRL {path} holds no PEM certificate revocation list") from None
+        if authorities is not None and not any(
+            ca.subject == crl.issuer and crl.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
+            for ca in authorities
+        ):
+            raise ValueError(f"the CRL {path} is not signed by a CA of the CA certificate file")
+        crls.append(crl)
+    return crls
+
+
+def _versionBounds(versions: tuple[str, ...]) -> tuple[dict[str, TLSVersion], int]:
+    """
+    The oldest and newest of the allowed versions, as L{CertificateOptions}
+    takes them, and the OpenSSL options that turn off the versions between
+    them that are not allowed (C{["tlsv1.1", "tlsv1.3"]}).
+    """
+    if not versions:
+        return {}, 0
+    listed = [name for name in TLS_VERSIONS if name in versions]
+    first, last = TLS_VERSIONS.index(listed[0]), TLS_VERSIONS.index(listed[-1])
+    gaps = 0
+    for name in TLS_VERSIONS[first : last + 1]:
+        if name not in versions:
+            gaps |= _VERSIONS[name][1]
+    # insecurelyLowerMinimumTo: the configuration asked for it by name.
+    bounds = {
+        "insecurelyLowerMinimumTo": _VERSIONS[listed[0]][0],
+        "lowerMaximumSecurityTo": _VERSIONS[listed[-1]][0],
+    }
+    return bounds, gaps
+
+
+def _reason(error: SSL.Error) -> str:
+    """
+    OpenSSL's reasons in an error, without the library and function names.
+    """
+    reasons = [
+        str(entry[-1]) for entry in (error.args[0] if error.args else ()) if isinstance(entry, tuple)
+    ]
+    return ", ".join(reasons) or "unknown error"
+
+
+def _acceptSelfSigned(connection: SSL.Connection, certificate: crypto.X509, errno: int, depth: int, ok: int) -> bool:
+    """
+    The verification of C{selfsigned_peer}: any certificate, unless a CRL
+    revokes it.
+    """
+    return errno != _CERT_REVOKED
+
+
+def _protocolOptions(names: tuple[str, ...]) -> int:
+    """
+    The OpenSSL options named by C{protocol_options}.
+
+    @raise ValueError: Naming an unknown one.
+    """
+    flags = 0
+    for name in names:
+        if name not in PROTOCOL_OPTIONS:
+            raise ValueError(
+                f"unknown protocol option {name!r} (known: {', '.join(sorted(PROTOCOL_OPTIONS))})"
+            )
+        flags |= PROTOCOL_OPTIONS[name]
+    return flags
+
+
 def contextFactory(tls: TLSConfig) -> CertificateOptions:
     """
     Build the server-side TLS settings of a listener, and check them by
@@ -87,58 +252,58 @@ def contextFactory(tls: TLSConfig) -> CertificateOptions:
     @raise ValueError: With a message that names the file at fault.
     """
     chain = _certificates(tls.certificate, "certificate")
-    keyData = _read(tls.key, "key")
-    try:
-        key = load_pem_private_key(keyData, None)
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"the key {tls.key} holds no PEM private key (or it is encrypted)"
-        ) from None
+    key = _privateKey(tls)
+    if _publicBytes(key.public_key()) != _publicBytes(chain[0].public_key()):
+        raise ValueError(f"the key {tls.key} does not belong to the certificate {tls.certificate}")
+    authorities = None
+    if tls.caCertificates is not None:
+        authorities = _certificates(tls.caCertificates, "CA certificate file")
+    crls = _revocationLists(tls.crlFiles, authorities)
+    dhParameters = None if tls.dhParameters is None else _dhParameters(tls.dhParameters)
     trustRoot = None
-    if tls.verifyMode == "peer" and tls.caCertificates is not None:
+    if tls.verifyMode != "none" and authorities is not None:
         # Twisted's trust roots still wrap pyOpenSSL certificates.
         trustRoot = trustRootFromCertificates(
-            [
-                Certificate(crypto.X509.from_cryptography(c))
-                for c in _certificates(tls.caCertificates, "CA certificate file")
-            ]
+            [Certificate(crypto.X509.from_cryptography(c)) for c in authorities]
         )
     elif tls.verifyMode != "none":
-        # "peer" without a cacertfile checks against the system's CAs;
-        # "selfsigned_peer" replaces the check below.
+        # Without a cacertfile, against the system's CAs (which
+        # "selfsigned_peer" does not insist on, below).
         trustRoot = platformTrust()
     ciphers = None
     if tls.ciphers is not None:
         ciphers = AcceptableCiphers.fromOpenSSLCipherString(tls.ciphers)
         if not ciphers._ciphers:  # type: ignore[attr-defined]
             raise ValueError(f"no cipher OpenSSL knows matches {tls.ciphers!r}")
+    bounds, flags = _versionBounds(tls.versions)
+    flags |= _protocolOptions(tls.protocolOptions)
     options = CertificateOptions(
         privateKey=key,  # type: ignore[arg-type]
         certificate=chain[0],  # type: ignore[arg-type]
         extraCertChain=chain[1:],  # type: ignore[arg-type]
         trustRoot=trustRoot,
         acceptableCiphers=ciphers,
+        dhParameters=dhParameters,
+        **bounds,  # type: ignore[arg-type]
     )
     try:
         # Made once and cached by CertificateOptions: the changes below
         # apply to every connection.
         context = options.getContext()
-    except SSL.Error:
-        raise ValueError(
-            f"the key {tls.key} does not belong to the certificate {tls.certificate}"
-        ) from None
+    except SSL.Error as e:
+        raise ValueError(f"OpenSSL refuses these TLS settings: {_reason(e)}") from None
     if tls.verifyMode == "selfsigned_peer":
-        # A certificate is required, and any is accepted.
-        context.set_verify(
-            SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *args: True
-        )
-    flags = 0
-    for name in tls.protocolOptions:
-        if name not in PROTOCOL_OPTIONS:
-            raise ValueError(
-                f"unknown protocol option {name!r} (known: {', '.join(sorted(PROTOCOL_OPTIONS))})"
-            )
-        flags |= PROTOCOL_OPTIONS[name]
+        # A certificate is required, and any is accepted; the chain is
+        # still checked, for the CRLs to apply.
+        context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, _acceptSelfSigned)
+    if crls and tls.verifyMode != "none":
+        store = context.get_cert_store()
+        assert store is not None, "an OpenSSL context always has a store"
+        for crl in crls:
+            store.add_crl(crl)
+        # The client's certificate is checked; a CA's own revocation is
+        # the business of the CA above it, which the CRLs may not cover.
+        store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
     if flags:
         context.set_options(flags)
     return options
@@ -159,8 +324,9 @@ def tlsError(tls: TLSConfig, fallback: Location | None, what: str, error: ValueE
 
 def checkListeners(config: RouterConfig) -> None:
     """
-    Load the certificate and key of every direct-TLS listener once, so that
-    a file that cannot be used stops startup before anything listens.
+    Build the TLS settings of every direct-TLS listener once, so that a
+    file that cannot be used, or a key that cannot be decrypted, stops
+    startup before anything listens.
 
     @raise ConfigError: Naming the file and the option that named it.
     """

@@ -77,7 +77,7 @@ class ContextTests(SynchronousTestCase):
             ValueError, contextFactory, TLSConfig(self.issued.certificate, self.issued.certificate)
         )
         self.assertEqual(
-            str(error), f"the key {self.issued.certificate} holds no PEM private key (or it is encrypted)"
+            str(error), f"the key {self.issued.certificate} holds no PEM private key"
         )
 
     def test_keyMismatch(self) -> None:

@@ -1,0 +1,541 @@
+# -*- test-case-name: xcomp.test.test_tlsopts -*-
+"""
+Tests for the TLS options of L{xcomp.tls} beyond the certificate: the key
+passphrase, DH parameters, the TLS versions allowed, client certificates
+(C{verify_mode}) and CRLs.  Each is seen from outside: Twisted's component
+client talks TLS over loopback to a listener of a L{RouterService} the test
+starts, with certificates, keys, CRLs and DH parameters the test makes.
+The errors that stop startup are checked without a socket.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from OpenSSL import SSL
+from twisted.internet import defer, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IProtocolFactory
+from twisted.internet.ssl import (
+    AcceptableCiphers,
+    Certificate,
+    CertificateOptions,
+    PrivateCertificate,
+    TLSVersion,
+    optionsForClientTLS,
+)
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.words.protocols.jabber import component, xmlstream
+from zope.interface import implementer
+
+from xcomp.config import ConfigError, ListenerConfig, Location, TLSConfig
+from xcomp.service import RouterService
+from xcomp.test.certs import Issued, TestCA, dhPrime, writeDHParameters
+from xcomp.test.helpers import makeConfig
+from xcomp.test.loopback import PROCESS_TIMEOUT, freePort
+from xcomp.tls import checkListeners, contextFactory
+
+SECRET = "s3cret"
+PASSPHRASE = "correct horse battery staple"
+#: A TLS 1.2 suite that needs DH parameters (and an RSA certificate).
+DHE_CIPHER = "DHE-RSA-AES128-GCM-SHA256"
+
+
+class _RecordingTLSClient(TLSMemoryBIOProtocol):
+    """
+    A TLS client that keeps the raw bytes it receives, for a test to look
+    into the handshake.
+    """
+
+    factory: _RecordingTLSFactory
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Keep C{data}, then decrypt it.
+        """
+        self.factory.received += data
+        super().dataReceived(data)
+
+
+class _RecordingTLSFactory(TLSMemoryBIOFactory):
+    """
+    TLS client connections that keep what they receive.
+    """
+
+    protocol = _RecordingTLSClient
+
+    def __init__(
+        self, options: IOpenSSLClientConnectionCreator, wrapped: IProtocolFactory, received: bytearray
+    ) -> None:
+        """
+        @param received: Where the bytes received go.
+        """
+        super().__init__(options, True, wrapped)  # type: ignore[arg-type]
+        self.received = received
+
+
+@implementer(IOpenSSLClientConnectionCreator)
+class _NamedCurvesOnlyClient:
+    """
+    A TLS 1.2 client that offers only C{DHE-RSA-AES128-GCM-SHA256}, and
+    none of RFC 7919's FFDHE groups among its supported groups: the server
+    cannot pick a standard group for it, and falls back on its own DH
+    parameters.
+    """
+
+    def __init__(self, caPath: str) -> None:
+        """
+        @param caPath: The CA that the server's certificate must chain to.
+        """
+        with open(caPath, "rb") as f:
+            trust = Certificate.loadPEM(f.read())
+        self._context = CertificateOptions(
+            trustRoot=trust,
+            acceptableCiphers=AcceptableCiphers.fromOpenSSLCipherString(DHE_CIPHER),
+            lowerMaximumSecurityTo=TLSVersion.TLSv1_2,
+        ).getContext()
+        # In OpenSSL 3 and later this sets the groups offered to this one.
+        self._context.set_tmp_ecdh(ec.SECP256R1())
+
+    def clientConnectionForTLS(self, tlsProtocol: TLSMemoryBIOProtocol) -> SSL.Connection:
+        """
+        A client connection with this context.
+        """
+        connection = SSL.Connection(self._context, None)
+        connection.set_app_data(tlsProtocol)
+        connection.set_connect_state()
+        return connection
+
+
+class TLSListenerTestCase(TestCase):
+    """
+    A router with one direct-TLS listener on loopback, and Twisted's
+    component client for C{a.example}.
+    """
+
+    def setUp(self) -> None:
+        """
+        A CA, and a server certificate for C{localhost}.
+        """
+        self.ca = TestCA(self.mktemp())
+        self.server = self.ca.issue("localhost")
+        self.fromServer = bytearray()
+
+    def startRouter(self, tls: TLSConfig) -> RouterService:
+        """
+        Start a router whose only listener has C{tls}; it is stopped at
+        cleanup.
+        """
+        listener = ListenerConfig(freePort(), "127.0.0.1", tls)
+        config = makeConfig(components={"a.example": {"secret": SECRET}}, listeners=(listener,))
+        service = RouterService(config, reactor=reactor)
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.port = listener.port
+        return service
+
+    def clientOptions(
+        self, certificate: Issued | None = None, **extra: Any
+    ) -> IOpenSSLClientConnectionCreator:
+        """
+        The client's TLS settings: the test CA trusted, and C{certificate}
+        presented if the server asks for one.
+
+        @param extra: More L{CertificateOptions} arguments (versions,
+            ciphers).
+        """
+        clientCertificate = None
+        if certificate is not None:
+            with open(certificate.certificate, "rb") as c, open(certificate.key, "rb") as k:
+                clientCertificate = PrivateCertificate.loadPEM(c.read() + k.read())
+        with open(self.ca.path, "rb") as f:
+            trust = Certificate.loadPEM(f.read())
+        return optionsForClientTLS(
+            "localhost",
+            trustRoot=trust,
+            clientCertificate=clientCertificate,
+            extraCertificateOptions=extra or None,
+        )
+
+    async def connect(self, options: IOpenSSLClientConnectionCreator) -> xmlstream.XmlStream:
+        """
+        Connect through TLS and authenticate as C{a.example}.
+
+        @return: The authenticated stream; it is closed at cleanup.
+        @raise Exception: Why the connection ended before authentication
+            (an L{SSL.Error} when TLS refused it).
+        """
+        authenticated: defer.Deferred[xmlstream.XmlStream] = defer.Deferred()
+        ended: defer.Deferred[None] = defer.Deferred()
+        streams: list[xmlstream.XmlStream] = []
+
+        def lost(reason: Failure) -> None:
+            ended.callback(None)
+            if not authenticated.called:
+                authenticated.errback(reason)
+
+        def close() -> defer.Deferred[None]:
+            if streams and not ended.called:
+                streams[0].transport.loseConnection()  # type: ignore[union-attr]
+            return ended
+
+        factory = component.componentFactory("a.example", SECRET)
+        factory.addBootstrap(xmlstream.STREAM_AUTHD_EVENT, streams.append)
+        factory.addBootstrap(xmlstream.STREAM_AUTHD_EVENT, authenticated.callback)
+        factory.addBootstrap(xmlstream.STREAM_END_EVENT, lost)
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port, timeout=PROCESS_TIMEOUT)
+        await endpoint.connect(_RecordingTLSFactory(options, factory, self.fromServer))
+        self.addCleanup(close)
+        return await authenticated.addTimeout(PROCESS_TIMEOUT, reactor)  # type: ignore[arg-type]
+
+    async def assertAuthenticates(self, service: RouterService, options: IOpenSSLClientConnectionCreator) -> SSL.Connection:
+        """
+        The client authenticates and is bound.
+
+        @return: The client's TLS connection, to look at what was agreed.
+        """
+        xs = await self.connect(options)
+        self.assertIsNotNone(service.router.lookup("a.example"))
+        return xs.transport.getHandle()  # type: ignore[union-attr]
+
+    async def assertRefused(self, service: RouterService, options: IOpenSSLClientConnectionCreator) -> SSL.Error:
+        """
+        TLS ends the connection before the component authenticates, and
+        nothing is bound.
+
+        @return: The client's TLS error.
+        """
+        try:
+            await self.connect(options)
+        except SSL.Error as e:
+            self.assertIsNone(service.router.lookup("a.example"))
+            return e
+        raise self.failureException("the client authenticated")
+
+    def serverSidePeerCertificate(self, service: RouterService) -> object:
+        """
+        The client certificate the listener's one stream was given, if any.
+        """
+        [stream] = service.factories[0].streams
+        return stream.transport.getPeerCertificate()  # type: ignore[attr-defined,union-attr]
+
+
+class KeyPasswordTests(TLSListenerTestCase):
+    """
+    C{password}: the passphrase of an encrypted key.
+    """
+
+    async def test_encryptedKey(self) -> None:
+        """
+        With its passphrase, an encrypted key serves the listener.
+        """
+        server = self.ca.issue("localhost", password=PASSPHRASE)
+        service = self.startRouter(TLSConfig(server.certificate, server.key, keyPassword=PASSPHRASE))
+        await self.assertAuthenticates(service, self.clientOptions())
+
+
+class DHParametersTests(TLSListenerTestCase):
+    """
+    C{dhfile}: the DH parameters of the C{DHE} ciphers.
+    """
+
+    def setUp(self) -> None:
+        """
+        An RSA server certificate (the DHE-RSA ciphers need one), and the
+        run's DH parameters.
+        """
+        super().setUp()
+        self.server = self.ca.issue("localhost", rsaKey=True)
+        self.dhfile = writeDHParameters(self.mktemp())
+
+    def onlyDHE(self, dhParameters: str | None) -> TLSConfig:
+        """
+        TLS 1.2 settings that leave a DHE cipher as the only one.
+        """
+        return TLSConfig(
+            self.server.certificate,
+            self.server.key,
+            ciphers=DHE_CIPHER,
+            versions=("tlsv1.2",),
+            dhParameters=dhParameters,
+        )
+
+    async def test_dheWithFileParameters(self) -> None:
+        """
+        With a C{dhfile}, a client that offers only a DHE cipher, and no
+        standard group, gets it with the prime of the file.
+        """
+        service = self.startRouter(self.onlyDHE(self.dhfile))
+        connection = await self.assertAuthenticates(service, _NamedCurvesOnlyClient(self.ca.path))
+        self.assertEqual(connection.get_cipher_name(), DHE_CIPHER)
+        self.assertIn(dhPrime(self.dhfile), self.fromServer)
+
+    async def test_noDHParameters(self) -> None:
+        """
+        Without one, the same client finds no cipher in common.
+        """
+        service = self.startRouter(self.onlyDHE(None))
+        await self.assertRefused(service, _NamedCurvesOnlyClient(self.ca.path))
+
+
+class VersionTests(TLSListenerTestCase):
+    """
+    C{versions}: the TLS versions a client may use.
+    """
+
+    def only(self, *versions: str) -> TLSConfig:
+        """
+        The server certificate, with C{versions}.
+        """
+        return TLSConfig(self.server.certificate, self.server.key, versions=versions)
+
+    async def test_listedVersion(self) -> None:
+        """
+        A client that can use a listed version uses it.
+        """
+        service = self.startRouter(self.only("tlsv1.2"))
+        connection = await self.assertAuthenticates(service, self.clientOptions())
+        self.assertEqual(connection.get_protocol_version_name(), "TLSv1.2")
+
+    async def test_olderVersionRefused(self) -> None:
+        """
+        A client that cannot go above TLS 1.2 is refused by a TLS 1.3 only
+        listener.
+        """
+        service = self.startRouter(self.only("tlsv1.3"))
+        await self.assertRefused(service, self.clientOptions(lowerMaximumSecurityTo=TLSVersion.TLSv1_2))
+        connection = await self.assertAuthenticates(service, self.clientOptions())
+        self.assertEqual(connection.get_protocol_version_name(), "TLSv1.3")
+
+    async def test_newerVersionRefused(self) -> None:
+        """
+        A client that insists on TLS 1.3 is refused by a TLS 1.2 only
+        listener.
+        """
+        service = self.startRouter(self.only("tlsv1.2"))
+        await self.assertRefused(service, self.clientOptions(raiseMinimumTo=TLSVersion.TLSv1_3))
+
+    async def test_gapRefused(self) -> None:
+        """
+        A version between two listed ones, but not listed itself, is
+        refused.
+        """
+        service = self.startRouter(self.only("tlsv1.1", "tlsv1.3"))
+        await self.assertRefused(
+            service,
+            self.clientOptions(raiseMinimumTo=TLSVersion.TLSv1_2, lowerMaximumSecurityTo=TLSVersion.TLSv1_2),
+        )
+
+
+class VerifyModeTests(TLSListenerTestCase):
+    """
+    C{verify_mode}, C{cacertfile} and C{crl_files}: client certificates.
+    """
+
+    def setUp(self) -> None:
+        """
+        A client certificate from the CA, and a self-signed one.
+        """
+        super().setUp()
+        self.client = self.ca.issue("a.example")
+        self.selfSigned = self.ca.issue("a.example", selfSigned=True)
+
+    def verifying(self, mode: str, crlFiles: tuple[str, ...] = ()) -> TLSConfig:
+        """
+        The server certificate, checking client certificates against the
+        CA with C{mode}.
+        """
+        return TLSConfig(
+            self.server.certificate,
+            self.server.key,
+            caCertificates=self.ca.path,
+            verifyMode=mode,
+            crlFiles=crlFiles,
+        )
+
+    async def test_noneAsksForNothing(self) -> None:
+        """
+        With C{none}, a client with a certificate is not asked for it.
+        """
+        service = self.startRouter(self.verifying("none"))
+        await self.assertAuthenticates(service, self.clientOptions(self.client))
+        self.assertIsNone(self.serverSidePeerCertificate(service))
+
+    async def test_peerAcceptsCertificateFromCA(self) -> None:
+        """
+        With C{peer}, a certificate the CA issued gets in, and the listener
+        has it.
+        """
+        service = self.startRouter(self.verifying("peer"))
+        await self.assertAuthenticates(service, self.clientOptions(self.client))
+        peer = self.serverSidePeerCertificate(service)
+        self.assertEqual(peer.get_subject().CN, "a.example")  # type: ignore[attr-defined]
+
+    async def test_peerRequiresCertificate(self) -> None:
+        """
+        With C{peer}, a client without a certificate is refused.
+        """
+        service = self.startRouter(self.verifying("peer"))
+        await self.assertRefused(service, self.clientOptions())
+
+    async def test_peerRefusesSelfSigned(self) -> None:
+        """
+        With C{peer}, a self-signed certificate is refused.
+        """
+        service = self.startRouter(self.verifying("peer"))
+        await self.assertRefused(service, self.clientOptions(self.selfSigned))
+
+    async def test_selfSignedPeerAcceptsSelfSigned(self) -> None:
+        """
+        With C{selfsigned_peer}, a self-signed certificate gets in, and
+        so does one from the CA.
+        """
+        service = self.startRouter(self.verifying("selfsigned_peer"))
+        await self.assertAuthenticates(service, self.clientOptions(self.selfSigned))
+        service.router.unbind("a.example", service.router.lookup("a.example"))  # type: ignore[arg-type]
+        await self.assertAuthenticates(service, self.clientOptions(self.client))
+
+    async def test_selfSignedPeerRequiresCertificate(self) -> None:
+        """
+        With C{selfsigned_peer}, a client without a certificate is refused.
+        """
+        service = self.startRouter(self.verifying("selfsigned_peer"))
+        await self.assertRefused(service, self.clientOptions())
+
+    async def test_revokedRefused(self) -> None:
+        """
+        With C{crl_files}, a certificate the CRL revokes is refused, and
+        one it does not revoke gets in.
+        """
+        revoked = self.ca.issue("b.example")
+        service = self.startRouter(self.verifying("peer", (self.ca.revocationList([revoked]),)))
+        await self.assertRefused(service, self.clientOptions(revoked))
+        await self.assertAuthenticates(service, self.clientOptions(self.client))
+
+    async def test_revokedRefusedSelfSignedPeer(self) -> None:
+        """
+        C{selfsigned_peer} accepts any certificate, but not a revoked one.
+        """
+        service = self.startRouter(
+            self.verifying("selfsigned_peer", (self.ca.revocationList([self.client]),))
+        )
+        await self.assertRefused(service, self.clientOptions(self.client))
+
+
+class StartupErrorTests(SynchronousTestCase):
+    """
+    Settings that cannot be used stop startup, naming the file.
+    """
+
+    def setUp(self) -> None:
+        """
+        A CA, and a server certificate whose key is encrypted.
+        """
+        self.ca = TestCA(self.mktemp())
+        self.server = self.ca.issue("localhost", password=PASSPHRASE)
+
+    def fails(self, **settings: Any) -> str:
+        """
+        The startup error of a listener with the server certificate and
+        C{settings}, as C{checkListeners} reports it.
+        """
+        settings.setdefault("keyPassword", PASSPHRASE)
+        tls = TLSConfig(
+            self.server.certificate,
+            self.server.key,
+            location=Location("xcomp.toml", 7),
+            label="listen.component[1].tls",
+            **settings,
+        )
+        config = makeConfig(listeners=(ListenerConfig(5348, "127.0.0.1", tls),))
+        return str(self.assertRaises(ConfigError, checkListeners, config))
+
+    def test_wrongPassword(self) -> None:
+        """
+        A wrong passphrase is named as such, and not shown.
+        """
+        error = self.fails(keyPassword="wrong horse")
+        self.assertEqual(
+            error,
+            f"xcomp.toml:7: listen.component[1].tls: the password set does not decrypt the key {self.server.key}",
+        )
+        self.assertNotIn("wrong horse", error)
+
+    def test_noPassword(self) -> None:
+        """
+        An encrypted key without a passphrase is named as such.
+        """
+        self.assertEqual(
+            self.fails(keyPassword=None),
+            f"xcomp.toml:7: listen.component[1].tls: the key {self.server.key} is encrypted, "
+            "and no password is set for it",
+        )
+
+    def test_passwordNotShown(self) -> None:
+        """
+        The passphrase is in no repr of the settings.
+        """
+        tls = TLSConfig(self.server.certificate, self.server.key, keyPassword=PASSPHRASE)
+        self.assertNotIn(PASSPHRASE, repr(tls))
+        self.assertNotIn(PASSPHRASE, repr(ListenerConfig(5348, "127.0.0.1", tls)))
+
+    def test_passwordForPlainKey(self) -> None:
+        """
+        A passphrase for a key that has none is not needed, and no error.
+        """
+        plain = self.ca.issue("plain.example")
+        contextFactory(TLSConfig(plain.certificate, plain.key, keyPassword=PASSPHRASE))
+
+    def test_missingFiles(self) -> None:
+        """
+        A missing DH parameter file, CA file or CRL is named.
+        """
+        missing = os.path.abspath("missing.pem")
+        settings: list[tuple[dict[str, Any], str]] = [
+            ({"dhParameters": missing}, "DH parameter file"),
+            ({"caCertificates": missing}, "CA certificate file"),
+            ({"crlFiles": (missing,)}, "CRL"),
+        ]
+        for setting, what in settings:
+            self.assertEqual(
+                self.fails(**setting),
+                f"xcomp.toml:7: listen.component[1].tls: cannot read the {what} {missing}: "
+                "No such file or directory",
+            )
+
+    def test_notDHParameters(self) -> None:
+        """
+        A DH parameter file that holds something else is named.
+        """
+        self.assertEqual(
+            self.fails(dhParameters=self.ca.path),
+            f"xcomp.toml:7: listen.component[1].tls: the DH parameter file {self.ca.path} "
+            "holds no PEM DH parameters",
+        )
+
+    def test_notCRL(self) -> None:
+        """
+        A CRL file that holds something else is named.
+        """
+        self.assertEqual(
+            self.fails(crlFiles=(self.ca.path,)),
+            f"xcomp.toml:7: listen.component[1].tls: the CRL {self.ca.path} "
+            "holds no PEM certificate revocation list",
+        )
+
+    def test_crlOfAnotherCA(self) -> None:
+        """
+        A CRL that no CA of C{cacertfile} signed is named: it would refuse
+        every client certificate.
+        """
+        other = TestCA(self.mktemp()).revocationList([])
+        self.assertEqual(
+            self.fails(caCertificates=self.ca.path, crlFiles=(other,)),
+            f"xcomp.toml:7: listen.component[1].tls: the CRL {other} is not signed by a CA "
+            "of the CA certificate file",
+        )
