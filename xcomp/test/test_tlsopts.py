@@ -32,7 +32,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.words.protocols.jabber import component, xmlstream
 from zope.interface import implementer
 
-from xcomp.config import ConfigError, ListenerConfig, Location, TLSConfig
+from xcomp.config import ConfigError, ListenerConfig, Location, RouterConfig, TLSConfig, loadConfig
 from xcomp.service import RouterService
 from xcomp.test.certs import Issued, TestCA, dhPrime, writeDHParameters
 from xcomp.test.helpers import makeConfig
@@ -131,12 +131,21 @@ class TLSListenerTestCase(TestCase):
         cleanup.
         """
         listener = ListenerConfig(freePort(), "127.0.0.1", tls)
-        config = makeConfig(components={"a.example": {"secret": SECRET}}, listeners=(listener,))
+        return self.startService(
+            makeConfig(components={"a.example": {"secret": SECRET}}, listeners=(listener,))
+        )
+
+    def startService(self, config: RouterConfig) -> RouterService:
+        """
+        Start a router with C{config}, whose TLS listener the client will
+        connect to; it is stopped at cleanup.
+        """
+        checkListeners(config)
         service = RouterService(config, reactor=reactor)
         service.privilegedStartService()
         service.startService()
         self.addCleanup(service.stopService)
-        self.port = listener.port
+        [self.port] = [listener.port for listener in config.listeners if listener.tls is not None]
         return service
 
     def clientOptions(
@@ -425,6 +434,100 @@ class VerifyModeTests(TLSListenerTestCase):
             self.verifying("selfsigned_peer", (self.ca.revocationList([self.client]),))
         )
         await self.assertRefused(service, self.clientOptions(self.client))
+
+
+class ConfigFileTests(TLSListenerTestCase):
+    """
+    Every option, as each configuration format spells it, at work.
+    """
+
+    def setUp(self) -> None:
+        """
+        An encrypted server key, DH parameters, a client certificate, and
+        a revoked one.
+        """
+        super().setUp()
+        self.directory = os.path.dirname(self.ca.path)
+        self.server = self.ca.issue("localhost", password=PASSPHRASE)
+        self.dhfile = writeDHParameters(self.directory)
+        self.client = self.ca.issue("a.example")
+        self.revoked = self.ca.issue("b.example")
+        self.crl = self.ca.revocationList([self.revoked])
+
+    def load(self, name: str, text: str) -> RouterConfig:
+        """
+        Write C{text} as C{name} in the test's directory, and load it.
+        """
+        path = os.path.join(self.directory, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return loadConfig(path)
+
+    async def checkOptions(self, config: RouterConfig) -> None:
+        """
+        With C{config}'s TLS listener (TLS 1.3 only, client certificates
+        from the CA, the CRL): a client with a certificate gets in with
+        TLS 1.3; a revoked one, a TLS 1.2 one and one without a certificate
+        are refused.
+        """
+        service = self.startService(config)
+        await self.assertRefused(service, self.clientOptions(self.revoked))
+        await self.assertRefused(service, self.clientOptions(self.client, lowerMaximumSecurityTo=TLSVersion.TLSv1_2))
+        await self.assertRefused(service, self.clientOptions())
+        connection = await self.assertAuthenticates(service, self.clientOptions(self.client))
+        self.assertEqual(connection.get_protocol_version_name(), "TLSv1.3")
+
+    async def test_mongooseIM(self) -> None:
+        """
+        MongooseIM's C{tls} subsection: C{password}, C{dhfile},
+        C{versions}, C{verify_mode}, C{cacertfile}, C{crl_files}.
+        """
+        config = self.load(
+            "mongooseim.toml",
+            f"""
+[[listen.component]]
+  port = {freePort()}
+  ip_address = "127.0.0.1"
+  password = "{SECRET}"
+  [listen.component.tls]
+    certfile = "{self.server.certificate}"
+    keyfile = "{self.server.key}"
+    password = "{PASSPHRASE}"
+    dhfile = "{self.dhfile}"
+    versions = ["tlsv1.3"]
+    verify_mode = "peer"
+    cacertfile = "{self.ca.path}"
+    crl_files = ["{self.crl}"]
+""",
+        )
+        await self.checkOptions(config)
+
+    async def test_prosody(self) -> None:
+        """
+        Prosody's C{ssl} table: C{password}, C{dhparam}, C{protocol},
+        C{verify}, C{cafile}, C{crlfile}.
+        """
+        config = self.load(
+            "prosody.cfg.lua",
+            f"""
+component_interfaces = {{ "127.0.0.1" }}
+component_ports = {{ {freePort()} }}
+component_direct_tls_ports = {{ {freePort()} }}
+component_direct_tls_ssl = {{
+  certificate = "{self.server.certificate}";
+  key = "{self.server.key}";
+  password = "{PASSPHRASE}";
+  dhparam = "{self.dhfile}";
+  protocol = "tlsv1_3";
+  verify = {{ "peer", "fail_if_no_peer_cert" }};
+  cafile = "{self.ca.path}";
+  crlfile = "{self.crl}";
+}}
+Component "a.example"
+  component_secret = "{SECRET}"
+""",
+        )
+        await self.checkOptions(config)
 
 
 class StartupErrorTests(SynchronousTestCase):
