@@ -21,6 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import dh, ec, rsa
 from cryptography.x509.oid import NameOID
 
 
+#: The passphrase of the tests' encrypted keys.
+PASSPHRASE = "correct horse battery staple"
+
+
 @attrs.frozen
 class Issued:
     """

@@ -5,7 +5,7 @@ passphrase, DH parameters, the TLS versions allowed, client certificates
 (C{verify_mode}) and CRLs.  Each is seen from outside: Twisted's component
 client talks TLS over loopback to a listener of a L{RouterService} the test
 starts, with certificates, keys, CRLs and DH parameters the test makes.
-The errors that stop startup are checked without a socket.
+The errors that stop startup are in L{xcomp.test.test_tls}.
 """
 
 from __future__ import annotations
@@ -28,19 +28,18 @@ from twisted.internet.ssl import (
 )
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import TestCase
 from twisted.words.protocols.jabber import component, xmlstream
 from zope.interface import implementer
 
-from xcomp.config import ConfigError, ListenerConfig, Location, RouterConfig, TLSConfig, loadConfig
+from xcomp.config import ListenerConfig, RouterConfig, TLSConfig, loadConfig
 from xcomp.service import RouterService
-from xcomp.test.certs import Issued, TestCA, dhPrime, writeDHParameters
+from xcomp.test.certs import PASSPHRASE, Issued, TestCA, dhPrime, writeDHParameters
 from xcomp.test.helpers import makeConfig
 from xcomp.test.loopback import PROCESS_TIMEOUT, freePort
-from xcomp.tls import checkListeners, contextFactory
+from xcomp.tls import checkListeners
 
 SECRET = "s3cret"
-PASSPHRASE = "correct horse battery staple"
 #: A TLS 1.2 suite that needs DH parameters (and an RSA certificate).
 DHE_CIPHER = "DHE-RSA-AES128-GCM-SHA256"
 
@@ -528,117 +527,3 @@ Component "a.example"
 """,
         )
         await self.checkOptions(config)
-
-
-class StartupErrorTests(SynchronousTestCase):
-    """
-    Settings that cannot be used stop startup, naming the file.
-    """
-
-    def setUp(self) -> None:
-        """
-        A CA, and a server certificate whose key is encrypted.
-        """
-        self.ca = TestCA(self.mktemp())
-        self.server = self.ca.issue("localhost", password=PASSPHRASE)
-
-    def fails(self, **settings: Any) -> str:
-        """
-        The startup error of a listener with the server certificate and
-        C{settings}, as C{checkListeners} reports it.
-        """
-        settings.setdefault("keyPassword", PASSPHRASE)
-        tls = TLSConfig(
-            self.server.certificate,
-            self.server.key,
-            location=Location("xcomp.toml", 7),
-            label="listen.component[1].tls",
-            **settings,
-        )
-        config = makeConfig(listeners=(ListenerConfig(5348, "127.0.0.1", tls),))
-        return str(self.assertRaises(ConfigError, checkListeners, config))
-
-    def test_wrongPassword(self) -> None:
-        """
-        A wrong passphrase is named as such, and not shown.
-        """
-        error = self.fails(keyPassword="wrong horse")
-        self.assertEqual(
-            error,
-            f"xcomp.toml:7: listen.component[1].tls: the password set does not decrypt the key {self.server.key}",
-        )
-        self.assertNotIn("wrong horse", error)
-
-    def test_noPassword(self) -> None:
-        """
-        An encrypted key without a passphrase is named as such.
-        """
-        self.assertEqual(
-            self.fails(keyPassword=None),
-            f"xcomp.toml:7: listen.component[1].tls: the key {self.server.key} is encrypted, "
-            "and no password is set for it",
-        )
-
-    def test_passwordNotShown(self) -> None:
-        """
-        The passphrase is in no repr of the settings.
-        """
-        tls = TLSConfig(self.server.certificate, self.server.key, keyPassword=PASSPHRASE)
-        self.assertNotIn(PASSPHRASE, repr(tls))
-        self.assertNotIn(PASSPHRASE, repr(ListenerConfig(5348, "127.0.0.1", tls)))
-
-    def test_passwordForPlainKey(self) -> None:
-        """
-        A passphrase for a key that has none is not needed, and no error.
-        """
-        plain = self.ca.issue("plain.example")
-        contextFactory(TLSConfig(plain.certificate, plain.key, keyPassword=PASSPHRASE))
-
-    def test_missingFiles(self) -> None:
-        """
-        A missing DH parameter file, CA file or CRL is named.
-        """
-        missing = os.path.abspath("missing.pem")
-        settings: list[tuple[dict[str, Any], str]] = [
-            ({"dhParameters": missing}, "DH parameter file"),
-            ({"caCertificates": missing}, "CA certificate file"),
-            ({"crlFiles": (missing,)}, "CRL"),
-        ]
-        for setting, what in settings:
-            self.assertEqual(
-                self.fails(**setting),
-                f"xcomp.toml:7: listen.component[1].tls: cannot read the {what} {missing}: "
-                "No such file or directory",
-            )
-
-    def test_notDHParameters(self) -> None:
-        """
-        A DH parameter file that holds something else is named.
-        """
-        self.assertEqual(
-            self.fails(dhParameters=self.ca.path),
-            f"xcomp.toml:7: listen.component[1].tls: the DH parameter file {self.ca.path} "
-            "holds no PEM DH parameters",
-        )
-
-    def test_notCRL(self) -> None:
-        """
-        A CRL file that holds something else is named.
-        """
-        self.assertEqual(
-            self.fails(crlFiles=(self.ca.path,)),
-            f"xcomp.toml:7: listen.component[1].tls: the CRL {self.ca.path} "
-            "holds no PEM certificate revocation list",
-        )
-
-    def test_crlOfAnotherCA(self) -> None:
-        """
-        A CRL that no CA of C{cacertfile} signed is named: it would refuse
-        every client certificate.
-        """
-        other = TestCA(self.mktemp()).revocationList([])
-        self.assertEqual(
-            self.fails(caCertificates=self.ca.path, crlFiles=(other,)),
-            f"xcomp.toml:7: listen.component[1].tls: the CRL {other} is not signed by a CA "
-            "of the CA certificate file",
-        )
