@@ -22,9 +22,11 @@ itself is never part of a message.
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
+import attrs
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from OpenSSL import SSL, crypto
 from twisted.internet.ssl import (
@@ -36,6 +38,9 @@ from twisted.internet.ssl import (
     platformTrust,
     trustRootFromCertificates,
 )
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.filepath import FilePath
 
 from xcomp.config import TLS_VERSIONS, ConfigError, Location, RouterConfig, TLSConfig
@@ -80,6 +85,22 @@ _VERSIONS = dict(
 #: OpenSSL's C{X509_V_ERR_CERT_REVOKED}: the one verification failure that
 #: C{selfsigned_peer} does not forgive.
 _CERT_REVOKED = 23
+
+#: The C{X509_V_ERR_*} codes a client certificate most often meets, in
+#: OpenSSL's words, for the log (pyOpenSSL has no public way to ask).
+_VERIFY_ERRORS = {
+    2: "unable to get issuer certificate",
+    3: "unable to get certificate CRL",
+    7: "certificate signature failure",
+    9: "certificate is not yet valid",
+    10: "certificate has expired",
+    12: "CRL has expired",
+    18: "self-signed certificate",
+    19: "self-signed certificate in certificate chain",
+    20: "unable to get local issuer certificate",
+    21: "unable to verify the first certificate",
+    _CERT_REVOKED: "certificate revoked",
+}
 
 #: The PEM armour of DH parameters (PKCS#3, and X9.42 as OpenSSL writes
 #: them).
@@ -138,11 +159,11 @@ def _privateKey(tls: TLSConfig) -> PrivateKeyTypes:
     return load_pem_private_key(data, None)
 
 
-def _publicBytes(key: object) -> bytes:
+def _publicBytes(key: PublicKeyTypes) -> bytes:
     """
     The DER SubjectPublicKeyInfo of a public key, to compare two.
     """
-    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 def _dhParameters(path: str) -> DiffieHellmanParameters:
@@ -220,12 +241,53 @@ def _reason(error: SSL.Error) -> str:
     return ", ".join(reasons) or "unknown error"
 
 
-def _acceptSelfSigned(connection: SSL.Connection, certificate: crypto.X509, errno: int, depth: int, ok: int) -> bool:
+@attrs.frozen
+class _ClientCertificateCheck:
     """
-    The verification of C{selfsigned_peer}: any certificate, unless a CRL
-    revokes it.
+    OpenSSL's verification callback for client certificates: OpenSSL's
+    verdict (C{peer}), or any certificate that no CRL revokes
+    (C{selfsigned_peer}); a refusal is logged with the peer and the
+    reason, which the client only sees as an alert.
+
+    @ivar selfSigned: Whether this is C{selfsigned_peer}.
     """
-    return errno != _CERT_REVOKED
+
+    selfSigned: bool
+    _log: ClassVar[Logger] = Logger()
+
+    def __call__(
+        self, connection: SSL.Connection, certificate: crypto.X509, errno: int, depth: int, ok: int
+    ) -> bool:
+        """
+        Decide on one certificate of the client's chain.
+        """
+        if ok or (self.selfSigned and errno != _CERT_REVOKED):
+            return True
+        transport = getattr(connection.get_app_data(), "transport", None)
+        address = getattr(transport, "getPeer", lambda: None)()
+        self._log.warn(
+            "Client certificate from {peer} refused: {reason} ({subject}, depth {depth})",
+            peer=f"{address.host}:{address.port}" if isinstance(address, (IPv4Address, IPv6Address)) else "-",
+            reason=_VERIFY_ERRORS.get(errno, f"OpenSSL verification error {errno}"),
+            subject=certificate.to_cryptography().subject.rfc4514_string(),
+            depth=depth,
+        )
+        return False
+
+
+class _ListenerTLSOptions(CertificateOptions):
+    """
+    L{CertificateOptions} whose connections know their protocol, for
+    L{_ClientCertificateCheck} to name the peer.
+    """
+
+    def serverConnectionForTLS(self, protocol: TLSMemoryBIOProtocol) -> SSL.Connection:
+        """
+        A server connection, with C{protocol} as its application data.
+        """
+        connection = super().serverConnectionForTLS(protocol)
+        connection.set_app_data(protocol)
+        return connection
 
 
 def _protocolOptions(names: tuple[str, ...]) -> int:
@@ -273,18 +335,18 @@ def contextFactory(tls: TLSConfig) -> CertificateOptions:
     ciphers = None
     if tls.ciphers is not None:
         ciphers = AcceptableCiphers.fromOpenSSLCipherString(tls.ciphers)
-        if not ciphers._ciphers:  # type: ignore[attr-defined]
+        if not ciphers._ciphers:
             raise ValueError(f"no cipher OpenSSL knows matches {tls.ciphers!r}")
     bounds, flags = _versionBounds(tls.versions)
     flags |= _protocolOptions(tls.protocolOptions)
-    options = CertificateOptions(
+    options = _ListenerTLSOptions(
         privateKey=key,  # type: ignore[arg-type]
         certificate=chain[0],  # type: ignore[arg-type]
         extraCertChain=chain[1:],  # type: ignore[arg-type]
         trustRoot=trustRoot,
         acceptableCiphers=ciphers,
         dhParameters=dhParameters,
-        **bounds,  # type: ignore[arg-type]
+        **bounds,
     )
     try:
         # Made once and cached by CertificateOptions: the changes below
@@ -292,10 +354,13 @@ def contextFactory(tls: TLSConfig) -> CertificateOptions:
         context = options.getContext()
     except SSL.Error as e:
         raise ValueError(f"OpenSSL refuses these TLS settings: {_reason(e)}") from None
-    if tls.verifyMode == "selfsigned_peer":
-        # A certificate is required, and any is accepted; the chain is
-        # still checked, for the CRLs to apply.
-        context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, _acceptSelfSigned)
+    if tls.verifyMode != "none":
+        # A certificate is required in both modes; selfsigned_peer still
+        # has the chain checked, for the CRLs to apply.
+        context.set_verify(
+            SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT | SSL.VERIFY_CLIENT_ONCE,
+            _ClientCertificateCheck(tls.verifyMode == "selfsigned_peer"),
+        )
     if crls and tls.verifyMode != "none":
         store = context.get_cert_store()
         assert store is not None, "an OpenSSL context always has a store"

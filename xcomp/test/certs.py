@@ -52,11 +52,13 @@ class TestCA:
     @ivar path: The CA certificate's PEM file.
     """
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, name: str = "xcomp test CA") -> None:
         """
         Make the CA's key and self-signed certificate.
 
         @param directory: Where every file goes; it is created if needed.
+        @param name: The CA's common name (two CAs in one trust file need
+            two names: OpenSSL finds an issuer by its name).
         """
         directory = os.path.abspath(directory)
         os.makedirs(directory, exist_ok=True)
@@ -65,8 +67,8 @@ class TestCA:
         now = datetime.datetime.now(datetime.timezone.utc)
         self._certificate = (
             x509.CertificateBuilder()
-            .subject_name(_name("xcomp test CA"))
-            .issuer_name(_name("xcomp test CA"))
+            .subject_name(_name(name))
+            .issuer_name(_name(name))
             .public_key(self._key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=1))
@@ -173,9 +175,9 @@ def writeDHParameters(directory: str) -> str:
     if not _dhParameters:
         with _finiteFieldDH():
             parameters = dh.generate_parameters(generator=2, key_size=2048)
-        _dhParameters.append(
-            parameters.parameter_bytes(serialization.Encoding.PEM, serialization.ParameterFormat.PKCS3)
-        )
+            _dhParameters.append(
+                parameters.parameter_bytes(serialization.Encoding.PEM, serialization.ParameterFormat.PKCS3)
+            )
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(os.path.abspath(directory), "dhparams.pem")
     with open(path, "wb") as f:

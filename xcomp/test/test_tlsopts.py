@@ -18,6 +18,8 @@ from OpenSSL import SSL
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IProtocolFactory
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import LogLevel, globalLogPublisher
 from twisted.internet.ssl import (
     AcceptableCiphers,
     Certificate,
@@ -73,7 +75,7 @@ class _RecordingTLSFactory(TLSMemoryBIOFactory):
         """
         @param received: Where the bytes received go.
         """
-        super().__init__(options, True, wrapped)  # type: ignore[arg-type]
+        super().__init__(options, True, wrapped)
         self.received = received
 
 
@@ -199,7 +201,7 @@ class TLSListenerTestCase(TestCase):
         endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port, timeout=PROCESS_TIMEOUT)
         await endpoint.connect(_RecordingTLSFactory(options, factory, self.fromServer))
         self.addCleanup(close)
-        return await authenticated.addTimeout(PROCESS_TIMEOUT, reactor)  # type: ignore[arg-type]
+        return await authenticated.addTimeout(PROCESS_TIMEOUT, reactor)
 
     async def assertAuthenticates(self, service: RouterService, options: IOpenSSLClientConnectionCreator) -> SSL.Connection:
         """
@@ -230,7 +232,7 @@ class TLSListenerTestCase(TestCase):
         The client certificate the listener's one stream was given, if any.
         """
         [stream] = service.factories[0].streams
-        return stream.transport.getPeerCertificate()  # type: ignore[attr-defined,union-attr]
+        return stream.transport.getPeerCertificate()  # type: ignore[attr-defined]
 
 
 class KeyPasswordTests(TLSListenerTestCase):
@@ -423,6 +425,41 @@ class VerifyModeTests(TLSListenerTestCase):
         revoked = self.ca.issue("b.example")
         service = self.startRouter(self.verifying("peer", (self.ca.revocationList([revoked]),)))
         await self.assertRefused(service, self.clientOptions(revoked))
+        await self.assertAuthenticates(service, self.clientOptions(self.client))
+
+    async def test_refusalLogged(self) -> None:
+        """
+        The listener logs why it refused a client certificate, and whose.
+        """
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        revoked = self.ca.issue("b.example")
+        service = self.startRouter(self.verifying("peer", (self.ca.revocationList([revoked]),)))
+        await self.assertRefused(service, self.clientOptions(revoked))
+        [event] = [e for e in events if "reason" in e and "subject" in e]
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        self.assertEqual((event["reason"], event["subject"]), ("certificate revoked", "CN=b.example"))
+        self.assertTrue(event["peer"].startswith("127.0.0.1:"), event["peer"])
+
+    async def test_noCRLForItsCARefused(self) -> None:
+        """
+        Once CRLs are set, a certificate from a trusted CA that has no CRL
+        among them is refused: OpenSSL cannot tell that it is not revoked.
+        """
+        other = TestCA(self.mktemp(), "other test CA")
+        both = os.path.join(os.path.dirname(self.ca.path), "both.pem")
+        with open(both, "wb") as out, open(self.ca.path, "rb") as a, open(other.path, "rb") as b:
+            out.write(a.read() + b.read())
+        tls = TLSConfig(
+            self.server.certificate,
+            self.server.key,
+            caCertificates=both,
+            verifyMode="peer",
+            crlFiles=(self.ca.revocationList([]),),
+        )
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        service = self.startRouter(tls)
+        await self.assertRefused(service, self.clientOptions(other.issue("a.example")))
+        self.assertIn("unable to get certificate CRL", [e.get("reason") for e in events])
         await self.assertAuthenticates(service, self.clientOptions(self.client))
 
     async def test_revokedRefusedSelfSignedPeer(self) -> None:
