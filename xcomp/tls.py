@@ -16,19 +16,21 @@ is built (L{tlsError} gives the C{file:line:} of the option that named a
 file that cannot be used), so a missing, unreadable or mismatched
 certificate, key, CA file, DH parameter file or CRL, or a wrong key
 passphrase, stops startup with a message naming the file.  The passphrase
-itself is never part of a message.
+itself is never part of a message.  At runtime, a client certificate that
+is refused is logged with the peer, its subject and OpenSSL's reason.
 """
 
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from OpenSSL import SSL, crypto
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.ssl import (
     AcceptableCiphers,
     Certificate,
@@ -38,12 +40,15 @@ from twisted.internet.ssl import (
     platformTrust,
     trustRootFromCertificates,
 )
-from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.filepath import FilePath
 
 from xcomp.config import TLS_VERSIONS, ConfigError, Location, RouterConfig, TLSConfig
+
+if TYPE_CHECKING:
+    # Twisted exports the trust roots, not their interface.
+    from twisted.internet._sslverify import IOpenSSLTrustRoot
 
 __all__ = ["PROTOCOL_OPTIONS", "checkListeners", "contextFactory", "tlsError"]
 
@@ -306,6 +311,44 @@ def _protocolOptions(names: tuple[str, ...]) -> int:
     return flags
 
 
+def _trustRoot(
+    verifyMode: str, authorities: list[x509.Certificate] | None
+) -> IOpenSSLTrustRoot | None:
+    """
+    What client certificates are checked against: the CAs of
+    C{cacertfile}, or the system's without one; nothing for C{none}.
+    """
+    if verifyMode == "none":
+        return None
+    if authorities is None:
+        return platformTrust()
+    # Twisted's trust roots still wrap pyOpenSSL certificates.
+    return trustRootFromCertificates([Certificate(crypto.X509.from_cryptography(c)) for c in authorities])
+
+
+def _requireClientCertificates(
+    context: SSL.Context, verifyMode: str, crls: list[x509.CertificateRevocationList]
+) -> None:
+    """
+    Require a client certificate (C{peer}, C{selfsigned_peer}), checked
+    by L{_ClientCertificateCheck}, and against C{crls}.
+    """
+    # selfsigned_peer too has the chain checked, for the CRLs to apply.
+    context.set_verify(
+        SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT | SSL.VERIFY_CLIENT_ONCE,
+        _ClientCertificateCheck(verifyMode == "selfsigned_peer"),
+    )
+    if crls:
+        store = context.get_cert_store()
+        assert store is not None, "an OpenSSL context always has a store"
+        for crl in crls:
+            store.add_crl(crl)
+        # The client's own certificate is checked; an intermediate CA's
+        # revocation would need the CRL of the CA above it, which
+        # crl_files may not hold.
+        store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
+
+
 def contextFactory(tls: TLSConfig) -> CertificateOptions:
     """
     Build the server-side TLS settings of a listener, and check them by
@@ -322,16 +365,7 @@ def contextFactory(tls: TLSConfig) -> CertificateOptions:
         authorities = _certificates(tls.caCertificates, "CA certificate file")
     crls = _revocationLists(tls.crlFiles, authorities)
     dhParameters = None if tls.dhParameters is None else _dhParameters(tls.dhParameters)
-    trustRoot = None
-    if tls.verifyMode != "none" and authorities is not None:
-        # Twisted's trust roots still wrap pyOpenSSL certificates.
-        trustRoot = trustRootFromCertificates(
-            [Certificate(crypto.X509.from_cryptography(c)) for c in authorities]
-        )
-    elif tls.verifyMode != "none":
-        # Without a cacertfile, against the system's CAs (which
-        # "selfsigned_peer" does not insist on, below).
-        trustRoot = platformTrust()
+    trustRoot = _trustRoot(tls.verifyMode, authorities)
     ciphers = None
     if tls.ciphers is not None:
         ciphers = AcceptableCiphers.fromOpenSSLCipherString(tls.ciphers)
@@ -355,20 +389,7 @@ def contextFactory(tls: TLSConfig) -> CertificateOptions:
     except SSL.Error as e:
         raise ValueError(f"OpenSSL refuses these TLS settings: {_reason(e)}") from None
     if tls.verifyMode != "none":
-        # A certificate is required in both modes; selfsigned_peer still
-        # has the chain checked, for the CRLs to apply.
-        context.set_verify(
-            SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT | SSL.VERIFY_CLIENT_ONCE,
-            _ClientCertificateCheck(tls.verifyMode == "selfsigned_peer"),
-        )
-    if crls and tls.verifyMode != "none":
-        store = context.get_cert_store()
-        assert store is not None, "an OpenSSL context always has a store"
-        for crl in crls:
-            store.add_crl(crl)
-        # The client's certificate is checked; a CA's own revocation is
-        # the business of the CA above it, which the CRLs may not cover.
-        store.set_flags(crypto.X509StoreFlags.CRL_CHECK)
+        _requireClientCertificates(context, tls.verifyMode, crls)
     if flags:
         context.set_options(flags)
     return options
