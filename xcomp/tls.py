@@ -388,11 +388,47 @@ def contextFactory(tls: TLSConfig) -> CertificateOptions:
         context = options.getContext()
     except SSL.Error as e:
         raise ValueError(f"OpenSSL refuses these TLS settings: {_reason(e)}") from None
+    if tls.ciphers is not None:
+        # Twisted keeps the ciphers and drops OpenSSL's directives, such
+        # as the @SECLEVEL=0 that TLS 1.0 and 1.1 need.
+        context.set_cipher_list(tls.ciphers.encode("ascii"))
     if tls.verifyMode != "none":
         _requireClientCertificates(context, tls.verifyMode, crls)
     if flags:
         context.set_options(flags)
+    _checkUsable(context, tls)
     return options
+
+
+def _checkUsable(context: SSL.Context, tls: TLSConfig) -> None:
+    """
+    Check that a handshake can start with these settings, by writing a
+    ClientHello with the same options (the versions turned off among them)
+    and ciphers: versions that OpenSSL's security level rules out, or
+    ciphers that none of the versions can use, would otherwise only show
+    as every client's handshake failing.  The check uses a scratch
+    context: pyOpenSSL allows no change to one that a connection has used.
+
+    @raise ValueError: With OpenSSL's reason.
+    """
+    scratch = SSL.Context(SSL.TLS_METHOD)
+    # set_options answers with the options now set.
+    scratch.set_options(context.set_options(0))
+    scratch.set_cipher_list((tls.ciphers or "DEFAULT").encode("ascii"))
+    probe = SSL.Connection(scratch, None)
+    probe.set_connect_state()
+    try:
+        probe.do_handshake()
+    except SSL.WantReadError:
+        return
+    except SSL.Error as e:
+        message = "no handshake is possible with " + (", ".join(tls.versions) or "the default versions")
+        if tls.ciphers is not None:
+            message += f" and the ciphers {tls.ciphers!r}"
+        message += f": {_reason(e)}"
+        if {"tlsv1", "tlsv1.1"} & set(tls.versions):
+            message += ' (OpenSSL allows TLS 1.0 and 1.1 only with ciphers = "...:@SECLEVEL=0")'
+        raise ValueError(message) from None
 
 
 def tlsError(tls: TLSConfig, fallback: Location | None, what: str, error: ValueError) -> ConfigError:

@@ -278,3 +278,14 @@ class StartupErrorTests(SynchronousTestCase):
             f"xcomp.toml:7: listen.component[1].tls: the CRL {other} is not signed by a CA "
             "of the CA certificate file",
         )
+
+    def test_versionsOpenSSLRulesOut(self) -> None:
+        """
+        Versions that OpenSSL's security level rules out are an error that
+        says how to allow them.
+        """
+        self.assertEqual(
+            self.fails(versions=("tlsv1", "tlsv1.1")),
+            "xcomp.toml:7: listen.component[1].tls: no handshake is possible with tlsv1, tlsv1.1: "
+            'no protocols available (OpenSSL allows TLS 1.0 and 1.1 only with ciphers = "...:@SECLEVEL=0")',
+        )

@@ -19,7 +19,7 @@ from twisted.logger import LogLevel, globalLogPublisher
 from xcomp.config import RouterConfig, TLSConfig, loadConfig
 from xcomp.test.certs import PASSPHRASE, TestCA, dhPrime, writeDHParameters
 from xcomp.test.loopback import freePort
-from xcomp.test.tlsclient import SECRET, NamedCurvesOnlyClient, TLSListenerTestCase
+from xcomp.test.tlsclient import SECRET, TLSListenerTestCase, namedCurvesOnlyClient, tls11Client
 
 #: A TLS 1.2 suite that needs DH parameters (and an RSA certificate).
 DHE_CIPHER = "DHE-RSA-AES128-GCM-SHA256"
@@ -71,7 +71,7 @@ class DHParametersTests(TLSListenerTestCase):
         standard group, gets it with the prime of the file.
         """
         service = self.startRouter(self.onlyDHE(self.dhfile))
-        connection = await self.assertAuthenticates(service, NamedCurvesOnlyClient(self.ca.path, DHE_CIPHER))
+        connection = await self.assertAuthenticates(service, namedCurvesOnlyClient(self.ca.path, DHE_CIPHER))
         self.assertEqual(connection.get_cipher_name(), DHE_CIPHER)
         self.assertIn(dhPrime(self.dhfile), self.fromServer)
 
@@ -80,7 +80,7 @@ class DHParametersTests(TLSListenerTestCase):
         Without one, the same client finds no cipher in common.
         """
         service = self.startRouter(self.onlyDHE(None))
-        await self.assertRefused(service, NamedCurvesOnlyClient(self.ca.path, DHE_CIPHER))
+        await self.assertRefused(service, namedCurvesOnlyClient(self.ca.path, DHE_CIPHER))
 
 
 class VersionTests(TLSListenerTestCase):
@@ -119,6 +119,19 @@ class VersionTests(TLSListenerTestCase):
         """
         service = self.startRouter(self.only("tlsv1.2"))
         await self.assertRefused(service, self.clientOptions(raiseMinimumTo=TLSVersion.TLSv1_3))
+
+    async def test_tls11(self) -> None:
+        """
+        TLS 1.1, with the security level that OpenSSL requires for it in
+        C{ciphers}, lets a TLS 1.1 client in, and refuses a TLS 1.2 one.
+        """
+        tls = TLSConfig(
+            self.server.certificate, self.server.key, versions=("tlsv1.1",), ciphers="DEFAULT:@SECLEVEL=0"
+        )
+        service = self.startRouter(tls)
+        await self.assertRefused(service, self.clientOptions())
+        connection = await self.assertAuthenticates(service, tls11Client())
+        self.assertEqual(connection.get_protocol_version_name(), "TLSv1.1")
 
     async def test_gapRefused(self) -> None:
         """

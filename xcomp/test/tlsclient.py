@@ -36,7 +36,14 @@ from xcomp.test.helpers import makeConfig
 from xcomp.test.loopback import PROCESS_TIMEOUT, freePort
 from xcomp.tls import checkListeners
 
-__all__ = ["SECRET", "NamedCurvesOnlyClient", "RecordingTLSFactory", "TLSListenerTestCase"]
+__all__ = [
+    "SECRET",
+    "RawTLSClient",
+    "RecordingTLSFactory",
+    "TLSListenerTestCase",
+    "namedCurvesOnlyClient",
+    "tls11Client",
+]
 
 #: The secret of the component C{a.example} that the client connects as.
 SECRET = "s3cret"
@@ -76,28 +83,18 @@ class RecordingTLSFactory(TLSMemoryBIOFactory):
 
 
 @implementer(IOpenSSLClientConnectionCreator)
-class NamedCurvesOnlyClient:
+class RawTLSClient:
     """
-    A TLS 1.2 client that offers none of RFC 7919's FFDHE groups among its
-    supported groups: the server cannot pick a standard group for its
-    C{DHE} ciphers, and falls back on its own DH parameters.
+    TLS client connections from a pyOpenSSL context the test makes, for
+    settings that Twisted's client options cannot express (the groups
+    offered, OpenSSL's security level).
     """
 
-    def __init__(self, caPath: str, ciphers: str) -> None:
+    def __init__(self, context: SSL.Context) -> None:
         """
-        @param caPath: The CA that the server's certificate must chain to.
-        @param ciphers: The TLS 1.2 ciphers to offer (C{DHE} ones, for the
-            group to matter).
+        @param context: The client context.
         """
-        with open(caPath, "rb") as f:
-            trust = Certificate.loadPEM(f.read())
-        self._context = CertificateOptions(
-            trustRoot=trust,
-            acceptableCiphers=AcceptableCiphers.fromOpenSSLCipherString(ciphers),
-            lowerMaximumSecurityTo=TLSVersion.TLSv1_2,
-        ).getContext()
-        # In OpenSSL 3 and later this sets the groups offered to this one.
-        self._context.set_tmp_ecdh(ec.SECP256R1())
+        self._context = context
 
     def clientConnectionForTLS(self, tlsProtocol: TLSMemoryBIOProtocol) -> SSL.Connection:
         """
@@ -107,6 +104,40 @@ class NamedCurvesOnlyClient:
         connection.set_app_data(tlsProtocol)
         connection.set_connect_state()
         return connection
+
+
+def namedCurvesOnlyClient(caPath: str, ciphers: str) -> RawTLSClient:
+    """
+    A TLS 1.2 client that offers none of RFC 7919's FFDHE groups among its
+    supported groups: the server cannot pick a standard group for its
+    C{DHE} ciphers, and falls back on its own DH parameters.
+
+    @param caPath: The CA that the server's certificate must chain to.
+    @param ciphers: The TLS 1.2 ciphers to offer (C{DHE} ones, for the
+        group to matter).
+    """
+    with open(caPath, "rb") as f:
+        trust = Certificate.loadPEM(f.read())
+    context = CertificateOptions(
+        trustRoot=trust,
+        acceptableCiphers=AcceptableCiphers.fromOpenSSLCipherString(ciphers),
+        lowerMaximumSecurityTo=TLSVersion.TLSv1_2,
+    ).getContext()
+    # In OpenSSL 3 and later this sets the groups offered to this one.
+    context.set_tmp_ecdh(ec.SECP256R1())
+    return RawTLSClient(context)
+
+
+def tls11Client() -> RawTLSClient:
+    """
+    A TLS 1.1 client, at the security level that allows it; it does not
+    check the server's certificate.
+    """
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_min_proto_version(SSL.TLS1_1_VERSION)
+    context.set_max_proto_version(SSL.TLS1_1_VERSION)
+    context.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
+    return RawTLSClient(context)
 
 
 class TLSListenerTestCase(TestCase):
