@@ -201,7 +201,8 @@ class StartupErrorTests(SynchronousTestCase):
         error = self.fails(keyPassword="wrong horse")
         self.assertEqual(
             error,
-            f"xcomp.toml:7: listen.component[1].tls: the password set does not decrypt the key {self.server.key}",
+            "xcomp.toml:7: listen.component[1].tls: the password set does not decrypt the key "
+            + self.server.key,
         )
         self.assertNotIn("wrong horse", error)
 

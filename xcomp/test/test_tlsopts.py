@@ -311,7 +311,9 @@ class ConfigFileTests(TLSListenerTestCase):
         """
         service = self.startService(config)
         await self.assertRefused(service, self.clientOptions(self.revoked))
-        await self.assertRefused(service, self.clientOptions(self.client, lowerMaximumSecurityTo=TLSVersion.TLSv1_2))
+        await self.assertRefused(
+            service, self.clientOptions(self.client, lowerMaximumSecurityTo=TLSVersion.TLSv1_2)
+        )
         await self.assertRefused(service, self.clientOptions())
         connection = await self.assertAuthenticates(service, self.clientOptions(self.client))
         self.assertEqual(connection.get_protocol_version_name(), "TLSv1.3")

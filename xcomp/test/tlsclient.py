@@ -39,6 +39,7 @@ from xcomp.tls import checkListeners
 __all__ = [
     "SECRET",
     "RawTLSClient",
+    "RecordingTLSClient",
     "RecordingTLSFactory",
     "TLSListenerTestCase",
     "namedCurvesOnlyClient",
@@ -231,7 +232,9 @@ class TLSListenerTestCase(TestCase):
         self.addCleanup(close)
         return await authenticated.addTimeout(PROCESS_TIMEOUT, reactor)
 
-    async def assertAuthenticates(self, service: RouterService, options: IOpenSSLClientConnectionCreator) -> SSL.Connection:
+    async def assertAuthenticates(
+        self, service: RouterService, options: IOpenSSLClientConnectionCreator
+    ) -> SSL.Connection:
         """
         The client authenticates and is bound.
 
@@ -241,7 +244,9 @@ class TLSListenerTestCase(TestCase):
         self.assertIsNotNone(service.router.lookup("a.example"))
         return xs.transport.getHandle()  # type: ignore[union-attr]
 
-    async def assertRefused(self, service: RouterService, options: IOpenSSLClientConnectionCreator) -> SSL.Error:
+    async def assertRefused(
+        self, service: RouterService, options: IOpenSSLClientConnectionCreator
+    ) -> SSL.Error:
         """
         TLS ends the connection before the component authenticates, and
         nothing is bound.
