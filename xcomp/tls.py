@@ -87,12 +87,17 @@ _VERSIONS = dict(
     )
 )
 
-#: OpenSSL's C{X509_V_ERR_CERT_REVOKED}: the one verification failure that
-#: C{selfsigned_peer} does not forgive.
+#: OpenSSL's C{X509_V_ERR_CERT_REVOKED}.
 _CERT_REVOKED = 23
 
 #: The C{X509_V_ERR_*} codes a client certificate most often meets, in
 #: OpenSSL's words, for the log (pyOpenSSL has no public way to ask).
+#: The verification failures that say only that a certificate, or the root
+#: of its chain, is self-signed: what C{selfsigned_peer} lets through.  Any
+#: other (expired, unknown CA, revoked, bad signature) still refuses, as
+#: MongooseIM's "valid, but self-signed allowed" says.
+_SELF_SIGNED = frozenset({18, 19})
+
 _VERIFY_ERRORS = {
     2: "unable to get issuer certificate",
     3: "unable to get certificate CRL",
@@ -250,7 +255,7 @@ def _reason(error: SSL.Error) -> str:
 class _ClientCertificateCheck:
     """
     OpenSSL's verification callback for client certificates: OpenSSL's
-    verdict (C{peer}), or any certificate that no CRL revokes
+    verdict (C{peer}), or that verdict forgiving only self-signedness
     (C{selfsigned_peer}); a refusal is logged with the peer and the
     reason, which the client only sees as an alert.
 
@@ -266,7 +271,7 @@ class _ClientCertificateCheck:
         """
         Decide on one certificate of the client's chain.
         """
-        if ok or (self.selfSigned and errno != _CERT_REVOKED):
+        if ok or (self.selfSigned and errno in _SELF_SIGNED):
             return True
         transport = getattr(connection.get_app_data(), "transport", None)
         address = getattr(transport, "getPeer", lambda: None)()

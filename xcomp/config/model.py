@@ -129,7 +129,8 @@ class TLSConfig:
         C{cafile}); L{None} for the system's.
     @ivar verifyMode: C{"none"}: no client certificate is asked for;
         C{"peer"}: one is required and must chain to C{caCertificates};
-        C{"selfsigned_peer"}: one is required, any is accepted.
+        C{"selfsigned_peer"}: one is required and must be valid, but may be
+        self-signed.
     @ivar ciphers: An OpenSSL cipher string, or L{None} for Twisted's
         defaults.
     @ivar protocolOptions: OpenSSL options by name (C{"no_tlsv1_2"},

@@ -213,6 +213,15 @@ class VerifyModeTests(TLSListenerTestCase):
         service.router.unbind("a.example", service.router.lookup("a.example"))  # type: ignore[arg-type]
         await self.assertAuthenticates(service, self.clientOptions(self.client))
 
+    async def test_selfSignedPeerRefusesUnknownCA(self) -> None:
+        """
+        C{selfsigned_peer} forgives only self-signedness: a certificate
+        from a CA that C{cacertfile} does not hold is refused.
+        """
+        stranger = TestCA(self.mktemp(), "stranger CA").issue("a.example")
+        service = self.startRouter(self.verifying("selfsigned_peer"))
+        await self.assertRefused(service, self.clientOptions(stranger))
+
     async def test_selfSignedPeerRequiresCertificate(self) -> None:
         """
         With C{selfsigned_peer}, a client without a certificate is refused.
@@ -267,7 +276,7 @@ class VerifyModeTests(TLSListenerTestCase):
 
     async def test_revokedRefusedSelfSignedPeer(self) -> None:
         """
-        C{selfsigned_peer} accepts any certificate, but not a revoked one.
+        C{selfsigned_peer} accepts a self-signed certificate, but not a revoked one.
         """
         service = self.startRouter(
             self.verifying("selfsigned_peer", (self.ca.revocationList([self.client]),))
