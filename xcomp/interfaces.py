@@ -16,7 +16,7 @@ class IRoute(Interface):
 
     domain = Attribute("The nameprep'd domain this route was bound for, as a str.")
 
-    def send(stanza):  # type: ignore[no-untyped-def]
+    def send(stanza):
         """
         Deliver a L{xcomp.stanza.Stanza} the router accepted for this route.
 
@@ -36,7 +36,7 @@ class IStreamRoute(IRoute):
         " false for trusted streams."
     )
 
-    def close(condition, text=None):  # type: ignore[no-untyped-def]
+    def close(condition, text=None):
         """
         End the stream with a stream error of the given RFC 6120 condition and
         drop the connection.  No stanza is written to the stream after this.
@@ -49,26 +49,26 @@ class IStreamReceiver(Interface):
     from within C{StreamParser.feed}.
     """
 
-    def streamStarted(header):  # type: ignore[no-untyped-def]
+    def streamStarted(header):
         """
         The stream header has been parsed.
 
         @type header: L{xcomp.stream.StreamHeader}
         """
 
-    def stanzaReceived(stanza):  # type: ignore[no-untyped-def]
+    def stanzaReceived(stanza):
         """
         A complete top-level element has arrived.
 
         @type stanza: L{xcomp.stanza.Stanza}
         """
 
-    def streamEnded():  # type: ignore[no-untyped-def]
+    def streamEnded():
         """
         The peer closed its stream (C{</stream:stream>}).
         """
 
-    def streamFailed(condition, text):  # type: ignore[no-untyped-def]
+    def streamFailed(condition, text):
         """
         The input broke a rule; the parser will ignore everything after it.
 
@@ -86,7 +86,7 @@ class IRouter(Interface):
 
     reactor = Attribute("The reactor, for timers and for the next-turn delivery.")
 
-    def route(stanza, source=None):  # type: ignore[no-untyped-def]
+    def route(stanza, source=None):
         """
         Deliver a L{xcomp.stanza.Stanza} to the route of its C{to} domain, or
         answer it with the error that says why it cannot be delivered.
@@ -117,7 +117,7 @@ class IComponentPlugin(Interface):
     name = Attribute("The plugin name the configuration uses, as a str.")
     description = Attribute("One line for C{twistd xcomp --list-plugins}.")
 
-    def makeComponent(domain, options, router):  # type: ignore[no-untyped-def]
+    def makeComponent(domain, options, router):
         """
         Build the component for one configured domain.  Must not do I/O:
         anything that needs it happens when the service starts.
@@ -145,7 +145,7 @@ class IComponentModule(Interface):
     description = Attribute("One line for C{twistd xcomp --list-plugins}.")
     components = Attribute("The plugin names whose components it extends, a tuple of str.")
 
-    def attach(component, options):  # type: ignore[no-untyped-def]
+    def attach(component, options):
         """
         Extend a component made by one of the plugins named in
         L{components}, before it starts.  Must not do I/O.
@@ -163,29 +163,29 @@ class IRoomStore(Interface):
     in the order they were made.
     """
 
-    def open():  # type: ignore[no-untyped-def]
+    def open():
         """
         Prepare the storage (create or check the schema).  Fires with
         C{None}.
         """
 
-    def close():  # type: ignore[no-untyped-def]
+    def close():
         """
         Release the storage once pending writes are done.
         """
 
-    def loadRooms():  # type: ignore[no-untyped-def]
+    def loadRooms():
         """
         Fire with a list of C{(roomJID, data)}, C{data} being the text that
         L{saveRoom} was given last for that room.
         """
 
-    def saveRoom(room, data):  # type: ignore[no-untyped-def]
+    def saveRoom(room, data):
         """
         Store (replace) a room's state, a text.
         """
 
-    def deleteRoom(room):  # type: ignore[no-untyped-def]
+    def deleteRoom(room):
         """
         Forget a room's state.
         """
@@ -196,12 +196,12 @@ class IArchiveStore(Interface):
     Where a multi-user chat service archives groupchat messages (XEP-0313).
     """
 
-    def append(entries):  # type: ignore[no-untyped-def]
+    def append(entries):
         """
         Add L{xcomp.muc.store.ArchiveEntry} records, in order.
         """
 
-    def query(room, query):  # type: ignore[no-untyped-def]
+    def query(room, query):
         """
         Fire with an L{xcomp.muc.store.ArchivePage} of C{room}'s archive
         matching an L{xcomp.muc.store.ArchiveQuery}.
@@ -210,12 +210,12 @@ class IArchiveStore(Interface):
             C{after-id} names no archived message.
         """
 
-    def deleteArchive(room):  # type: ignore[no-untyped-def]
+    def deleteArchive(room):
         """
         Remove everything archived for C{room}.
         """
 
-    def expire(before):  # type: ignore[no-untyped-def]
+    def expire(before):
         """
         Remove every entry archived before the POSIX time C{before}; fire
         with how many were removed.
@@ -237,31 +237,31 @@ class IRoomExtension(Interface):
     C{muc-*} events fire.  Methods must not call back into the room.
     """
 
-    def configFields(room):  # type: ignore[no-untyped-def]
+    def configFields(room):
         """
         Extra L{wokkel.data_form.Field}s for the room configuration form,
         showing the room's current values.
         """
 
-    def configure(room, values):  # type: ignore[no-untyped-def]
+    def configure(room, values):
         """
         Apply a submitted configuration form: C{values} maps each field var
         to its submitted value.  Store settings in C{room.extra}.  Return the
         set of status codes (str) to announce.
         """
 
-    def joinStatusCodes(room):  # type: ignore[no-untyped-def]
+    def joinStatusCodes(room):
         """
         The status codes (a set of str) an occupant's self-presence gets on
         joining (C{170} while the room is archived).
         """
 
-    def features(room):  # type: ignore[no-untyped-def]
+    def features(room):
         """
         Extra disco#info features (str) of the room.
         """
 
-    def groupchat(room, message, occupant):  # type: ignore[no-untyped-def]
+    def groupchat(room, message, occupant):
         """
         A groupchat message from C{occupant} (an L{xcomp.muc.room.Occupant})
         is about to be broadcast: C{message} is the element occupants will
@@ -271,7 +271,7 @@ class IRoomExtension(Interface):
             message with this error instead.
         """
 
-    def destroyed(room):  # type: ignore[no-untyped-def]
+    def destroyed(room):
         """
         The room was destroyed (by its owner, or on becoming empty while not
         persistent).

@@ -99,7 +99,7 @@ def _syslogObserver() -> ILogObserver:
     syslog.openlog("xcomp", syslog.LOG_PID, syslog.LOG_DAEMON)
 
     @provider(ILogObserver)
-    def observe(event: dict) -> None:  # type: ignore[type-arg]
+    def observe(event: dict) -> None:
         text = formatEvent(event)
         if text:
             syslog.syslog(priorities.get(event.get("log_level"), syslog.LOG_INFO), text)

@@ -309,4 +309,4 @@ def buildComponent(
             module.attach(service, frozen)
         except ValueError as e:
             raise ConfigError(component.location, f"{label}: {name}: {e}") from None
-    return service  # type: ignore[no-any-return]
+    return service

@@ -60,7 +60,7 @@ class RouterService(MultiService):
         if reactor is None:
             from twisted.internet import reactor as globalReactor
 
-            reactor = globalReactor  # type: ignore[assignment]
+            reactor = globalReactor
         self.config = config
         self.reactor = reactor
         self.router = Router(reactor, components=config.components, verbose=verbose)  # type: ignore[arg-type]
@@ -74,7 +74,7 @@ class RouterService(MultiService):
             factory = ComponentListenerFactory(
                 self.router, config, reactor, listener, outbox  # type: ignore[arg-type]
             )
-            port = StreamServerEndpointService(listenerEndpoint(reactor, listener), factory)  # type: ignore[arg-type]
+            port = StreamServerEndpointService(listenerEndpoint(reactor, listener), factory)
             # A port that cannot be bound must stop startup, not be logged and ignored.
             port._raiseSynchronously = True
             port.setName(f"{listener.interface}:{listener.port}")

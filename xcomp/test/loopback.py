@@ -54,7 +54,7 @@ class ChildProcess(protocol.ProcessProtocol):
 
     @property
     def pid(self) -> int | None:
-        return self.transport.pid if self.transport is not None else None  # type: ignore[attr-defined]
+        return self.transport.pid if self.transport is not None else None
 
     def outReceived(self, data: bytes) -> None:
         self.output += data
@@ -89,7 +89,7 @@ class ChildProcess(protocol.ProcessProtocol):
             return defer.fail(AssertionError(f"process ended; output:\n{self.output.decode(errors='replace')}"))
         waiter: defer.Deferred[re.Match[bytes]] = defer.Deferred()
         self._patterns.append((compiled, waiter))
-        return waiter.addTimeout(timeout, self.reactor)  # type: ignore[arg-type]
+        return waiter.addTimeout(timeout, self.reactor)
 
     def ended(self, timeout: float = PROCESS_TIMEOUT) -> defer.Deferred[int | None]:
         """
@@ -99,7 +99,7 @@ class ChildProcess(protocol.ProcessProtocol):
             return defer.succeed(self.exitCode)
         waiter: defer.Deferred[int | None] = defer.Deferred()
         self._ended.append(waiter)
-        return waiter.addTimeout(timeout, self.reactor)  # type: ignore[arg-type]
+        return waiter.addTimeout(timeout, self.reactor)
 
     def signal(self, name: str) -> None:
         """
@@ -192,7 +192,7 @@ class ComponentClient:
         """
         factory = self.factory if wrap is None else wrap(self.factory)
         self.reactor.connectTCP(host, port, factory, timeout=PROCESS_TIMEOUT)  # type: ignore[attr-defined]
-        return await self._authd.addTimeout(PROCESS_TIMEOUT, self.reactor)  # type: ignore[arg-type]
+        return await self._authd.addTimeout(PROCESS_TIMEOUT, self.reactor)
 
     def _connected(self, xs: xmlstream.XmlStream) -> None:
         self.xs = xs
@@ -233,7 +233,7 @@ class ComponentClient:
                 return defer.succeed(element)
         waiter: defer.Deferred[domish.Element] = defer.Deferred()
         self._waiting.append((predicate, waiter))
-        return waiter.addTimeout(PROCESS_TIMEOUT, self.reactor)  # type: ignore[arg-type]
+        return waiter.addTimeout(PROCESS_TIMEOUT, self.reactor)
 
     def lost(self) -> defer.Deferred[None]:
         """

@@ -25,7 +25,7 @@ def say(*words: str) -> None:
     print(*words, flush=True)
 
 
-class Peer(ComponentXMPP):  # type: ignore[misc]
+class Peer(ComponentXMPP):
     def __init__(self, domain: str, secret: str, port: int) -> None:
         # On a component stream an <error> child is in the stream's namespace
         # (jabber:component:accept), as every server sends it; slixmpp reads
@@ -40,7 +40,7 @@ class Peer(ComponentXMPP):  # type: ignore[misc]
         self.add_event_handler("stream_error", self._streamError)
         self.add_event_handler("disconnected", lambda _: say("DISCONNECTED"))
 
-    def _message(self, message) -> None:  # type: ignore[no-untyped-def]
+    def _message(self, message) -> None:
         if message["type"] == "error":
             say("ERROR-MESSAGE", str(message["from"]), message["error"]["condition"])
             return
@@ -50,11 +50,11 @@ class Peer(ComponentXMPP):  # type: ignore[misc]
             return
         message.reply(f"echo: {message['body']}").send()
 
-    def _presence(self, presence) -> None:  # type: ignore[no-untyped-def]
+    def _presence(self, presence) -> None:
         say("PRESENCE", str(presence["from"]), presence["show"] or "available")
         self.send_presence(pto=presence["from"], pfrom=self.boundjid.bare, pshow="dnd")
 
-    def _streamError(self, error) -> None:  # type: ignore[no-untyped-def]
+    def _streamError(self, error) -> None:
         say("STREAM-ERROR", error["condition"])
 
 

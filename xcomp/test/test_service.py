@@ -240,7 +240,7 @@ class LogGateTests(SynchronousTestCase):
 
         from xcomp.router import Router
 
-        before = list(globalLogPublisher._observers)  # type: ignore[attr-defined]
+        before = list(globalLogPublisher._observers)
         self.addCleanup(gate.setLowest, "debug")
         path = self.mktemp() + suffix
         with open(path, "w", encoding="utf-8") as f:
@@ -248,7 +248,7 @@ class LogGateTests(SynchronousTestCase):
         options = Options()
         options.parseOptions(["-c", path, *arguments])
         makeService(options, MemoryReactorClock())
-        for observer in list(globalLogPublisher._observers):  # type: ignore[attr-defined]
+        for observer in list(globalLogPublisher._observers):
             if observer not in before:
                 self.addCleanup(globalLogPublisher.removeObserver, observer)
         with capturedLogs() as events:
