@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from xcomp import stream
+from xcomp.stream import framing, limits
 from xcomp.interfaces import IStreamReceiver
 from xcomp.stanza import COMPONENT_NS, STREAMS_NS, Stanza
 from xcomp.stream import StreamHeader, StreamParser
@@ -358,7 +358,7 @@ class StanzaTests(SynchronousTestCase):
         """
         parser, receiver = parse([HEADER, b" \n\t ", b"<iq/>", b"  ", b"\r\n"])
         self.assertEqual(receiver.sources, [b"<iq/>"])
-        self.assertEqual(len(parser._kept), 0)
+        self.assertEqual(len(parser._framer._backlog), 0)
 
     def test_stanzaAcrossFeeds(self) -> None:
         """
@@ -388,8 +388,8 @@ class StanzaTests(SynchronousTestCase):
             for i in range(3000)
         ]
         data = HEADER + b"\n".join(stanzas) + FOOTER
-        self.assertGreater(len(data), 3 * stream._SLICE)
-        for size in [len(data), 100_003, stream._SLICE + 1, 4099]:
+        self.assertGreater(len(data), 3 * limits.SLICE)
+        for size in [len(data), 100_003, limits.SLICE + 1, 4099]:
             _, receiver = parse(pieces(data, size))
             self.assertEqual(receiver.sources, stanzas)
             self.assertEqual(
@@ -704,10 +704,10 @@ class SizeLimitTests(SynchronousTestCase):
         while not receiver.failures and calls < 100:
             parser.feed(chunk)
             calls += 1
-            self.assertLessEqual(len(parser._kept), limit + stream._SLICE)
+            self.assertLessEqual(len(parser._framer._backlog), limit + limits.SLICE)
         self.assertEqual(receiver.failures, ["policy-violation"])
         self.assertEqual(calls, limit // len(chunk) + 1)
-        self.assertEqual(len(parser._kept), 0)
+        self.assertEqual(len(parser._framer._backlog), 0)
 
     def test_memoryBoundedForEndlessTag(self) -> None:
         """
@@ -728,7 +728,7 @@ class SizeLimitTests(SynchronousTestCase):
         finally:
             tracemalloc.stop()
         self.assertEqual(receiver.failures, ["policy-violation"])
-        self.assertLess(peak, 4 * (limit + stream._SLICE))
+        self.assertLess(peak, 4 * (limit + limits.SLICE))
 
     def test_memoryKeptAfterALargeRead(self) -> None:
         """
@@ -964,14 +964,14 @@ class LazyPositionTests(SynchronousTestCase):
         """
         This expat reports element ends where the fast path expects.
         """
-        self.assertTrue(stream._LAZY)
+        self.assertTrue(framing._LAZY)
 
     def test_fallbackWithoutLazyPositions(self) -> None:
         """
         Without those positions the parser counts every element and still
         finds the same stanzas.
         """
-        self.patch(stream, "_LAZY", False)
+        self.patch(framing, "_LAZY", False)
         stanzas = [
             b"<presence to='a>'/>",
             b"<message><message/><message><b/></message></message >",
@@ -1082,12 +1082,12 @@ class SplitInvarianceTests(SynchronousTestCase):
         gaps = [b" "] * len(stanzas)
         length = len(HEADER) + sum(map(len, stanzas)) + len(stanzas) + len(FOOTER)
         cuts = data.draw(st.lists(st.integers(1, length - 1), max_size=20))
-        original = stream._LAZY
-        stream._LAZY = False
+        original = framing._LAZY
+        framing._LAZY = False
         try:
             self.check(stanzas, gaps, cuts)
         finally:
-            stream._LAZY = original
+            framing._LAZY = original
 
     def test_oneByteAtATime(self) -> None:
         """
