@@ -148,7 +148,7 @@ def endOfElement(buf: bytes, start: int, at: int) -> int:
 def findStartTag(buf: bytes, startTag: bytes, start: int, end: int) -> int:
     """
     The offset of the first start (or empty-element) tag with a given name
-    that begins in C{buf[start:end]}, or -1.
+    that begins at C{start}, at C{end} or between them; -1 if there is none.
 
     In well-formed XML, C{<} occurs neither in text nor in attribute values,
     so a match is markup, except inside a CDATA section: treat it as a
