@@ -49,6 +49,12 @@ _LAZY = probeLazyPositions()
 # Larger than any stream offset.
 _NO_HIT = 1 << 62
 
+# Past this many prefixes on the header, stanzas are not searched for them,
+# since each search scans the input once per prefix: every stanza is parsed
+# on its own instead (standsAlone), which costs what its size does.  Streams
+# declare one or two.
+_MAX_SEARCHED_PREFIXES = 16
+
 
 class StanzaFramer:
     """
@@ -332,7 +338,7 @@ class StanzaFramer:
                     hit = self._hitAt = self._nextHit(start)
                 clean = hit >= end
             else:
-                clean = firstOf(source, self.scope.prefixes, 0) < 0  # type: ignore[union-attr]
+                clean = self._prefixFree(source)
             if clean or standsAlone(source):
                 # It parses the same without the header's declarations.
                 self._deliver(Stanza(local, uri, attributes, source))
@@ -378,11 +384,22 @@ class StanzaFramer:
         The stream offset of the first occurrence, in the current input at
         or after stream offset C{start}, of a prefix declared on the stream
         header followed by a colon; or a number larger than any offset if
-        there is none.
+        there is none; or C{start} if there are too many to look for.
         """
+        prefixes: tuple[bytes, ...] = self.scope.prefixes  # type: ignore[union-attr]
+        if len(prefixes) > _MAX_SEARCHED_PREFIXES:
+            return start
         base = self._base
-        found = firstOf(self._data, self.scope.prefixes, start - base)  # type: ignore[union-attr]
+        found = firstOf(self._data, prefixes, start - base)
         return _NO_HIT if found < 0 else base + found
+
+    def _prefixFree(self, source: bytes) -> bool:
+        """
+        Whether no prefix declared on the stream header occurs, followed by
+        a colon, in C{source}; C{False} if there are too many to look for.
+        """
+        prefixes: tuple[bytes, ...] = self.scope.prefixes  # type: ignore[union-attr]
+        return len(prefixes) <= _MAX_SEARCHED_PREFIXES and firstOf(source, prefixes, 0) < 0
 
     def _nameEntry(self, name: str) -> tuple[str, str, bytes, int, bool]:
         """

@@ -6,6 +6,8 @@ header's declarations.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from xcomp.stanza import COMPONENT_NS, STREAMS_NS, Stanza
@@ -319,6 +321,42 @@ class SelfContainedTests(SynchronousTestCase):
         for cut in range(1, len(data)):
             _, receiver = parse([HEADER, data[:cut], data[cut:], b"<message/>"])
             self.assertEqual([s.raw for s in receiver.stanzas], [None, b"<message/>"], cut)
+
+    def test_manyHeaderPrefixes(self) -> None:
+        """
+        With more prefixes on the header than are worth looking for, each
+        stanza is still found to need them or not, whole or across calls.
+        """
+        declarations = b"".join(b" xmlns:p%d='urn:p%d'" % (n, n) for n in range(100))
+        header = HEADER[:-1] + declarations + b">"
+        stanzas = [b"<message><p42:x/></message>", b"<message><p:x xmlns:p='u'/></message>"]
+        data = b"".join(stanzas)
+        for cut in range(1, len(data)):
+            _, receiver = parse([header, data[:cut], data[cut:]])
+            self.assertEqual([s.raw for s in receiver.stanzas], [None, stanzas[1]], cut)
+            self.assertEqual(receiver.stanzas[0].element().firstChildElement().uri, "urn:p42")
+
+    def test_manyHeaderPrefixesNotSearched(self) -> None:
+        """
+        The input is not searched for each of many header prefixes, which
+        would cost a scan of every read per prefix.
+        """
+        searched: list[int] = []
+
+        def firstOf(buf: bytes, needles: Sequence[bytes], start: int) -> int:
+            """
+            Note how many needles were looked for.
+            """
+            searched.append(len(needles))
+            return -1
+
+        self.patch(framing, "firstOf", firstOf)
+        declarations = b"".join(b" xmlns:p%d='urn:p%d'" % (n, n) for n in range(100))
+        data = b"<message><x/></message>"
+        parse([HEADER[:-1] + declarations + b">", data[:5], data[5:], data])
+        self.assertEqual(searched, [])
+        parse([HEADER, data[:5], data[5:], data])
+        self.assertEqual(searched, [1, 1])
 
 
 class LazyPositionTests(SynchronousTestCase):
