@@ -61,6 +61,11 @@ class StanzaFramer:
     The element handlers of one stream's expat parser, and what they need
     to cut stanzas out of the input.
 
+    Its owner, L{xcomp.stream.parser.StreamParser}, drives it: L{attach}
+    an expat parser; for each input, L{begin}, then for each slice advance
+    L{parsed}, call C{Parse} and ask L{pendingFrom}, and at the end L{end};
+    L{detach} to hibernate, L{release} once the stream is over.
+
     "Stream offsets" count the bytes the current expat parser has been
     given; they start again when a new one is attached (see L{attach}).
 
