@@ -201,7 +201,9 @@ class StanzaFramer:
         if pendingFrom < self._idle:
             # Left over from before the last stanza.
             pendingFrom = -1
-        consumed = self._parser.CurrentByteIndex  # type: ignore[union-attr]
+        parser = self._parser
+        assert parser is not None
+        consumed = parser.CurrentByteIndex
         if 0 <= pendingFrom < consumed:
             # That markup was complete and reported nothing to us (a CDATA
             # section, say): back to idle.
@@ -391,7 +393,9 @@ class StanzaFramer:
         header followed by a colon; or a number larger than any offset if
         there is none; or C{start} if there are too many to look for.
         """
-        prefixes: tuple[bytes, ...] = self.scope.prefixes  # type: ignore[union-attr]
+        scope = self.scope
+        assert scope is not None
+        prefixes = scope.prefixes
         if len(prefixes) > _MAX_SEARCHED_PREFIXES:
             return start
         base = self._base
@@ -403,7 +407,9 @@ class StanzaFramer:
         Whether no prefix declared on the stream header occurs, followed by
         a colon, in C{source}; C{False} if there are too many to look for.
         """
-        prefixes: tuple[bytes, ...] = self.scope.prefixes  # type: ignore[union-attr]
+        scope = self.scope
+        assert scope is not None
+        prefixes = scope.prefixes
         return len(prefixes) <= _MAX_SEARCHED_PREFIXES and firstOf(source, prefixes, 0) < 0
 
     def _nameEntry(self, name: str) -> tuple[str, str, bytes, int, bool]:

@@ -232,7 +232,7 @@ class SelfContainedTests(SynchronousTestCase):
         """
         s = self.stanzaFrom(b"<message><stream:x/></message>")
         self.assertIsNone(s.raw)
-        context = s._context  # type: ignore[attr-defined]
+        context = s._context
         self.assertEqual(context, {"": COMPONENT_NS, "stream": STREAMS_NS})
         self.assertEqual(s.toBytes(), s.element().toXml(defaultUri=COMPONENT_NS).encode())
 
