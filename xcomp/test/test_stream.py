@@ -11,6 +11,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 import xcomp.stream
+import xcomp.stream.header
+import xcomp.stream.parser
 from xcomp.interfaces import IStreamReceiver
 from xcomp.stanza import COMPONENT_NS, STREAMS_NS, Stanza
 from xcomp.stream import StreamHeader, StreamParser
@@ -40,11 +42,9 @@ class PublicNamesTests(SynchronousTestCase):
         L{xcomp.stream} exports L{StreamParser} and L{StreamHeader}, the
         same objects as the modules that define them.
         """
-        from xcomp.stream import header, parser
-
         self.assertEqual(sorted(xcomp.stream.__all__), ["StreamHeader", "StreamParser"])
-        self.assertIs(StreamParser, parser.StreamParser)
-        self.assertIs(StreamHeader, header.StreamHeader)
+        self.assertIs(StreamParser, xcomp.stream.parser.StreamParser)
+        self.assertIs(StreamHeader, xcomp.stream.header.StreamHeader)
 
 
 class HeaderTests(SynchronousTestCase):
