@@ -29,6 +29,7 @@ from zope.interface import implementer
 
 from xcomp.config import ConfigError, ListenerConfig
 from xcomp.listener.proxy import ProxyHeaderFactory
+from xcomp.tls import contextFactory, tlsError
 
 __all__ = ["ProxyServerEndpoint", "ReusePortEndpoint", "TLSServerEndpoint", "listenerEndpoint"]
 
@@ -161,8 +162,6 @@ def listenerEndpoint(reactor: IReactorCore, listener: ListenerConfig) -> IStream
         # Below TLS: the proxy's header is sent in the clear, first.
         endpoint = ProxyServerEndpoint(endpoint, reactor, listener)  # type: ignore[arg-type]
     if listener.tls is not None:
-        from xcomp.tls import contextFactory, tlsError
-
         try:
             options = contextFactory(listener.tls)
         except ValueError as e:
