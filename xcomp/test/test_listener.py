@@ -8,8 +8,7 @@ L{xcomp.test.test_listener_outbox}.
 
 from __future__ import annotations
 
-from twisted.logger import formatEvent
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.test.iosim import connectedServerAndClient
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.protocols.jabber import component, xmlstream

@@ -1,7 +1,7 @@
 """
-Tests for L{xcomp.listener}: a bound component stream, on L{StringTransport}:
-routing, whitespace, limits, stream errors, conflicts and the end of the
-stream.
+Tests for L{xcomp.listener} on L{StringTransport}: what a bound component
+stream does with what it reads (routing, whitespace, limits, stream errors),
+conflicts over its domain, and the end of the stream.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """
-Tests for L{xcomp.listener}: what a read becomes on the way out, on
-L{StringTransport}: the stanzas it routes are gathered into one write per
-destination, and ordinary stanzas pass as the bytes received, with no DOM
-built.
+Tests for L{xcomp.listener.output} on L{StringTransport}, and what a read
+becomes on the way out: the stanzas it routes are gathered into one write
+per destination, and ordinary stanzas pass as the bytes received, with no
+DOM built.
 """
 
 from __future__ import annotations
