@@ -1,19 +1,34 @@
-# -*- test-case-name: xcomp.test.test_stream -*-
+# -*- test-case-name: xcomp.test.test_stream_scan -*-
 """
-What L{xcomp.stream.StreamParser} needs besides its own expat parser:
-finding where a tag ends in raw bytes, throwaway expat parsers that check a
-fragment, expat's names taken apart, and the start tag that primes a new
-parser after hibernating.
+Byte scanning: what the stream parser reads from the raw bytes itself, and
+from throwaway expat parsers, rather than from the stream's own expat
+parser.
+
+expat says where an element ends but not where its start tag ends, nor
+whether a fragment would parse without the stream header around it; the
+functions here answer those questions for L{xcomp.stream.framing}.  They
+take bytes and offsets and keep no state.  Names are as expat reports
+them with namespace processing and prefixes on (L{SEP}-separated).
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from typing import Mapping
+from typing import Mapping, Sequence
 from xml.parsers import expat
 
-from xcomp.stanza import namespaceDeclarations
+__all__ = [
+    "SEP",
+    "endOfElement",
+    "endOfTag",
+    "findStartTag",
+    "firstOf",
+    "openElements",
+    "probeLazyPositions",
+    "splitName",
+    "standsAlone",
+    "unqualified",
+]
 
 # expat reports a namespaced name as "uri SEP local [SEP prefix]".  U+0001 is
 # not an XML 1.0 character, not even through a character reference, so it can
@@ -22,20 +37,12 @@ SEP = "\x01"
 
 SLASH = ord("/")
 
+# What may follow the name in a start tag.
+AFTER_NAME = frozenset([b" ", b"\t", b"\r", b"\n", b"/", b">"])
+
 # A start or empty-element tag, from its "<".  Attribute values are skipped as
 # wholes, since ">" may occur in them (and "<" may not).
 TAG = re.compile(rb"""<(?>[^'">]*)(?>(?:'[^']*+'|"[^"]*+")[^'">]*+)*+>""")
-
-
-@functools.lru_cache(maxsize=64)
-def primer(rootName: str, namespaces: tuple[tuple[str, str], ...]) -> bytes:
-    """
-    A start tag for the stream's root that declares what its header
-    declared, to bring a new expat parser to where the old one was (see
-    L{xcomp.stream.StreamParser.hibernate}).  Nearly every stream has the
-    same header, so the bytes are shared.
-    """
-    return b"<%s%s>" % (rootName.encode("utf-8"), namespaceDeclarations(namespaces))
 
 
 def splitName(name: str) -> tuple[str, str, str]:
@@ -138,13 +145,47 @@ def endOfElement(buf: bytes, start: int, at: int) -> int:
     return buf.index(b">", at) + 1
 
 
+def findStartTag(buf: bytes, startTag: bytes, start: int, end: int) -> int:
+    """
+    The offset of the first start (or empty-element) tag with a given name
+    that begins at C{start}, at C{end} or between them; -1 if there is none.
+
+    In well-formed XML, C{<} occurs neither in text nor in attribute values,
+    so a match is markup, except inside a CDATA section: treat it as a
+    candidate to be confirmed (with L{openElements}, say).
+
+    @param startTag: C{b"<"} and the qualified name; a longer name that
+        begins the same way does not match.
+    """
+    length = len(startTag)
+    limit = end + length
+    found = buf.find(startTag, start, limit)
+    while found >= 0:
+        if buf[found + length : found + length + 1] in AFTER_NAME:
+            return found
+        found = buf.find(startTag, found + 1, limit)
+    return -1
+
+
+def firstOf(buf: bytes, needles: Sequence[bytes], start: int) -> int:
+    """
+    The lowest offset at or after C{start} where one of C{needles} occurs in
+    C{buf}, or -1 if none does.
+    """
+    first = -1
+    for needle in needles:
+        found = buf.find(needle, start)
+        if 0 <= found and (first < 0 or found < first):
+            first = found
+    return first
+
+
 def probeLazyPositions() -> bool:
     """
-    Check that expat reports element ends where
-    L{xcomp.stream.StreamParser} expects when it parses lazily (see
-    L{xcomp.stream.StreamParser._end}): an end tag where it
-    begins, and an empty-element tag, once no start handler is set, where
-    the tag begins.
+    Check that expat reports element ends where L{xcomp.stream.framing}
+    expects when it parses lazily (see L{xcomp.stream.framing.StanzaFramer}):
+    an end tag where it begins, and an empty-element tag, once no start
+    handler is set, where the tag begins.
 
     expat has behaved this way for a very long time.  Should a version
     differ, the parser falls back to counting every element and finding
