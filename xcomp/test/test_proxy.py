@@ -32,8 +32,8 @@ from xcomp.router import Router
 from xcomp.service import RouterService
 from xcomp.test.certs import TestCA
 from xcomp.test.helpers import makeConfig
+from xcomp.test.listenerhelpers import HEADER, streamError
 from xcomp.test.loopback import PROCESS_TIMEOUT, ComponentClient, freePort
-from xcomp.test.test_listener import HEADER, streamError
 
 PASSWORD = "proxy-test-password"
 #: The proxy's own address, as the listener's socket sees it.
