@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_router,xcomp.test.test_listenopts -*-
+# -*- test-case-name: xcomp.test.test_router,xcomp.test.test_listenopts,xcomp.test.test_listenopts_access -*-
 """
 The routing table and the rules every stanza passes: C{from} checks, the
 conflict policy, and the error bounces.

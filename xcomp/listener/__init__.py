@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_listener,xcomp.test.test_listenopts,xcomp.test.test_claims,xcomp.test.test_proxy -*-
+# -*- test-case-name: xcomp.test.test_listener,xcomp.test.test_listener_bound,xcomp.test.test_listener_outbox,xcomp.test.test_listenopts,xcomp.test.test_claims,xcomp.test.test_proxy -*-
 """
 The XEP-0114 component listener: one L{ComponentListenerFactory} per
 configured port and interface, one L{ComponentStream} per connection.

@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_listener,xcomp.test.test_listenopts -*-
+# -*- test-case-name: xcomp.test.test_listener,xcomp.test.test_listener_bound,xcomp.test.test_listenopts_limits,xcomp.test.test_listenopts_keepalive,xcomp.test.test_listenopts_output -*-
 """
 L{ComponentStream}: one external component's connection, from the stream
 header to the stream's end.

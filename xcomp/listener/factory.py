@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_listener,xcomp.test.test_listenopts -*-
+# -*- test-case-name: xcomp.test.test_listener,xcomp.test.test_listener_bound,xcomp.test.test_listenopts,xcomp.test.test_listenopts_access,xcomp.test.test_listenopts_limits,xcomp.test.test_listenopts_keepalive -*-
 """
 L{ComponentListenerFactory}: one per configured port and interface.  It
 holds what the streams of one listener share: the listener's options, the

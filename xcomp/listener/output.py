@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_listenopts,xcomp.test.test_listener -*-
+# -*- test-case-name: xcomp.test.test_listener_outbox,xcomp.test.test_listenopts_output -*-
 """
 The write side of component streams: what is written to a stream, when,
 and how much may wait for a peer that does not read.

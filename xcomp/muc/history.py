@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_muc_room -*-
+# -*- test-case-name: xcomp.test.test_muc_room_messages,xcomp.test.test_muc_mam_refill -*-
 """
 A room's discussion history (XEP-0045 section 7.2.15): the last groupchat
 messages, kept as the bytes occupants received, and sent again with a

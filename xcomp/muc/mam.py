@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_muc_mam -*-
+# -*- test-case-name: xcomp.test.test_muc_mam,xcomp.test.test_muc_mam_query,xcomp.test.test_muc_mam_refill -*-
 """
 The C{muc_mam} module: XEP-0313 archives for the rooms of a C{muc}
 component, with Prosody's options (C{muc_log_by_default},

@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_muc_room -*-
+# -*- test-case-name: xcomp.test.test_muc_room_messages -*-
 """
 Messages to a room: groupchat (kept in the history), subject changes,
 private messages between occupants, mediated invitations and declines;

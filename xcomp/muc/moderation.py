@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_muc_room -*-
+# -*- test-case-name: xcomp.test.test_muc_room_moderation -*-
 """
 Roles and affiliations (C{muc#admin}): the lists moderators, admins and
 owners may read, and the changes they may make: kick, voice, moderator,

@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_muc_room -*-
+# -*- test-case-name: xcomp.test.test_muc_room_owner -*-
 """
 What only a room's owners do (C{muc#owner}): read and submit the
 configuration form (unlocking a new room), and destroy the room.

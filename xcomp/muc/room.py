@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_muc_room -*-
+# -*- test-case-name: xcomp.test.test_muc_room,xcomp.test.test_muc_room_messages,xcomp.test.test_muc_room_moderation,xcomp.test.test_muc_room_owner -*-
 """
 A XEP-0045 room as a pure state machine: each method takes a stanza (already
 addressed to this room) and returns what to send, and nothing here does I/O

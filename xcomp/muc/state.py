@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_muc_room -*-
+# -*- test-case-name: xcomp.test.test_muc_room,xcomp.test.test_muc_room_messages,xcomp.test.test_muc_room_moderation,xcomp.test.test_muc_room_owner -*-
 """
 What a room is, shared by every part of it: its occupants, affiliations and
 settings (L{RoomState}), the questions the XEP-0045 rules ask of them, and

@@ -15,25 +15,19 @@ from twisted.words.xish import domish
 
 from xcomp.muc.mam import NS_MAM
 from xcomp.testing import ComponentHarness
+from xcomp.test.muchelpers import codes
 
 MUC = "conference.example.org"
 ROOM = f"room@{MUC}"
 ALICE = "alice@example.org/a"
 BOB = "bob@example.org/b"
 NS_MUC = "http://jabber.org/protocol/muc"
-NS_MUC_USER = NS_MUC + "#user"
 NS_OWNER = NS_MUC + "#owner"
 NS_RSM = "http://jabber.org/protocol/rsm"
 NS_SID = "urn:xmpp:sid:0"
 NS_DELAY = "urn:xmpp:delay"
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 
-
-def codes(stanza: domish.Element) -> set[str]:
-    """
-    The muc#user status codes of a stanza.
-    """
-    return {s["code"] for x in stanza.elements(NS_MUC_USER, "x") for s in x.elements(NS_MUC_USER, "status")}
 
 
 def form(**fields: str | list[str]) -> str:

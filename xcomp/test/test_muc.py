@@ -22,19 +22,16 @@ from xcomp.muc.settings import ServiceOptions
 from xcomp.muc.store import SQLiteStore, SynchronousRunner
 from xcomp.router import Router
 from xcomp.testing import ComponentHarness, FakeComponent, errorOf
+from xcomp.test.muchelpers import codes
 
 MUC = "conference.example.org"
 ROOM = f"room@{MUC}"
 NS_MUC = "http://jabber.org/protocol/muc"
-NS_MUC_USER = NS_MUC + "#user"
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 NS_OWNER = NS_MUC + "#owner"
 NS_ADMIN = NS_MUC + "#admin"
 
-
-def codes(stanza: domish.Element) -> set[str]:
-    return {s["code"] for x in stanza.elements(NS_MUC_USER, "x") for s in x.elements(NS_MUC_USER, "status")}
 
 
 class MUCTestCase(SynchronousTestCase):

@@ -15,11 +15,11 @@ from twisted.words.xish import domish
 
 from xcomp.test.loopback import ChildProcess, ComponentClient, freePort, spawnTwistd
 from xcomp.testing import errorOf
+from xcomp.test.muchelpers import codes
 
 MUC = "conference.example.org"
 ROOM = f"lounge@{MUC}"
 NS_MUC = "http://jabber.org/protocol/muc"
-NS_MUC_USER = NS_MUC + "#user"
 NS_OWNER = NS_MUC + "#owner"
 NS_ADMIN = NS_MUC + "#admin"
 NS_MAM = "urn:xmpp:mam:2"
@@ -48,9 +48,6 @@ Component "{muc}" "muc"
     max_history_messages = 3
 """
 
-
-def codes(stanza: domish.Element) -> set[str]:
-    return {s["code"] for x in stanza.elements(NS_MUC_USER, "x") for s in x.elements(NS_MUC_USER, "status")}
 
 
 def jid(user: str) -> str:
