@@ -12,6 +12,8 @@ never time anything.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 from typing import cast
 
@@ -19,7 +21,7 @@ from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, wrapClientTLS
 from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 from twisted.words.protocols.jabber import component, xmlstream
 
 from xcomp.listener import _IStreamTransport, handshakeDigest
@@ -397,3 +399,52 @@ class ProxyProtocolTests(HostileTestCase):
         await self.stillRouting()
         self.assertIn(b"not a PROXY protocol header", bytes(self.child.output))
         self.assertNotIn(b"Traceback", bytes(self.child.output))
+
+
+def listeningAddresses(port: int) -> set[str]:
+    """
+    The local addresses of the sockets of this machine listening on TCP
+    C{port}, read from the kernel's tables (C{/proc/net/tcp}, C{tcp6}).
+    """
+    found = set()
+    for table, width in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            address, hexPort = local.split(":")
+            if state != "0A" or int(hexPort, 16) != port:  # 0A: LISTEN
+                continue
+            # The kernel writes each 32-bit word of the address in host
+            # (little-endian) order.
+            raw = b"".join(bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, len(address), 8))
+            found.add(str(ipaddress.ip_address(raw if width == 16 else raw[:4])))
+    return found
+
+
+class DefaultAddressTests(HostileTestCase):
+    """
+    Where a listener binds when the configuration does not say.
+    """
+
+    async def test_tomlListenerBindsLoopback(self) -> None:
+        """
+        A MongooseIM-style listener without C{ip_address} listens on
+        127.0.0.1 only (MongooseIM's own default is every address), as the
+        kernel's socket table shows, and serves components there.
+        """
+        if not os.path.exists("/proc/net/tcp"):
+            raise SkipTest("needs Linux's /proc/net/tcp to see where a socket listens")
+        unset = freePort()
+        await self.setUpRouter(f'\n[[listen.component]]\n  port = {unset}\n  password = "{PASSWORD}"\n')
+        await self.child.waitFor(rb"Listening for components on 127\.0\.0\.1:%d" % unset)
+        self.assertEqual(listeningAddresses(unset), {"127.0.0.1"})
+        carol = ComponentClient(reactor, "carol.example.org", PASSWORD)
+        self.addCleanup(carol.disconnect)
+        await carol.connect(unset)
+        carol.send("<message from='carol.example.org' to='bob.example.org' id='lo1'><body>local</body></message>")
+        message = await self.bob.next(lambda e: e.getAttribute("id") == "lo1")
+        self.assertEqual(str(message.body), "local")
