@@ -7,6 +7,7 @@ Twisted application.
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Mapping
 
@@ -24,6 +25,50 @@ from xcomp.listener import ComponentListenerFactory, Outbox
 from xcomp.logsinks import Logger
 from xcomp.plugin import buildComponent, installedModules, installedPlugins
 from xcomp.router import Router
+
+__all__ = ["PidfileInUse", "RouterService", "checkPidfile"]
+
+
+class PidfileInUse(Exception):
+    """
+    A pidfile names a process that still runs: another xcomp, or another
+    program sharing the configuration (Prosody's own pidfile).
+    """
+
+    def __init__(self, path: str, pid: int) -> None:
+        super().__init__(path, pid)
+        self.path = path
+        self.pid = pid
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}: pidfile of running process {self.pid}; not taking it over "
+            "(stop that process, or set another pidfile)"
+        )
+
+
+def checkPidfile(path: str) -> None:
+    """
+    Refuse a pidfile that holds the PID of a live process other than this
+    one, as twistd's own C{--pidfile} does.  A missing, unreadable or stale
+    pidfile is not an error: it is overwritten.
+
+    @raise PidfileInUse: The process it names runs.
+    """
+    try:
+        with open(path, "rb") as f:
+            pid = int(f.read().strip() or b"0")
+    except (OSError, ValueError):
+        return
+    if pid <= 0 or pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except OSError as e:
+        # EPERM: it runs, as another user.
+        if e.errno != errno.EPERM:
+            return
+    raise PidfileInUse(path, pid)
 
 
 class RouterService(MultiService):
@@ -109,6 +154,8 @@ class RouterService(MultiService):
             self._log.info("Listening for components on {address}", address=port.name)
 
     def startService(self) -> None:
+        if self.config.pidfile:
+            checkPidfile(self.config.pidfile)
         super().startService()
         if self.config.pidfile:
             FilePath(self.config.pidfile).setContent(b"%d\n" % os.getpid())

@@ -1,6 +1,13 @@
 # -*- test-case-name: xcomp.test.test_tap -*-
 """
 C{twistd xcomp -c prosody.cfg.lua}: the command-line glue, and nothing else.
+
+Every mistake an administrator must fix (the configuration, a port that
+cannot be bound, a pidfile of a running process) ends the process with one
+line on the terminal and exit status 1.  twistd makes the service before it
+daemonizes, so L{makeService} also binds the ports then: after the fork the
+daemon's stderr is C{/dev/null}, and twistd's parent could only report an
+error as its own multi-line text.
 """
 
 from __future__ import annotations
@@ -14,11 +21,12 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.logger import globalLogPublisher
 from twisted.python import usage
 
-from xcomp.config import ConfigError, loadConfig
+from xcomp import __version__
+from xcomp.config import ConfigError, RouterConfig, loadConfig
 from xcomp.interfaces import IComponentModule, IComponentPlugin
 from xcomp.logsinks import Logger, gate, lowestLevel, sinkObservers
 from xcomp.plugin import DuplicatePluginError, checkModules, installedModules, installedPlugins
-from xcomp.service import RouterService
+from xcomp.service import PidfileInUse, RouterService, checkPidfile
 from xcomp.tls import checkListeners
 
 _log = Logger()
@@ -49,10 +57,18 @@ class Options(usage.Options):
         ["list-plugins", None, "List the installed component plugins and modules, and exit."],
     ]
 
+    def opt_version(self) -> None:
+        """
+        Print xcomp's version and exit.
+        """
+        self.stdout.write(f"xcomp {__version__}\n")
+        raise SystemExit(0)
+
     def postOptions(self) -> None:
         """
-        Load and check the configuration; a mistake in it is reported as
-        C{file:line: what is wrong} and nothing is started.
+        Load and check the configuration; a mistake in it ends the process
+        with C{file:line: what is wrong} alone (not under twistd's usage
+        text, as a L{usage.UsageError} would be) and nothing is started.
         """
         try:
             self["plugins"] = installedPlugins()
@@ -71,7 +87,7 @@ class Options(usage.Options):
             checkModules(self["parsed"], self["modules"])
             checkListeners(self["parsed"])
         except ConfigError as e:
-            raise usage.UsageError(str(e)) from None
+            raise SystemExit(str(e)) from None
 
 
 def listPlugins(plugins: Mapping[str, IComponentPlugin], modules: Mapping[str, IComponentModule]) -> str:
@@ -90,19 +106,44 @@ def listPlugins(plugins: Mapping[str, IComponentPlugin], modules: Mapping[str, I
 
 class CommandLineService(MultiService):
     """
-    The root of C{twistd xcomp}'s service tree.  Startup errors that an
-    administrator must fix end the process with one clear line and exit
-    status 1, instead of a traceback.
+    The root of C{twistd xcomp}'s service tree.  A port that cannot be bound
+    ends the process with one clear line and exit status 1, instead of a
+    traceback.
+
+    The privileged start runs once: L{makeService} runs it before twistd
+    daemonizes, and twistd's own call afterwards finds it done.
     """
 
+    _privilegedStarted = False
+
+    def __init__(self, config: RouterConfig) -> None:
+        """
+        @param config: The configuration, to name a listener's line in an
+            error.
+        """
+        super().__init__()
+        self._config = config
+
     def privilegedStartService(self) -> None:
+        if self._privilegedStarted:
+            return
         try:
             super().privilegedStartService()
         except CannotListenError as e:
-            reason = getattr(e.socketError, "strerror", None) or str(e.socketError)
-            raise SystemExit(
-                f"xcomp: cannot listen for components on {e.interface}:{e.port}: {reason}"
-            ) from None
+            raise SystemExit(self._cannotListen(e)) from None
+        self._privilegedStarted = True
+
+    def _cannotListen(self, e: CannotListenError) -> str:
+        """
+        The one line for a port that cannot be bound: where the listener was
+        configured (when known), its address and the system's reason.
+        """
+        reason = getattr(e.socketError, "strerror", None) or str(e.socketError)
+        message = f"cannot listen for components on {e.interface}:{e.port}: {reason}"
+        for listener in self._config.listeners:
+            if (listener.interface, listener.port) == (e.interface, e.port) and listener.location:
+                return f"{listener.location}: {message}"
+        return message
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> CommandLineService:
@@ -110,15 +151,23 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> Comman
     Build the service tree from the loaded configuration.
     """
     config = options["parsed"]
-    for warning in config.warnings:
+    warnings = list(config.warnings)
+    if not config.components and not any(l.password for l in config.listeners):
+        warnings.append("no component is configured (no Component, no listener password): nothing can connect")
+    for warning in warnings:
         # Not "warning": Twisted's legacy log bridge reads that key as a
         # Python warning and expects a filename with it.
         _log.warn("{configWarning}", configWarning=warning)
+    if config.pidfile:
+        try:
+            checkPidfile(config.pidfile)
+        except PidfileInUse as e:
+            raise SystemExit(str(e)) from None
     lowest = config.logLevel or lowestLevel(config.log)
     gate.setLowest("debug" if options["verbose"] else lowest)
     for observer in sinkObservers(config.log):
         globalLogPublisher.addObserver(observer)
-    root = CommandLineService()
+    root = CommandLineService(config)
     try:
         service = RouterService(
             config,
@@ -129,6 +178,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> Comman
         )
     except ConfigError as e:
         # A plugin refused an option: one line, as for any mistake in the file.
-        raise SystemExit(f"xcomp: {e}") from None
+        raise SystemExit(str(e)) from None
     service.setServiceParent(root)
+    root.privilegedStartService()
     return root

@@ -141,14 +141,15 @@ class TapTests(SynchronousTestCase):
         """
         self.assertRaises(UsageError, Options().parseOptions, [])
 
-    def test_configErrorIsUsageError(self) -> None:
+    def test_configErrorExits(self) -> None:
         """
-        A mistake in the file is a usage error whose text is
-        C{file:line: what is wrong}: twistd prints it, without a traceback.
+        A mistake in the file ends the process with C{file:line: what is
+        wrong} alone: not a L{UsageError}, which twistd prints under its
+        usage text.
         """
         path = self.writeConfig('Component "a.example"\n')
-        e = self.assertRaises(UsageError, Options().parseOptions, ["-c", path])
-        self.assertTrue(str(e).startswith(f"{path}:1: "), str(e))
+        e = self.assertRaises(SystemExit, Options().parseOptions, ["-c", path])
+        self.assertTrue(str(e.code).startswith(f"{path}:1: "), e.code)
 
     def test_defaults(self) -> None:
         """
@@ -178,7 +179,7 @@ class TapTests(SynchronousTestCase):
         """
         Configuration warnings are logged at warn level, with file and line.
         """
-        path = self.writeConfig("no_such_option = 1\n")
+        path = self.writeConfig('no_such_option = 1\nComponent "a.example"\ncomponent_secret = "x"\n')
         options = Options()
         options.parseOptions(["-c", path])
         with capturedLogs() as events:
