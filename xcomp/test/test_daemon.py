@@ -8,14 +8,15 @@ terminal output and exit status are checked.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 
-from twisted.internet import reactor
+from twisted.internet import reactor, task
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
 from xcomp import __version__
-from xcomp.test.loopback import ChildProcess, freePort, spawnTwistd, startRouter
+from xcomp.test.loopback import PROCESS_TIMEOUT, ChildProcess, ComponentClient, freePort, spawnTwistd, startRouter
 
 CONFIG = """\
 component_ports = {{ {port} }}
@@ -77,7 +78,7 @@ class DaemonTestCase(TestCase):
         self.assertEqual(await child.ended(), 1)
         output = bytes(child.output).decode("utf-8", "replace")
         self.assertEqual(output.count("\n"), 1, output)
-        self.assertFalse(self.pidfile.exists())
+        self.assertFalse(os.path.exists(self.pidfile.path))
         return output.rstrip("\n")
 
 
@@ -108,6 +109,45 @@ class BindFailureTests(DaemonTestCase):
         pidfile.
         """
         await self.check(daemon=True)
+
+
+class DaemonStartTests(DaemonTestCase):
+    """
+    A daemon whose ports were bound before twistd forked serves on them.
+    """
+
+    async def test_servesAfterFork(self) -> None:
+        """
+        The command returns 0 once the daemon runs; the daemon, named by the
+        pidfile, accepts a component on the port bound before the fork, and
+        removes its pidfile when it is stopped.
+        """
+        port = freePort()
+        config = self.writeConfig(CONFIG.format(port=port, extra=""))
+        child = self.twistd(config, daemon=True)
+        self.assertEqual(await child.ended(), 0, bytes(child.output))
+        pid = int(self.pidfile.getContent())
+        self.assertNotEqual(pid, child.pid)
+
+        def stopDaemon() -> None:
+            # The daemon this test started, by the PID it wrote.
+            if os.path.exists(self.pidfile.path):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+        self.addCleanup(stopDaemon)
+        client = ComponentClient(reactor, "a.example", "s")
+        self.addCleanup(client.disconnect)
+        await client.connect(port)
+        await client.disconnect()
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(int(PROCESS_TIMEOUT / 0.05)):
+            if not os.path.exists(self.pidfile.path):
+                break
+            await task.deferLater(reactor, 0.05, lambda: None)
+        self.assertFalse(os.path.exists(self.pidfile.path))
 
 
 class PidfileTests(DaemonTestCase):
