@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_tap -*-
+# -*- test-case-name: xcomp.test.test_logsinks,xcomp.test.test_service -*-
 """
 Prosody's C{log} option as Twisted log observers.
 
@@ -12,18 +12,22 @@ it keeps them out of Prosody's.
 from __future__ import annotations
 
 import sys
-from typing import Iterable, Iterator, Sequence
+from typing import IO, Iterable, Iterator, Sequence
 
 from twisted.logger import (
+    FileLogObserver,
     FilteringLogObserver,
+    ILogFilterPredicate,
     ILogObserver,
+    LogEvent,
     LogLevel,
-    LogLevelFilterPredicate,
+    PredicateResult,
     formatEvent,
-    textFileLogObserver,
+    formatEventAsClassicLogText,
+    formatTime,
 )
 from twisted.logger import Logger as _TwistedLogger
-from zope.interface import provider
+from zope.interface import implementer, provider
 
 from xcomp.config import LogSink
 
@@ -34,6 +38,9 @@ _LEVELS = {
     "error": LogLevel.error,
 }
 
+
+#: Twisted's usual time stamp, as C{textFileLogObserver} writes it.
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 # Lowest first.
 _ORDER = (LogLevel.debug, LogLevel.info, LogLevel.warn, LogLevel.error, LogLevel.critical)
@@ -107,6 +114,49 @@ def _syslogObserver() -> ILogObserver:
     return observe
 
 
+@implementer(ILogFilterPredicate)
+class _Levels:
+    """
+    Let through the events at a sink's levels, Twisted's C{critical} with
+    C{error}.
+    """
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self._wanted = frozenset(_LEVELS[name] for name in names)
+        if LogLevel.error in self._wanted:
+            self._wanted |= {LogLevel.critical}
+
+    def __call__(self, event: LogEvent) -> PredicateResult:
+        if event.get("log_level") in self._wanted:
+            return PredicateResult.maybe
+        return PredicateResult.no
+
+
+def _textObserver(out: IO[str], timestamps: bool | str | None) -> ILogObserver:
+    """
+    Twisted's text lines, with Prosody's C{timestamps}: C{False} leaves the
+    time out, a string is a C{strftime} format.
+    """
+    if timestamps is False:
+
+        def stamp(when: float | None) -> str:
+            return ""
+
+        def format(event: LogEvent) -> str | None:
+            text = formatEventAsClassicLogText(event, formatTime=stamp)
+            return text.lstrip(" ") if text else text
+
+    else:
+        timeFormat = timestamps if isinstance(timestamps, str) else _TIME_FORMAT
+
+        def format(event: LogEvent) -> str | None:
+            return formatEventAsClassicLogText(
+                event, formatTime=lambda when: formatTime(when, timeFormat)
+            )
+
+    return FileLogObserver(out, format)
+
+
 def sinkObservers(sinks: Iterable[LogSink]) -> Iterator[ILogObserver]:
     """
     One filtering observer per configured sink.
@@ -114,10 +164,9 @@ def sinkObservers(sinks: Iterable[LogSink]) -> Iterator[ILogObserver]:
     for sink in sinks:
         target: ILogObserver
         if sink.target == "*console":
-            target = textFileLogObserver(sys.stdout)
+            target = _textObserver(sys.stdout, sink.timestamps)
         elif sink.target == "*syslog":
             target = _syslogObserver()
         else:
-            target = textFileLogObserver(open(sink.target, "a", encoding="utf-8"))
-        predicate = LogLevelFilterPredicate(defaultLogLevel=_LEVELS[sink.level])
-        yield FilteringLogObserver(target, [predicate])
+            target = _textObserver(open(sink.target, "a", encoding="utf-8"), sink.timestamps)
+        yield FilteringLogObserver(target, [_Levels(sink.levels)])
