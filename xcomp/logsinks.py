@@ -11,6 +11,8 @@ it keeps them out of Prosody's.
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from typing import IO, Iterable, Iterator, Sequence
 
@@ -71,6 +73,9 @@ class LogGate:
 #: The one gate, set from the configuration by C{twistd xcomp}.
 gate = LogGate()
 
+# Not gated: a sink that cannot write is news at any configured level.
+_log = _TwistedLogger()
+
 
 class Logger(_TwistedLogger):
     """
@@ -93,25 +98,88 @@ def lowestLevel(sinks: Sequence[LogSink]) -> str:
     return min((sink.level for sink in sinks), key=lambda name: _ORDER.index(_LEVELS[name]))
 
 
-def _syslogObserver() -> ILogObserver:
-    import syslog
+#: Where the local syslog daemon listens.
+SYSLOG_SOCKET = "/dev/log"
 
-    priorities = {
-        LogLevel.debug: syslog.LOG_DEBUG,
-        LogLevel.info: syslog.LOG_INFO,
-        LogLevel.warn: syslog.LOG_WARNING,
-        LogLevel.error: syslog.LOG_ERR,
-        LogLevel.critical: syslog.LOG_CRIT,
-    }
-    syslog.openlog("xcomp", syslog.LOG_PID, syslog.LOG_DAEMON)
+_SEVERITIES = {
+    LogLevel.debug: 7,
+    LogLevel.info: 6,
+    LogLevel.warn: 4,
+    LogLevel.error: 3,
+    LogLevel.critical: 2,
+}
+_MAX_LINE = 8192
 
-    @provider(ILogObserver)
-    def observe(event: dict) -> None:
+# RFC 5424's facility codes.
+_FACILITIES = {
+    name: code
+    for code, name in enumerate(
+        "kern user mail daemon auth syslog lpr news uucp cron authpriv ftp".split()
+    )
+} | {f"local{n}": 16 + n for n in range(8)}
+
+
+@implementer(ILogObserver)
+class SyslogObserver:
+    """
+    Send events to the local syslog daemon's datagram socket, as
+    C{syslog(3)} does but without its silence: the C{libc} call drops every
+    line when the socket is missing, so an admin sees an empty syslog and no
+    reason.  Here the missing socket is found at startup and said (see
+    L{sinkObservers}).
+
+    The socket does not block: a line the daemon has no room for is dropped
+    rather than stall the reactor (logging that from inside an observer
+    would recurse), and the next line reconnects, so a restarted daemon is
+    found again.
+    """
+
+    def __init__(self, facility: str, path: str = SYSLOG_SOCKET, pid: int | None = None) -> None:
+        """
+        @param facility: A C{syslog_facility} name.
+        @param path: The daemon's socket.
+        @param pid: Shown after C{xcomp}; this process's by default.
+        """
+        self._facility = _FACILITIES[facility] << 3
+        self._path = path
+        self._tag = f"xcomp[{os.getpid() if pid is None else pid}]: "
+        self._socket: socket.socket | None = None
+        self.problem: str | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sock.connect(self._path)
+        except OSError as e:
+            sock.close()
+            self.problem = f"cannot reach the syslog daemon at {self._path}: {e.strerror or e}"
+            return
+        sock.setblocking(False)
+        self._socket = sock
+        self.problem = None
+
+    def __call__(self, event: LogEvent) -> None:
         text = formatEvent(event)
-        if text:
-            syslog.syslog(priorities.get(event.get("log_level"), syslog.LOG_INFO), text)
-
-    return observe
+        if not text:
+            return
+        priority = self._facility | _SEVERITIES.get(event.get("log_level"), 6)
+        # rsyslog's and journald's usual limit; a longer datagram would be
+        # refused whole.
+        line = f"<{priority}>{self._tag}{text}".encode("utf-8", "replace")[:_MAX_LINE]
+        if self._socket is None:
+            # The daemon may have come up since: try again, cheaply enough for a
+            # sink that is otherwise dead.
+            self._connect()
+            if self._socket is None:
+                return
+        try:
+            self._socket.send(line)
+        except OSError:
+            # Full, or the daemon restarted: the line is lost, and the next
+            # one reconnects.
+            self._socket.close()
+            self._socket = None
 
 
 @implementer(ILogFilterPredicate)
@@ -157,16 +225,30 @@ def _textObserver(out: IO[str], timestamps: bool | str | None) -> ILogObserver:
     return FileLogObserver(out, format)
 
 
-def sinkObservers(sinks: Iterable[LogSink]) -> Iterator[ILogObserver]:
+def sinkObservers(
+    sinks: Iterable[LogSink], syslogSocket: str = SYSLOG_SOCKET
+) -> Iterator[ILogObserver]:
     """
     One filtering observer per configured sink.
+
+    A syslog sink whose daemon cannot be reached is said once, as a warning
+    logged after the last observer is made, so that the other sinks (added
+    as they are made) and twistd's log carry it.
+
+    @param syslogSocket: The syslog daemon's socket.
     """
+    problems: list[str] = []
     for sink in sinks:
         target: ILogObserver
         if sink.target == "*console":
             target = _textObserver(sys.stdout, sink.timestamps)
         elif sink.target == "*syslog":
-            target = _syslogObserver()
+            syslog = SyslogObserver(sink.syslogFacility, syslogSocket)
+            if syslog.problem is not None:
+                problems.append(syslog.problem)
+            target = syslog
         else:
             target = _textObserver(open(sink.target, "a", encoding="utf-8"), sink.timestamps)
         yield FilteringLogObserver(target, [_Levels(sink.levels)])
+    for problem in problems:
+        _log.warn("log: {problem}; syslog lines are lost until it is there", problem=problem)

@@ -6,12 +6,15 @@ sinks.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import tempfile
 
-from twisted.logger import LogLevel
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from xcomp.config import LogSink
-from xcomp.logsinks import sinkObservers
+from xcomp.logsinks import SyslogObserver, sinkObservers
 
 
 def event(level: LogLevel, text: str) -> dict[str, object]:
@@ -70,3 +73,82 @@ class FileSinkTests(SynchronousTestCase):
         sink = LogSink("debug", os.path.abspath(self.mktemp()), timestamps="<%Y>")
         text = self.written(sink, event(LogLevel.info, "hello"))
         self.assertRegex(text, r"^<19(69|70)> \[t#info\] hello\n$")
+
+
+class SyslogTests(SynchronousTestCase):
+    """
+    The syslog sink writes to the daemon's datagram socket, whose path is
+    given, and says so when the socket is not there.
+    """
+
+    def setUp(self) -> None:
+        """
+        A short directory for the socket (a Unix socket's path is at most
+        about a hundred bytes).
+        """
+        self.directory = tempfile.mkdtemp(prefix="xcomp-syslog-")
+        self.addCleanup(shutil.rmtree, self.directory)
+        self.path = os.path.join(self.directory, "log")
+
+    def daemon(self) -> socket.socket:
+        """
+        Listen where the daemon would.
+        """
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(server.close)
+        server.bind(self.path)
+        server.setblocking(False)
+        return server
+
+    def test_linesReachTheDaemon(self) -> None:
+        """
+        Each event is one datagram: the priority from the facility and the
+        level, the C{xcomp[pid]} tag, the text.
+        """
+        server = self.daemon()
+        observer = SyslogObserver("local3", self.path, pid=42)
+        self.assertIsNone(observer.problem)
+        observer(event(LogLevel.error, "hello"))
+        observer(event(LogLevel.info, "again"))
+        # local3 is 19; error is 3, info 6.
+        self.assertEqual(server.recv(1024), b"<155>xcomp[42]: hello")
+        self.assertEqual(server.recv(1024), b"<158>xcomp[42]: again")
+
+    def test_missingSocketWarnsOnce(self) -> None:
+        """
+        A syslog sink whose socket does not exist gives one warning, naming
+        the path and the reason, when the observers are made.
+        """
+        with capturedLogs() as events:
+            observers = list(
+                sinkObservers([LogSink("info", "*syslog")], syslogSocket=self.path)
+            )
+            observers[0](event(LogLevel.info, "lost"))
+        [warning] = events
+        self.assertEqual(warning["log_level"], LogLevel.warn)
+        self.assertEqual(
+            formatEvent(warning),
+            f"log: cannot reach the syslog daemon at {self.path}: No such file or directory;"
+            " syslog lines are lost until it is there",
+        )
+
+    def test_noWarningWhenThere(self) -> None:
+        """
+        When the socket is there, making the observers logs nothing.
+        """
+        self.daemon()
+        with capturedLogs() as events:
+            list(sinkObservers([LogSink("info", "*syslog")], syslogSocket=self.path))
+        self.assertEqual(events, [])
+
+    def test_reconnects(self) -> None:
+        """
+        A daemon that comes up after startup gets the lines from then on.
+        """
+        observer = SyslogObserver("daemon", self.path, pid=1)
+        self.assertIsNotNone(observer.problem)
+        observer(event(LogLevel.warn, "before"))
+        server = self.daemon()
+        observer(event(LogLevel.warn, "after"))
+        self.assertEqual(server.recv(1024), b"<28>xcomp[1]: after")
+        self.assertIsNone(observer.problem)
