@@ -311,3 +311,44 @@ class SinkErrorTests(_ConfigTestCase):
         self.assertEqual(
             self.fails("log = { true }\n"), self.at(1, "log: expected a sink table, not true")
         )
+
+
+class GlobalFacilityTests(_ConfigTestCase):
+    """
+    The global C{syslog_facility}, which is where Prosody 0.11 reads it.
+    """
+
+    def test_appliesToEveryForm(self) -> None:
+        """
+        A string C{"*syslog"}, a level table's and a sink table's syslog all
+        take the global facility.
+        """
+        for log in ('"*syslog"', '{ warn = "*syslog" }', '{ { to = "syslog" } }'):
+            [sink] = self.load(f'syslog_facility = "local1"\nlog = {log}\n').log
+            self.assertEqual(sink.syslogFacility, "local1", log)
+
+    def test_sinkTableWins(self) -> None:
+        """
+        A sink table's own C{syslog_facility} wins over the global one.
+        """
+        [sink] = self.load(
+            'syslog_facility = "local1"\nlog = { { to = "syslog", syslog_facility = "user" } }\n'
+        ).log
+        self.assertEqual(sink.syslogFacility, "user")
+
+    def test_unknownGlobal(self) -> None:
+        """
+        An unknown global C{syslog_facility} is an error at its line, even
+        without a syslog sink.
+        """
+        message = self.fails('\nsyslog_facility = "mars"\n')
+        self.assertTrue(
+            message.startswith(self.at(2, 'syslog_facility: unknown facility "mars" (one of ')),
+            message,
+        )
+
+    def test_noWarning(self) -> None:
+        """
+        The global option is one xcomp reads: no unknown-option warning.
+        """
+        self.assertEqual(self.load('syslog_facility = "local1"\n').warnings, ())

@@ -33,7 +33,7 @@ from xcomp.config.prosody.access import readAccess
 from xcomp.config.prosody.checks import checkNames
 from xcomp.config.prosody.hosts import HostReader
 from xcomp.config.prosody.listeners import readListeners
-from xcomp.config.prosody.log import logSinks
+from xcomp.config.prosody.log import facility, logSinks
 from xcomp.config.prosody.options import Options
 
 __all__ = ["Builder", "loadProsody"]
@@ -109,13 +109,24 @@ class Builder:
         The C{log} option, in the forms Prosody documents.
         """
         debug = self._options.boolean(self._global, "debug", False)
+        syslogFacility = "daemon"
+        facilityOption = self._global.options.get("syslog_facility")
+        if facilityOption is not None:
+            try:
+                syslogFacility = facility(facilityOption.value)
+            except ValueError as e:
+                raise ConfigError(
+                    Location(facilityOption.file, facilityOption.line), str(e)
+                ) from None
         option = self._global.options.get("log")
         if option is None:
             # twistd's own log (--logfile, --syslog) is where Prosody's
             # default console output would go; no second sink.
             return ()
         try:
-            return logSinks(option.value, "debug" if debug else "info", self._options.path)
+            return logSinks(
+                option.value, "debug" if debug else "info", self._options.path, syslogFacility
+            )
         except ValueError as e:
             raise ConfigError(Location(option.file, option.line), f"log: {e}") from None
 

@@ -22,7 +22,7 @@ from typing import Callable, Mapping
 from xcomp.config.model import LOG_LEVELS, SYSLOG_FACILITIES, LogSink
 from xcomp.config.values import quote
 
-__all__ = ["logSinks"]
+__all__ = ["facility", "logSinks"]
 
 
 def levels(criteria: object) -> frozenset[str]:
@@ -70,6 +70,13 @@ def _sink(
     )
 
 
+def _simple(level: str, target: str, syslogFacility: str) -> LogSink:
+    # A string destination: that level and above, the facility for syslog.
+    if target == "*syslog":
+        return LogSink(level, target, syslogFacility=syslogFacility)
+    return LogSink(level, target)
+
+
 def target(value: str, path: Callable[[str], str]) -> str:
     """
     Check a string destination: C{"*console"}, C{"*syslog"} or a file name,
@@ -95,9 +102,12 @@ def _timestamps(value: object) -> bool | str | None:
     )
 
 
-def _facility(value: object) -> str:
+def facility(value: object, default: str = "daemon") -> str:
+    """
+    Check a C{syslog_facility}: L{None} is C{default}.
+    """
     if value is None:
-        return "daemon"
+        return default
     if value not in SYSLOG_FACILITIES:
         raise ValueError(
             f"syslog_facility: unknown facility {quote(value)} (one of "
@@ -107,9 +117,13 @@ def _facility(value: object) -> str:
     return value
 
 
-def sinkTable(entry: Mapping[object, object], path: Callable[[str], str]) -> list[LogSink]:
+def sinkTable(
+    entry: Mapping[object, object], path: Callable[[str], str], syslogFacility: str
+) -> list[LogSink]:
     """
     One C{{ to = ..., levels = ..., ... }} sink table.
+
+    @param syslogFacility: The facility when the table names none.
     """
     to = entry.get("to")
     chosen = levels(entry.get("levels"))
@@ -122,8 +136,8 @@ def sinkTable(entry: Mapping[object, object], path: Callable[[str], str]) -> lis
     if to in ("console", "stdout"):
         return [_sink("*console", chosen, timestamps=timestamps)]
     if to == "syslog":
-        facility = _facility(entry.get("syslog_facility"))
-        return [_sink("*syslog", chosen, syslogFacility=facility)]
+        chosenFacility = facility(entry.get("syslog_facility"), syslogFacility)
+        return [_sink("*syslog", chosen, syslogFacility=chosenFacility)]
     if to == "nowhere":
         return []
     raise ValueError(
@@ -132,19 +146,23 @@ def sinkTable(entry: Mapping[object, object], path: Callable[[str], str]) -> lis
     )
 
 
-def logSinks(value: object, defaultLevel: str, path: Callable[[str], str]) -> tuple[LogSink, ...]:
+def logSinks(
+    value: object, defaultLevel: str, path: Callable[[str], str], syslogFacility: str = "daemon"
+) -> tuple[LogSink, ...]:
     """
     Read the C{log} option.
 
     @param defaultLevel: The lowest level of a lone file name (C{debug} with
         Prosody's C{debug = true}, else C{info}).
     @param path: Make a file name absolute (relative to the configuration).
+    @param syslogFacility: The global C{syslog_facility} (Prosody 0.11 reads
+        only that one; 0.12 also a sink table's own).
     @return: The sinks, each once, in the order given (a level table's
         entries lowest level first).
     """
     if isinstance(value, str):
         level = defaultLevel if not value.startswith("*") else "debug"
-        return (LogSink(level, target(value, path)),)
+        return (_simple(level, target(value, path), syslogFacility),)
     if value == ():
         return ()
     if not isinstance(value, (tuple, Mapping)):
@@ -166,11 +184,11 @@ def logSinks(value: object, defaultLevel: str, path: Callable[[str], str]) -> tu
                 raise ValueError(f"unknown log level {quote(key)}")
             if not isinstance(entry, str):
                 raise ValueError(f"{key}: expected a file name, \"*console\" or \"*syslog\"")
-            sinks.append(LogSink(key, target(entry, path)))
+            sinks.append(_simple(key, target(entry, path), syslogFacility))
         elif isinstance(entry, str):
-            sinks.append(LogSink("debug", target(entry, path)))
+            sinks.append(_simple("debug", target(entry, path), syslogFacility))
         elif isinstance(entry, Mapping):
-            sinks.extend(sinkTable(entry, path))
+            sinks.extend(sinkTable(entry, path, syslogFacility))
         else:
             raise ValueError(f"expected a sink table, not {quote(entry)}")
     return tuple(dict.fromkeys(sinks))
