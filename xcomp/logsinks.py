@@ -109,6 +109,8 @@ _SEVERITIES = {
     LogLevel.critical: 2,
 }
 _MAX_LINE = 8192
+# Seconds between tries to reach a syslog daemon that was not there.
+_RETRY_AFTER = 1.0
 
 # RFC 5424's facility codes.
 _FACILITIES = {
@@ -130,8 +132,8 @@ class SyslogObserver:
 
     The socket does not block: a line the daemon has no room for is dropped
     rather than stall the reactor (logging that from inside an observer
-    would recurse), and the next line reconnects, so a restarted daemon is
-    found again.
+    would recurse).  A daemon that was missing or restarted is tried again,
+    at most once a second by the events' own times.
     """
 
     def __init__(self, facility: str, path: str = SYSLOG_SOCKET, pid: int | None = None) -> None:
@@ -144,22 +146,33 @@ class SyslogObserver:
         self._path = path
         self._tag = f"xcomp[{os.getpid() if pid is None else pid}]: "
         self._socket: socket.socket | None = None
+        self._retryAt = 0.0
         self.problem: str | None = None
-        self._connect()
+        self._connect(0.0)
 
-    def _connect(self) -> None:
+    def _connect(self, when: float) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             sock.connect(self._path)
         except OSError as e:
             sock.close()
             self.problem = f"cannot reach the syslog daemon at {self._path}: {e.strerror or e}"
+            self._retryAt = when + _RETRY_AFTER
             return
         sock.setblocking(False)
         self._socket = sock
         self.problem = None
 
     def __call__(self, event: LogEvent) -> None:
+        if self._socket is None:
+            # The daemon may have come up since; trying on every line would
+            # cost two system calls per event while it is down.
+            when = event.get("log_time") or 0.0
+            if when < self._retryAt:
+                return
+            self._connect(when)
+            if self._socket is None:
+                return
         text = formatEvent(event)
         if not text:
             return
@@ -167,17 +180,12 @@ class SyslogObserver:
         # rsyslog's and journald's usual limit; a longer datagram would be
         # refused whole.
         line = f"<{priority}>{self._tag}{text}".encode("utf-8", "replace")[:_MAX_LINE]
-        if self._socket is None:
-            # The daemon may have come up since: try again, cheaply enough for a
-            # sink that is otherwise dead.
-            self._connect()
-            if self._socket is None:
-                return
         try:
             self._socket.send(line)
+        except BlockingIOError:
+            pass
         except OSError:
-            # Full, or the daemon restarted: the line is lost, and the next
-            # one reconnects.
+            # The daemon restarted: this line is lost, the next reconnects.
             self._socket.close()
             self._socket = None
 

@@ -17,11 +17,11 @@ from xcomp.config import LogSink
 from xcomp.logsinks import SyslogObserver, sinkObservers
 
 
-def event(level: LogLevel, text: str) -> dict[str, object]:
+def event(level: LogLevel, text: str, when: float = 0.0) -> dict[str, object]:
     """
-    A log event at C{level} that says C{text}.
+    A log event at C{level} that says C{text}, at time C{when}.
     """
-    return {"log_level": level, "log_format": text, "log_time": 0.0, "log_namespace": "t"}
+    return {"log_level": level, "log_format": text, "log_time": when, "log_namespace": "t"}
 
 
 class FileSinkTests(SynchronousTestCase):
@@ -143,12 +143,37 @@ class SyslogTests(SynchronousTestCase):
 
     def test_reconnects(self) -> None:
         """
-        A daemon that comes up after startup gets the lines from then on.
+        A daemon that comes up after startup gets the lines from then on,
+        found again at most once a second (by the events' times).
         """
         observer = SyslogObserver("daemon", self.path, pid=1)
         self.assertIsNotNone(observer.problem)
-        observer(event(LogLevel.warn, "before"))
+        observer(event(LogLevel.warn, "before", when=100.0))
         server = self.daemon()
-        observer(event(LogLevel.warn, "after"))
+        observer(event(LogLevel.warn, "too soon", when=100.5))
+        observer(event(LogLevel.warn, "after", when=101.0))
         self.assertEqual(server.recv(1024), b"<28>xcomp[1]: after")
         self.assertIsNone(observer.problem)
+
+    def test_daemonRestarts(self) -> None:
+        """
+        When the daemon goes away and comes back, the line that found it
+        gone is lost and the next one reaches the new daemon.
+        """
+        server = self.daemon()
+        observer = SyslogObserver("daemon", self.path, pid=1)
+        server.close()
+        os.unlink(self.path)
+        observer(event(LogLevel.warn, "lost", when=5.0))
+        server = self.daemon()
+        observer(event(LogLevel.warn, "found", when=5.0))
+        self.assertEqual(server.recv(1024), b"<28>xcomp[1]: found")
+
+    def test_longLineCut(self) -> None:
+        """
+        A line longer than 8192 bytes is cut there rather than refused.
+        """
+        server = self.daemon()
+        observer = SyslogObserver("daemon", self.path, pid=1)
+        observer(event(LogLevel.warn, "x" * 20000))
+        self.assertEqual(len(server.recv(30000)), 8192)
