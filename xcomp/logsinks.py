@@ -239,13 +239,15 @@ def sinkObservers(
     """
     One filtering observer per configured sink.
 
-    A syslog sink whose daemon cannot be reached is said once, as a warning
-    logged after the last observer is made, so that the other sinks (added
-    as they are made) and twistd's log carry it.
+    A syslog daemon that cannot be reached is said once, as a warning logged
+    before any observer is handed out: until twistd starts its log, events
+    are held and then replayed to every observer, so one logged after the
+    sinks were added would reach them twice.
 
     @param syslogSocket: The syslog daemon's socket.
     """
-    problems: list[str] = []
+    problems: dict[str, None] = {}
+    observers: list[ILogObserver] = []
     for sink in sinks:
         target: ILogObserver
         if sink.target == "*console":
@@ -253,10 +255,11 @@ def sinkObservers(
         elif sink.target == "*syslog":
             syslog = SyslogObserver(sink.syslogFacility, syslogSocket)
             if syslog.problem is not None:
-                problems.append(syslog.problem)
+                problems[syslog.problem] = None
             target = syslog
         else:
             target = _textObserver(open(sink.target, "a", encoding="utf-8"), sink.timestamps)
-        yield FilteringLogObserver(target, [_Levels(sink.levels)])
+        observers.append(FilteringLogObserver(target, [_Levels(sink.levels)]))
     for problem in problems:
         _log.warn("log: {problem}; syslog lines are lost until it is there", problem=problem)
+    yield from observers

@@ -116,13 +116,12 @@ class SyslogTests(SynchronousTestCase):
 
     def test_missingSocketWarnsOnce(self) -> None:
         """
-        A syslog sink whose socket does not exist gives one warning, naming
+        Syslog sinks whose socket does not exist give one warning, naming
         the path and the reason, when the observers are made.
         """
+        sinks = [LogSink("info", "*syslog"), LogSink("warn", "*syslog", syslogFacility="user")]
         with capturedLogs() as events:
-            observers = list(
-                sinkObservers([LogSink("info", "*syslog")], syslogSocket=self.path)
-            )
+            observers = list(sinkObservers(sinks, syslogSocket=self.path))
             observers[0](event(LogLevel.info, "lost"))
         [warning] = events
         self.assertEqual(warning["log_level"], LogLevel.warn)
