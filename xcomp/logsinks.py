@@ -140,11 +140,13 @@ class SyslogObserver:
         """
         @param facility: A C{syslog_facility} name.
         @param path: The daemon's socket.
-        @param pid: Shown after C{xcomp}; this process's by default.
+        @param pid: Shown after C{xcomp}; by default this process's at each
+            line, since twistd forks to become a daemon after the sinks are
+            made.
         """
         self._facility = _FACILITIES[facility] << 3
         self._path = path
-        self._tag = f"xcomp[{os.getpid() if pid is None else pid}]: "
+        self._pid = pid
         self._socket: socket.socket | None = None
         self._retryAt = 0.0
         self.problem: str | None = None
@@ -179,7 +181,8 @@ class SyslogObserver:
         priority = self._facility | _SEVERITIES.get(event.get("log_level"), 6)
         # rsyslog's and journald's usual limit; a longer datagram would be
         # refused whole.
-        line = f"<{priority}>{self._tag}{text}".encode("utf-8", "replace")[:_MAX_LINE]
+        pid = os.getpid() if self._pid is None else self._pid
+        line = f"<{priority}>xcomp[{pid}]: {text}".encode("utf-8", "replace")[:_MAX_LINE]
         try:
             self._socket.send(line)
         except BlockingIOError:

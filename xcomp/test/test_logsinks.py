@@ -168,6 +168,15 @@ class SyslogTests(SynchronousTestCase):
         observer(event(LogLevel.warn, "found", when=5.0))
         self.assertEqual(server.recv(1024), b"<28>xcomp[1]: found")
 
+    def test_pidAtEachLine(self) -> None:
+        """
+        By default the tag has the PID of the process writing the line (the
+        daemon, not the process that read the configuration).
+        """
+        server = self.daemon()
+        SyslogObserver("daemon", self.path)(event(LogLevel.warn, "mine"))
+        self.assertEqual(server.recv(1024), f"<28>xcomp[{os.getpid()}]: mine".encode())
+
     def test_longLineCut(self) -> None:
         """
         A line longer than 8192 bytes is cut there rather than refused.
