@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_router,xcomp.test.test_listenopts,xcomp.test.test_listenopts_access -*-
+# -*- test-case-name: xcomp.test.test_router,xcomp.test.test_router_log,xcomp.test.test_listenopts,xcomp.test.test_listenopts_access -*-
 """
 The routing table and the rules every stanza passes: C{from} checks, the
 conflict policy, and the error bounces.
@@ -21,6 +21,39 @@ from xcomp.errors import bounce, notConnected
 from xcomp.interfaces import IRoute, IRouter, IStreamRoute
 from xcomp.logsinks import Logger
 from xcomp.stanza import Stanza
+
+
+def elapsed(seconds: float) -> str:
+    """
+    A duration as an admin reads it in a log line: C{45s}, C{3m12s},
+    C{2h03m12s}, C{4d02h03m}.
+    """
+    whole = int(seconds)
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d{hours:02d}h{minutes:02d}m"
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+class _Elapsed:
+    """
+    A duration that is only written out as text if the event is formatted:
+    most unbind lines of a busy router are never read as text.
+    """
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __format__(self, spec: str) -> str:
+        return elapsed(self.seconds)
 
 
 class ConflictError(Exception):
@@ -62,6 +95,8 @@ class Router:
         stanza whose sender it refuses gets C{not-allowed}.  Empty unless
         some listener has an access rule other than C{all}.
     @ivar _hidden: the domains bound hidden from disco#items.
+    @ivar _since: when each domain was bound to its current route (the
+        reactor's clock), for the unbind line's duration.
     """
 
     _log = Logger()
@@ -84,6 +119,7 @@ class Router:
         self._verbose = verbose
         self._guards: dict[IRoute, Callable[[Stanza], bool]] = {}
         self._hidden: set[str] = set()
+        self._since: dict[str, float] = {}
 
     # The table
 
@@ -131,6 +167,8 @@ class Router:
             # old stream, so no stanza is written to a stream that is dying.
             self.unbindAll(current)
             current.close("conflict", "Replaced by a new connection")
+        if current is not route:
+            self._since[domain] = self.reactor.seconds()
         self._routes[domain] = route
         if access is not None:
             self._guards[route] = access
@@ -154,10 +192,14 @@ class Router:
                 routes.get(d) is route for d in getattr(route, "domains", ())
             ):
                 del self._guards[route]
+            now = self.reactor.seconds()
+            duration = now - self._since.pop(domain, now)
             self._log.info(
-                "Component {domain} unbound ({peer})",
+                "Component {domain} unbound ({peer}) after {connected}",
                 domain=domain,
                 peer=getattr(route, "peer", "internal"),
+                duration=duration,
+                connected=_Elapsed(duration),
             )
 
     def unbindAll(self, route: IStreamRoute) -> None:

@@ -341,6 +341,29 @@ class InternalComponentConfig:
     location: Location | None = None
 
 
+#: Prosody's log levels, lowest first.
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
+#: The C{syslog_facility} names a sink may give.
+SYSLOG_FACILITIES = frozenset(
+    """auth authpriv cron daemon ftp kern local0 local1 local2 local3 local4
+    local5 local6 local7 lpr mail news syslog user uucp""".split()
+)
+
+
+def _fromLevel(sink: LogSink) -> frozenset[str]:
+    return frozenset(LOG_LEVELS[LOG_LEVELS.index(sink.level) :])
+
+
+def _checkLevels(sink: LogSink, attribute: object, value: frozenset[str]) -> None:
+    # The lowest level is what the log gate lets through, so it must agree
+    # with the set the sink filters on.
+    if not value or not value <= frozenset(LOG_LEVELS):
+        raise ValueError(f"levels must be some of {', '.join(LOG_LEVELS)}, not {sorted(value)}")
+    if min(value, key=LOG_LEVELS.index) != sink.level:
+        raise ValueError(f"level {sink.level!r} is not the lowest of {sorted(value)}")
+
+
 @attrs.frozen
 class LogSink:
     """
@@ -349,10 +372,27 @@ class LogSink:
     @ivar level: The lowest level written: C{debug}, C{info}, C{warn} or
         C{error}.
     @ivar target: An absolute file path, C{"*console"} or C{"*syslog"}.
+    @ivar levels: Every level written (Prosody's C{levels} may name levels
+        that are not a range, e.g. C{{ "debug", "error" }}); by default
+        L{level} and every level above it.  C{error} includes Twisted's
+        C{critical}.
+    @ivar timestamps: Prosody's C{timestamps}: L{None} for the sink's usual
+        time stamps, C{False} for none, C{True} for the usual ones, or a
+        C{strftime} format.
+    @ivar syslogFacility: Prosody's C{syslog_facility}, for C{"*syslog"}.
     """
 
-    level: str
+    level: str = attrs.field(validator=attrs.validators.in_(LOG_LEVELS))
     target: str
+    levels: frozenset[str] = attrs.field(
+        default=attrs.Factory(_fromLevel, takes_self=True),
+        validator=_checkLevels,
+        kw_only=True,
+    )
+    timestamps: bool | str | None = attrs.field(default=None, kw_only=True)
+    syslogFacility: str = attrs.field(
+        default="daemon", validator=attrs.validators.in_(SYSLOG_FACILITIES), kw_only=True
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -397,7 +437,7 @@ class RouterConfig:
     log: tuple[LogSink, ...] = ()
     logLevel: str | None = attrs.field(
         default=None,
-        validator=attrs.validators.optional(attrs.validators.in_(("debug", "info", "warn", "error"))),
+        validator=attrs.validators.optional(attrs.validators.in_(LOG_LEVELS)),
     )
     pidfile: str | None = None
     dataPath: str | None = None

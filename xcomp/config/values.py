@@ -1,6 +1,6 @@
 # -*- test-case-name: xcomp.test.test_config -*-
 """
-Reading Prosody option values: ports, interfaces, the C{log} forms, and the
+Reading Prosody option values: ports, interfaces, and the
 option names xcomp and Prosody know.  Pure functions; each raises
 L{ValueError} with the reason a value is refused, and L{xcomp.config.prosody}
 turns that into a L{xcomp.config.ConfigError} at the option's line.
@@ -19,8 +19,6 @@ from xcomp.config.domains import prepDomain
 from xcomp.config.acl import AccessClause
 from xcomp.config.model import CONFLICT_POLICIES, ShaperConfig
 
-LOG_LEVELS = ("debug", "info", "warn", "error")
-
 # Options xcomp reads from the global section only.
 GLOBAL_ONLY = frozenset(
     """component_ports component_interfaces component_interface local_interfaces
@@ -28,7 +26,7 @@ GLOBAL_ONLY = frozenset(
     pidfile data_path component_password component_access acl access_rules limits
     component_max_connections component_reuse_port component_timeout
     component_port_options network_settings component_password_domains
-    component_proxy_protocol""".split()
+    component_proxy_protocol syslog_facility""".split()
 )
 # Options xcomp reads per host, falling back to the global section.
 PER_HOST = frozenset(
@@ -174,119 +172,6 @@ def parseInterface(value: object) -> str:
         f"{quote(value)} is not an IP address (for example \"127.0.0.1\", \"::1\", "
         "or \"*\" for every IPv4 address)"
     )
-
-
-def levels(criteria: object) -> str:
-    """
-    The lowest level of a sink's C{levels}, read as Prosody does (a name, a
-    list of names, C{{ min = ..., max = ... }}); the levels must run from
-    there up to C{error}, which is what L{xcomp.config.LogSink} expresses.
-    """
-    if criteria is None:
-        return "debug"
-    if isinstance(criteria, str):
-        named, lowest, highest = [criteria], None, None
-    elif isinstance(criteria, tuple):
-        named, lowest, highest = list(criteria), None, None
-    elif isinstance(criteria, Mapping):
-        named = [v for k, v in criteria.items() if isinstance(k, int)]
-        lowest, highest = criteria.get("min"), criteria.get("max")
-    else:
-        raise ValueError(f"levels: expected a level name or a table, not {quote(criteria)}")
-    for name in named + [b for b in (lowest, highest) if b is not None]:
-        if name not in LOG_LEVELS:
-            raise ValueError(f"unknown log level {quote(name)}")
-    chosen = set(named)
-    if lowest is not None or highest is not None:
-        # Prosody: from min (or, without one, only max itself) up to max.
-        start = LOG_LEVELS.index(lowest if lowest is not None else highest)
-        stop = LOG_LEVELS.index(highest) if highest is not None else len(LOG_LEVELS) - 1
-        chosen.update(LOG_LEVELS[start : stop + 1])
-    for i, level in enumerate(LOG_LEVELS):
-        if chosen == set(LOG_LEVELS[i:]):
-            return level
-    raise ValueError(
-        "levels must run from a minimum up to \"error\" (for example "
-        "levels = { min = \"info\" })"
-    )
-
-
-def logSinks(value: object, defaultLevel: str) -> list[tuple[str, str]]:
-    """
-    Read Prosody's C{log} forms: a path or C{"*console"}/C{"*syslog"}; a table
-    of C{level = target}; a list of such strings and sink tables.
-
-    @return: (lowest level, target) pairs.
-    """
-    if isinstance(value, str):
-        return [(defaultLevel if not value.startswith("*") else "debug", target(value))]
-    if value == ():
-        return []
-    if not isinstance(value, (tuple, Mapping)):
-        raise ValueError(f"expected a file name or a table, not {quote(value)}")
-    sinks = []
-    if isinstance(value, Mapping):
-        # Levels first, lowest to highest, then any list part in order.
-        entries = sorted(
-            value.items(),
-            key=lambda kv: (0, LOG_LEVELS.index(kv[0]))
-            if kv[0] in LOG_LEVELS
-            else (1, kv[0] if isinstance(kv[0], int) else 0),
-        )
-    else:
-        entries = list(enumerate(value, 1))
-    for key, entry in entries:
-        if isinstance(key, str):
-            if key not in LOG_LEVELS:
-                raise ValueError(f"unknown log level {quote(key)}")
-            if not isinstance(entry, str):
-                raise ValueError(f"{key}: expected a file name, \"*console\" or \"*syslog\"")
-            sinks.append((key, target(entry)))
-        elif isinstance(entry, str):
-            sinks.append(("debug", target(entry)))
-        elif isinstance(entry, Mapping):
-            sinks.extend(sinkTable(entry))
-        else:
-            raise ValueError(f"expected a sink table, not {quote(entry)}")
-    return sinks
-
-
-def sinkTable(entry: Mapping[object, object]) -> list[tuple[str, str]]:
-    """
-    One C{{ to = "file", filename = "...", levels = {...} }} sink.
-    """
-    to = entry.get("to")
-    level = levels(entry.get("levels"))
-    if to == "file":
-        filename = entry.get("filename")
-        if not isinstance(filename, str) or not filename:
-            raise ValueError("a sink with to = \"file\" needs a filename")
-        return [(level, filename)]
-    if to in ("console", "stdout"):
-        return [(level, "*console")]
-    if to == "syslog":
-        return [(level, "*syslog")]
-    if to == "nowhere":
-        return []
-    raise ValueError(
-        f"unsupported sink to = {quote(to)} (xcomp writes to \"file\", "
-        "\"console\" or \"syslog\")"
-    )
-
-
-def target(value: str) -> str:
-    """
-    Check a string log target.
-    """
-    if value.startswith("*"):
-        if value in ("*console", "*stdout"):
-            return "*console"
-        if value == "*syslog":
-            return "*syslog"
-        raise ValueError(f"unsupported log sink {quote(value)} (use \"*console\" or \"*syslog\")")
-    if not value:
-        raise ValueError("empty file name")
-    return value
 
 
 #: An empty table.

@@ -1,7 +1,8 @@
 """
 Tests for L{xcomp.config} and L{xcomp.config.prosody}: the model, the
-example file, and the global settings of Prosody-style files (log, paths,
-warnings).  L{_ConfigTestCase} is the base of every Prosody-style test.
+example file, and the global settings of Prosody-style files (paths,
+warnings; C{log} is in L{xcomp.test.test_config_log}).  L{_ConfigTestCase}
+is the base of every Prosody-style test.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from xcomp.config import (
     InternalComponentConfig,
     ListenerConfig,
     Location,
-    LogSink,
     RouterConfig,
     loadConfig,
 )
@@ -231,92 +231,6 @@ class ExampleTests(SynchronousTestCase):
         self.assertEqual(result.returncode, 0, output)
         self.assertIn("All checks passed, congratulations!", output)
         self.assertNotIn("A problem occurred while reading the config file", output)
-
-
-class LogTests(_ConfigTestCase):
-    """
-    The C{log} option.
-    """
-
-    def test_default(self) -> None:
-        """
-        Without C{log}, no sink is added: twistd's own log (C{--logfile},
-        C{--syslog}) is where Prosody would write by default.
-        """
-        self.assertEqual(self.load("").log, ())
-        self.assertEqual(self.load("debug = true\n").log, ())
-
-    def test_fileName(self) -> None:
-        """
-        A file name logs info and above there, relative to the configuration.
-        """
-        self.assertEqual(
-            self.load('log = "xcomp.log"\n').log,
-            (LogSink("info", os.path.abspath(os.path.join(self.directory, "xcomp.log"))),),
-        )
-
-    def test_console(self) -> None:
-        """
-        C{"*console"} or C{"*syslog"} alone logs every level there.
-        """
-        self.assertEqual(self.load('log = "*syslog"\n').log, (LogSink("debug", "*syslog"),))
-
-    def test_levelTable(self) -> None:
-        """
-        C{{ level = target }} sends that level and above to each target.
-        """
-        self.assertEqual(
-            self.load('log = { info = "/var/log/x.log"; error = "*syslog" }\n').log,
-            (LogSink("info", "/var/log/x.log"), LogSink("error", "*syslog")),
-        )
-
-    def test_sinkList(self) -> None:
-        """
-        A list of sink tables and strings works for the common sinks.
-        """
-        config = self.load(
-            'log = { { levels = { min = "warn" }, to = "file", filename = "/x.log" };'
-            ' { levels = { "error" }, to = "console" }; "*syslog" }\n'
-        )
-        self.assertEqual(
-            config.log,
-            (LogSink("warn", "/x.log"), LogSink("error", "*console"), LogSink("debug", "*syslog")),
-        )
-
-    def test_unsupportedSink(self) -> None:
-        """
-        A sink type xcomp does not have is an error.
-        """
-        self.assertEqual(
-            self.fails('log = { { to = "graylog" } }\n'),
-            self.at(
-                1,
-                'log: unsupported sink to = "graylog" (xcomp writes to "file", "console" '
-                'or "syslog")',
-            ),
-        )
-
-    def test_unsupportedLevels(self) -> None:
-        """
-        Levels that are not a range up to C{error} are an error.
-        """
-        self.assertEqual(
-            self.fails('log = { { levels = { "debug" }, to = "console" } }\n'),
-            self.at(
-                1,
-                'log: levels must run from a minimum up to "error" (for example '
-                'levels = { min = "info" })',
-            ),
-        )
-
-    def test_unknownLevel(self) -> None:
-        """
-        An unknown level name is an error.
-        """
-        self.assertEqual(
-            self.fails('log = { verbose = "*console" }\n'),
-            self.at(1, 'log: unknown log level "verbose"'),
-        )
 
 
 class PathTests(_ConfigTestCase):

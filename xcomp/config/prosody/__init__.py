@@ -6,7 +6,8 @@ C{VirtualHost} sees its own options first and the global section's after
 (L{xcomp.config.prosody.options}).
 
 The hosts (L{xcomp.config.prosody.hosts}), the listeners
-(L{xcomp.config.prosody.listeners}), the access classes and rules
+(L{xcomp.config.prosody.listeners}), the C{log} option
+(L{xcomp.config.prosody.log}), the access classes and rules
 (L{xcomp.config.prosody.access}) and the warnings about option names
 (L{xcomp.config.prosody.checks}) are each read by their own module;
 L{Builder} puts them together with the global settings.
@@ -32,8 +33,8 @@ from xcomp.config.prosody.access import readAccess
 from xcomp.config.prosody.checks import checkNames
 from xcomp.config.prosody.hosts import HostReader
 from xcomp.config.prosody.listeners import readListeners
+from xcomp.config.prosody.log import facility, logSinks
 from xcomp.config.prosody.options import Options
-from xcomp.config.values import logSinks
 
 __all__ = ["Builder", "loadProsody"]
 
@@ -108,19 +109,26 @@ class Builder:
         The C{log} option, in the forms Prosody documents.
         """
         debug = self._options.boolean(self._global, "debug", False)
+        syslogFacility = "daemon"
+        facilityOption = self._global.options.get("syslog_facility")
+        if facilityOption is not None:
+            try:
+                syslogFacility = facility(facilityOption.value)
+            except ValueError as e:
+                raise ConfigError(
+                    Location(facilityOption.file, facilityOption.line), str(e)
+                ) from None
         option = self._global.options.get("log")
         if option is None:
             # twistd's own log (--logfile, --syslog) is where Prosody's
             # default console output would go; no second sink.
             return ()
         try:
-            sinks = logSinks(option.value, "debug" if debug else "info")
+            return logSinks(
+                option.value, "debug" if debug else "info", self._options.path, syslogFacility
+            )
         except ValueError as e:
             raise ConfigError(Location(option.file, option.line), f"log: {e}") from None
-        return tuple(
-            LogSink(level, target if target.startswith("*") else self._options.path(target))
-            for level, target in dict.fromkeys(sinks)
-        )
 
 
 def loadProsody(source: str, plugins: Collection[str], modules: Collection[str]) -> RouterConfig:
