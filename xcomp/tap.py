@@ -165,8 +165,6 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> Comman
             raise SystemExit(str(e)) from None
     lowest = config.logLevel or lowestLevel(config.log)
     gate.setLowest("debug" if options["verbose"] else lowest)
-    for observer in sinkObservers(config.log):
-        globalLogPublisher.addObserver(observer)
     root = CommandLineService(config)
     try:
         service = RouterService(
@@ -181,4 +179,9 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> Comman
         raise SystemExit(str(e)) from None
     service.setServiceParent(root)
     root.privilegedStartService()
+    # Last: until twistd begins logging it keeps every event and then
+    # replays them to all observers, so a sink added before building the
+    # service and binding the ports would have those lines twice.
+    for observer in sinkObservers(config.log):
+        globalLogPublisher.addObserver(observer)
     return root

@@ -259,3 +259,32 @@ class AnnouncementTests(TestCase):
         """
         child, _ = await startRouter(self, reactor, self.listen + 'Component "a.example"\ncomponent_secret = "s"\n')
         self.assertNotIn(b"no component is configured", bytes(child.output))
+
+
+class LogSinkTests(DaemonTestCase):
+    """
+    The configuration's own log sinks, under twistd.
+    """
+
+    async def test_startupLinesOnce(self) -> None:
+        """
+        A file sink gets each startup line once: twistd keeps the events
+        logged before its log begins and replays them to every observer,
+        so a sink added before the ports are bound would get those lines
+        twice.
+        """
+        port = freePort()
+        sink = self.directory.child("xcomp.log")
+        child, _ = await startRouter(
+            self, reactor, CONFIG.format(port=port, extra=f'log = {{ info = "{sink.path}" }}')
+        )
+        client = ComponentClient(reactor, "a.example", "s")
+        self.addCleanup(client.disconnect)
+        await client.connect(port)
+        await client.disconnect()
+        child.signal("TERM")
+        await child.ended()
+        lines = sink.getContent().decode("utf-8").splitlines()
+        listening = [line for line in lines if f"Listening for components on 127.0.0.1:{port}" in line]
+        self.assertEqual(len(listening), 1, lines)
+        self.assertEqual(len([line for line in lines if "starting up" in line]), 1, lines)
