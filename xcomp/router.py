@@ -41,21 +41,6 @@ def elapsed(seconds: float) -> str:
     return f"{secs}s"
 
 
-class _Elapsed:
-    """
-    A duration that is only written out as text if the event is formatted:
-    most unbind lines of a busy router are never read as text.
-    """
-
-    __slots__ = ("seconds",)
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def __format__(self, spec: str) -> str:
-        return elapsed(self.seconds)
-
-
 class ConflictError(Exception):
     """
     The domain is bound to a live stream already and the policy keeps it.
@@ -199,7 +184,7 @@ class Router:
                 domain=domain,
                 peer=getattr(route, "peer", "internal"),
                 duration=duration,
-                connected=_Elapsed(duration),
+                connected=elapsed(duration),
             )
 
     def unbindAll(self, route: IStreamRoute) -> None:
