@@ -159,23 +159,25 @@ class ServerSpec:
     version: Callable[[], str | None] = lambda: None
     # False when the config does not list the components one by one.
     per_component: bool = True
+    # Where the server runs (xcomp: the checkout whose code it runs).
+    cwd: Path = REPO_ROOT
 
 
 def _prosody_check() -> str | None:
     return None if shutil.which("prosody") else "prosody is not installed (apt-get install prosody)"
 
 
-def _xcomp_env() -> dict[str, str]:
+def _xcomp_env(tree: Path = REPO_ROOT) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
     return env
 
 
-def _xcomp_check() -> str | None:
+def _xcomp_check(tree: Path = REPO_ROOT) -> str | None:
     if not shutil.which("twistd"):
         return "twistd is not installed"
     out = subprocess.run(["twistd", "--help"], capture_output=True, text=True, timeout=60,
-                         cwd=REPO_ROOT, env=_xcomp_env())
+                         cwd=tree, env=_xcomp_env(tree))
     listed = any(line.split()[:1] == ["xcomp"] for line in out.stdout.splitlines())
     return None if listed else "twistd has no 'xcomp' plugin (yet)"
 
@@ -234,11 +236,11 @@ def _dpkg_version(package: str) -> str | None:
     return _first_line(["dpkg-query", "-W", "-f=${Version}", package], r"(\S+)")
 
 
-def _xcomp_version() -> str | None:
+def _xcomp_version(tree: Path = REPO_ROOT) -> str | None:
     try:
-        rev = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+        rev = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "xcomp"],
+        dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "xcomp"],
                                capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -263,6 +265,22 @@ def _script(name: str, *extra: str) -> Callable[[Path, int], list[str]]:
                               *extra]
 
 
+def xcomp_spec(name: str, tree: Path) -> ServerSpec:
+    """
+    xcomp as the checkout C{tree} has it: this one, or another (bench/compare
+    --baseline), so that two versions are measured in one sitting.
+    """
+    return ServerSpec(
+        name=name,
+        config=xcomp_config,
+        command=xcomp_command(None),
+        check=lambda: _xcomp_check(tree),
+        env=lambda: _xcomp_env(tree),
+        version=lambda: _xcomp_version(tree),
+        cwd=tree,
+    )
+
+
 SERVERS: dict[str, ServerSpec] = {
     "prosody": ServerSpec(
         name="prosody",
@@ -272,14 +290,7 @@ SERVERS: dict[str, ServerSpec] = {
         env=lambda: dict(os.environ),
         version=lambda: _dpkg_version("prosody"),
     ),
-    "xcomp": ServerSpec(
-        name="xcomp",
-        config=xcomp_config,
-        command=xcomp_command(None),
-        check=_xcomp_check,
-        env=_xcomp_env,
-        version=_xcomp_version,
-    ),
+    "xcomp": xcomp_spec("xcomp", REPO_ROOT),
     "ejabberd": ServerSpec(
         name="ejabberd",
         config=ejabberd_config,
@@ -414,7 +425,7 @@ class ServerProcess:
         t0 = time.monotonic()
         with open(self.log_path, "wb") as log:
             argv = self.spec.command(self.config_path, self.port)
-            self.proc = subprocess.Popen(argv, cwd=REPO_ROOT,
+            self.proc = subprocess.Popen(argv, cwd=self.spec.cwd,
                                          env=self.spec.env(), stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT,
                                          preexec_fn=_server_preexec)
