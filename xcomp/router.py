@@ -105,6 +105,7 @@ class Router:
         self._guards: dict[IRoute, Callable[[Stanza], bool]] = {}
         self._hidden: set[str] = set()
         self._since: dict[str, float] = {}
+        self._remote: IRoute | None = None
 
     # The table
 
@@ -162,6 +163,14 @@ class Router:
         self._log.info(
             "Component {domain} bound ({peer})", domain=domain, peer=getattr(route, "peer", "internal")
         )
+
+    def setRemote(self, route: IRoute | None) -> None:
+        """
+        Make C{route} the destination of every stanza whose domain is neither
+        bound nor configured here (server-to-server federation); L{None}
+        puts back C{remote-server-not-found} for them.
+        """
+        self._remote = route
 
     def unbind(self, domain: str, route: IRoute) -> None:
         """
@@ -289,6 +298,8 @@ class Router:
             self._answer(
                 source, stanza, "remote-server-timeout", type="wait", appCondition=notConnected()
             )
+        elif self._remote is not None:
+            self._remote.send(stanza)
         else:
             self._answer(source, stanza, "remote-server-not-found", type="cancel")
 

@@ -26,6 +26,8 @@ __all__ = [
     "Location",
     "LogSink",
     "RouterConfig",
+    "S2SConfig",
+    "S2SListenerConfig",
     "ShaperConfig",
     "TLSConfig",
     "VirtualHostConfig",
@@ -395,6 +397,91 @@ class LogSink:
     )
 
 
+#: Prosody's s2s port, once s2s is enabled at all.
+DEFAULT_S2S_PORT = 5269
+#: Prosody's C{s2s_timeout}: seconds an s2s stream may take to authenticate,
+#: and an outgoing link to be set up, before it is given up.
+DEFAULT_S2S_TIMEOUT = 90.0
+#: Seconds an outgoing s2s link may carry nothing before it is closed.
+DEFAULT_S2S_IDLE_TIMEOUT = 300.0
+#: Stanzas, and bytes, that may wait for one remote domain while its link is
+#: being set up; past either, each further stanza bounces
+#: C{resource-constraint}.
+DEFAULT_S2S_QUEUE_STANZAS = 1000
+DEFAULT_S2S_QUEUE_BYTES = 1024 * 1024
+
+
+@attrs.frozen
+class S2SListenerConfig:
+    """
+    One (port, interface) that remote servers connect to.
+
+    @ivar directTLS: TLS from the first byte (XEP-0368, Prosody's
+        C{s2s_direct_tls_ports}) instead of STARTTLS.
+    """
+
+    port: int
+    interface: str
+    directTLS: bool = attrs.field(default=False, kw_only=True)
+    location: Location | None = attrs.field(default=None, kw_only=True, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class S2SConfig:
+    """
+    Server-to-server federation for every domain xcomp hosts (its
+    components, external and internal, and its virtual hosts).  Present on
+    L{RouterConfig} only when the configuration asks for s2s.
+
+    @ivar listeners: Where remote servers connect (C{s2s_ports},
+        C{s2s_interfaces}, C{s2s_direct_tls_ports}).
+    @ivar requireEncryption: C{s2s_require_encryption}.
+    @ivar secureAuth: C{s2s_secure_auth}: only certificate (SASL EXTERNAL)
+        authentication, never dialback.
+    @ivar secureDomains: C{s2s_secure_domains}: remote domains that must
+        authenticate with a certificate even when L{secureAuth} is off.
+    @ivar insecureDomains: C{s2s_insecure_domains}: remote domains that may
+        use dialback even when L{secureAuth} is on.
+    @ivar timeout: C{s2s_timeout}, seconds.
+    @ivar idleTimeout: Seconds of silence after which an outgoing link closes.
+    @ivar certificates: The TLS identity of each local domain (nameprep'd),
+        found as Prosody finds it; a domain without one cannot offer TLS.
+    @ivar caCertificates: C{ssl = { cafile = ... }}: absolute path of the
+        PEM trust store for remote certificates; L{None} for the system's.
+    @ivar dialbackSecret: C{dialback_secret}; L{None} for a random secret
+        per process.  Never shown.
+    @ivar connectOverrides: C{s2s_connect_overrides}: remote domain ->
+        (host, port) to connect to instead of resolving it.
+    @ivar queueStanzas: Bound, by count, on stanzas waiting for one remote
+        domain's link.
+    @ivar queueBytes: The same bound, by bytes.
+    @ivar stanzaSizeLimit: C{s2s_stanza_size_limit}.
+    @ivar maxConnections: Bound on simultaneous incoming s2s connections,
+        or L{None}.
+    @ivar shaper: Rate limit of each incoming s2s connection, or L{None}.
+    """
+
+    listeners: tuple[S2SListenerConfig, ...] = ()
+    requireEncryption: bool = True
+    secureAuth: bool = False
+    secureDomains: frozenset[str] = frozenset()
+    insecureDomains: frozenset[str] = frozenset()
+    timeout: float = DEFAULT_S2S_TIMEOUT
+    idleTimeout: float = DEFAULT_S2S_IDLE_TIMEOUT
+    certificates: Mapping[str, TLSConfig] = attrs.field(default=_NO_OPTIONS, converter=_frozen)
+    caCertificates: str | None = None
+    dialbackSecret: str | None = attrs.field(default=None, repr=False)
+    connectOverrides: Mapping[str, tuple[str, int]] = attrs.field(
+        default=_NO_OPTIONS, converter=_frozen
+    )
+    queueStanzas: int = DEFAULT_S2S_QUEUE_STANZAS
+    queueBytes: int = DEFAULT_S2S_QUEUE_BYTES
+    stanzaSizeLimit: int = DEFAULT_STANZA_SIZE_LIMIT
+    maxConnections: int | None = None
+    shaper: ShaperConfig | None = None
+    location: Location | None = attrs.field(default=None, eq=False)
+
+
 @attrs.frozen(kw_only=True)
 class RouterConfig:
     """
@@ -423,6 +510,8 @@ class RouterConfig:
         likewise.
     @ivar acl: The access classes (MongooseIM's C{[acl]}) by name.
     @ivar accessRules: The access rules (MongooseIM's C{[access]}) by name.
+    @ivar s2s: Server-to-server federation, or L{None} when the
+        configuration does not ask for it (then nothing listens on 5269).
     """
 
     source: str = "<built in code>"
@@ -454,3 +543,4 @@ class RouterConfig:
     accessRules: Mapping[str, tuple[AccessClause, ...]] = attrs.field(
         default=_NO_OPTIONS, converter=_frozen, repr=False
     )
+    s2s: S2SConfig | None = None

@@ -158,6 +158,24 @@ class RoutingTests(RouterTestsMixin, SynchronousTestCase):
         self.assertEqual(errorCondition(reply), ("cancel", "remote-server-not-found"))
         self.assertEqual((reply.to, reply.sender, reply.id), ("u@a.example", "x@nowhere.example", "7"))
 
+    def test_remoteRouteTakesUnknownDomains(self) -> None:
+        """
+        With a remote route set (s2s), a stanza for a domain that is neither
+        bound nor configured goes to it, unchanged; a configured component
+        that is offline is still answered here, and L{None} puts back
+        C{remote-server-not-found}.
+        """
+        remote = FakeRoute("remote")
+        self.router.setRemote(remote)
+        message = stanza("<message from='u@a.example' to='x@nowhere.example' id='7'/>")
+        self.router.receive(self.a, message)
+        self.router.receive(self.a, stanza("<message from='a.example' to='offline.example'/>"))
+        self.assertEqual(remote.sent, [message])
+        self.assertEqual(errorCondition(self.a.sent[0]), ("wait", "remote-server-timeout"))
+        self.router.setRemote(None)
+        self.router.receive(self.a, message)
+        self.assertEqual(errorCondition(self.a.sent[1]), ("cancel", "remote-server-not-found"))
+
     def test_configuredButNotConnected(self) -> None:
         """
         A configured component that is not connected is answered with
