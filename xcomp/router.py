@@ -17,7 +17,9 @@ from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
 from zope.interface import implementer
 
+from xcomp.balance import MAX_MEMBERS, BalanceRoute, Member
 from xcomp.errors import bounce, notConnected
+from xcomp.hold import HoldPolicy, HoldRoute, Holds
 from xcomp.interfaces import IRoute, IRouter, IStreamRoute
 from xcomp.logsinks import Logger
 from xcomp.stanza import Stanza
@@ -82,6 +84,8 @@ class Router:
     @ivar _hidden: the domains bound hidden from disco#items.
     @ivar _since: when each domain was bound to its current route (the
         reactor's clock), for the unbind line's duration.
+    @ivar holds: the hold policy of each bound domain that has one, and the
+        domains held for now (L{xcomp.hold}).
     """
 
     _log = Logger()
@@ -106,14 +110,17 @@ class Router:
         self._hidden: set[str] = set()
         self._since: dict[str, float] = {}
         self._remote: IRoute | None = None
+        self.holds = Holds(reactor, self._routes, self._guards, self._refuseHeld)
 
     # The table
 
     def lookup(self, domain: str) -> IRoute | None:
         """
-        The live route for a nameprep'd C{domain}, if any.
+        The live route for a nameprep'd C{domain}, if any (not the hold of
+        a component that is away).
         """
-        return self._routes.get(domain)
+        route = self._routes.get(domain)
+        return None if isinstance(route, HoldRoute) else route
 
     def addHost(self, domain: str, route: IRoute) -> None:
         """
@@ -132,9 +139,12 @@ class Router:
         kickOld: bool = False,
         access: Callable[[Stanza], bool] | None = None,
         hidden: bool = False,
+        hold: HoldPolicy | None = None,
+        balance: bool = False,
     ) -> None:
         """
-        Make C{route} the destination for C{domain}.
+        Make C{route} the destination for C{domain}.  What was held for
+        C{domain} while it was away is delivered to it first, in order.
 
         @param kickOld: when C{domain} is bound to another stream, end that
             stream with C{conflict} before binding, instead of refusing.
@@ -142,27 +152,75 @@ class Router:
             routed to it; a refused one is answered with C{not-allowed}.
             L{None} lets every sender through at no cost.
         @param hidden: leave C{domain} out of disco#items while bound.
+        @param hold: what to do with stanzas for C{domain} once C{route}
+            goes away; L{None} answers them at once.
+        @param balance: share C{domain} with the streams already bound to
+            it (L{xcomp.balance}) instead of the conflict policy.
         @raise ConflictError: C{domain} is bound and C{kickOld} is false, or
             it is bound to something that is not a stream.
         """
         current = self._routes.get(domain)
-        if current is not None and current is not route:
-            if not (kickOld and IStreamRoute.providedBy(current)):
-                raise ConflictError(domain)
-            # Unbind first, then close: from here on nothing is routed to the
-            # old stream, so no stanza is written to a stream that is dying.
-            self.unbindAll(current)
-            current.close("conflict", "Replaced by a new connection")
-        if current is not route:
-            self._since[domain] = self.reactor.seconds()
-        self._routes[domain] = route
-        if access is not None:
-            self._guards[route] = access
+        held = None
+        if isinstance(current, HoldRoute):
+            held, current = current, None
+        if balance and IStreamRoute.providedBy(route):
+            self._join(domain, current, route, access)
+        else:
+            if current is not None and current is not route:
+                if not (kickOld and IStreamRoute.providedBy(current)):
+                    raise ConflictError(domain)
+                # Unbind first, then close: from here on nothing is routed to
+                # the old stream, so no stanza is written to a stream that is
+                # dying.
+                self.unbindAll(current)
+                current.close("conflict", "Replaced by a new connection")
+                held = self.holds.holding(domain)
+            if current is not route:
+                self._since[domain] = self.reactor.seconds()
+            self._routes[domain] = route
+            if access is not None:
+                self._guards[route] = access
+        self.holds.setPolicy(domain, hold)
         if hidden:
             self._hidden.add(domain)
         self._log.info(
             "Component {domain} bound ({peer})", domain=domain, peer=getattr(route, "peer", "internal")
         )
+        if held is not None:
+            self.holds.deliver(held)
+
+    def _join(
+        self,
+        domain: str,
+        current: IRoute | None,
+        route: IStreamRoute,
+        access: Callable[[Stanza], bool] | None,
+    ) -> None:
+        """
+        Add C{route} to the connections that share C{domain}.
+
+        @raise ConflictError: C{domain} is served by something that is not a
+            stream, or has L{MAX_MEMBERS} connections already.
+        """
+        now = self.reactor.seconds()
+        if isinstance(current, BalanceRoute):
+            if route in current:
+                return
+            if len(current) >= MAX_MEMBERS:
+                raise ConflictError(domain)
+            balanced = current
+        elif current is None or IStreamRoute.providedBy(current):
+            balanced = BalanceRoute(domain)
+            if current is not None and current is not route:
+                # Bound before without sharing: it becomes the first member.
+                balanced.add(current, self._since.get(domain, now))
+            self._since[domain] = now
+            self._routes[domain] = balanced
+        else:
+            raise ConflictError(domain)
+        balanced.add(route, now)
+        if access is not None and balanced not in self._guards:
+            self._guards[balanced] = access
 
     def setRemote(self, route: IRoute | None) -> None:
         """
@@ -175,26 +233,86 @@ class Router:
     def unbind(self, domain: str, route: IRoute) -> None:
         """
         Remove C{route} as the destination of C{domain}, if it still is.
+        When it was the last stream of a domain bound with a hold policy,
+        the domain's stanzas are held from here on (L{xcomp.hold}).
         """
         routes = self._routes
-        if route is not None and routes.get(domain) is route:
+        current = routes.get(domain)
+        if isinstance(current, BalanceRoute) and route is not current:
+            member = current.remove(route)
+            if member is None:
+                return
+            self._unbound(domain, route, member.since)
+            if len(current):
+                # The others take this one's senders over.
+                return
             del routes[domain]
             self._hidden.discard(domain)
+            self._since.pop(domain, None)
+            self.holds.start(domain, self._guards.pop(current, None))
+            return
+        if route is not None and current is route:
+            del routes[domain]
+            self._hidden.discard(domain)
+            guard = self._guards.get(route)
             # The guard goes with the route's last domain; looking only at
             # the route's own domains keeps this independent of table size.
-            if route in self._guards and not any(
+            if guard is not None and not any(
                 routes.get(d) is route for d in getattr(route, "domains", ())
             ):
                 del self._guards[route]
             now = self.reactor.seconds()
-            duration = now - self._since.pop(domain, now)
-            self._log.info(
-                "Component {domain} unbound ({peer}) after {connected}",
-                domain=domain,
-                peer=getattr(route, "peer", "internal"),
-                duration=duration,
-                connected=elapsed(duration),
+            self._unbound(domain, route, self._since.pop(domain, now))
+            self.holds.start(domain, guard)
+
+    def _unbound(self, domain: str, route: IRoute, since: float) -> None:
+        """
+        Log that C{route} no longer serves C{domain}, and after how long.
+        """
+        duration = self.reactor.seconds() - since
+        self._log.info(
+            "Component {domain} unbound ({peer}) after {connected}",
+            domain=domain,
+            peer=getattr(route, "peer", "internal"),
+            duration=duration,
+            connected=elapsed(duration),
+        )
+
+    # Holding stanzas for components that are away (xcomp.hold)
+
+    def _refuseHeld(self, stanzas: list[Stanza]) -> None:
+        """
+        Answer stanzas that could not be held, or were held in vain, as for
+        a component that is not connected.
+        """
+        for stanza in stanzas:
+            self._answer(
+                None, stanza, "remote-server-timeout", type="wait", appCondition=notConnected()
             )
+
+    def heldStanzas(self) -> dict[str, int]:
+        """
+        How many stanzas are held for each domain held for now (for metrics
+        and the status page; the domains are configured or bound ones).
+        """
+        return self.holds.counts()
+
+    def heldTotal(self) -> int:
+        """
+        How many stanzas are held, for all domains.
+        """
+        return self.holds.total()
+
+    def balanced(self) -> dict[str, tuple[Member, ...]]:
+        """
+        The connections of each balanced domain, oldest first, with how
+        many stanzas each was given (for metrics and the status page).
+        """
+        return {
+            domain: tuple(route.members)
+            for domain, route in self._routes.items()
+            if isinstance(route, BalanceRoute)
+        }
 
     def unbindAll(self, route: IStreamRoute) -> None:
         """
@@ -218,7 +336,9 @@ class Router:
             if not getattr(component, "discoHidden", False)
         }
         for domain, route in self._routes.items():
-            if domain not in self._known and IStreamRoute.providedBy(route):
+            if domain not in self._known and (
+                IStreamRoute.providedBy(route) or isinstance(route, BalanceRoute)
+            ):
                 listed[domain] = None
         for domain, name in sorted(listed.items()):
             if domain.endswith(suffix) and domain not in self._hidden:

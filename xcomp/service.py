@@ -170,8 +170,12 @@ class RouterService(MultiService):
         def closeStreams(_: object) -> defer.Deferred[list[None]]:
             return defer.gatherResults([factory.shutdown() for factory in self.factories])
 
+        def dropHeld(_: object) -> None:
+            # Closing the streams started holds for their domains.
+            self.router.holds.stop()
+
         def removePidfile(_: object) -> None:
             if self.config.pidfile:
                 FilePath(self.config.pidfile).remove()
 
-        return stopped.addCallback(closeStreams).addCallback(removePidfile)
+        return stopped.addCallback(closeStreams).addCallback(dropHeld).addCallback(removePidfile)

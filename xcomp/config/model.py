@@ -40,7 +40,16 @@ DEFAULT_PORT = 5347
 #: C{s2s_stanza_size_limit} is set.
 DEFAULT_STANZA_SIZE_LIMIT = 512 * 1024
 #: The values of C{component_conflict_resolve}; the first is the default.
-CONFLICT_POLICIES = ("kick_new", "kick_old")
+CONFLICT_POLICIES = ("kick_new", "kick_old", "balance")
+
+#: Seconds stanzas for a component that disconnected are held for its next
+#: connection (C{component_hold_time}); 0 bounces them at once.
+DEFAULT_HOLD_TIME = 30.0
+#: The most stanzas held for one component (C{component_hold_stanzas}).
+DEFAULT_HOLD_STANZAS = 10_000
+#: The most bytes held for one component (C{component_hold_bytes}): as much
+#: as may wait for a connected component that does not read.
+DEFAULT_HOLD_BYTES = 4 * 1024 * 1024
 
 #: An empty read-only mapping, the default for C{options}.
 _NO_OPTIONS: Mapping[str, object] = MappingProxyType({})
@@ -213,8 +222,8 @@ class ListenerConfig:
         C{False} is trusted mode.
     @ivar hiddenComponents: Leave the components connected here out of
         disco#items.
-    @ivar conflictResolve: C{"kick_new"} or C{"kick_old"}; L{None} for the
-        component's own setting.
+    @ivar conflictResolve: C{"kick_new"}, C{"kick_old"} or C{"balance"};
+        L{None} for the component's own setting.
     @ivar maxConnections: The most connections open at once; L{None} for no
         limit.
     @ivar reusePort: Set C{SO_REUSEPORT}, so several processes can listen on
@@ -237,6 +246,11 @@ class ListenerConfig:
     @ivar proxyProtocol: Every connection starts with an HAProxy PROXY
         protocol header (version 1 or 2), and the address it gives is the
         peer's, for access rules, logs and C{max_connections}.
+    @ivar holdTime: Seconds stanzas are held for a domain bound here that
+        disconnected; L{None} for the component's own setting.
+    @ivar holdStanzas: The most stanzas held for one domain; L{None} for the
+        component's own setting.
+    @ivar holdBytes: The most bytes held for one domain; L{None} likewise.
     @ivar location: Where the listener was configured, for messages.
     """
 
@@ -264,6 +278,9 @@ class ListenerConfig:
     maxOutputBuffer: int = attrs.field(default=DEFAULT_MAX_OUTPUT_BUFFER, kw_only=True)
     passwordDomains: tuple[str, ...] | None = attrs.field(default=None, kw_only=True)
     proxyProtocol: bool = attrs.field(default=False, kw_only=True)
+    holdTime: float | None = attrs.field(default=None, kw_only=True)
+    holdStanzas: int | None = attrs.field(default=None, kw_only=True)
+    holdBytes: int | None = attrs.field(default=None, kw_only=True)
     location: Location | None = attrs.field(default=None, kw_only=True, eq=False)
 
 
@@ -295,9 +312,13 @@ class ComponentConfig:
     @ivar discoHidden: C{disco_hidden}: leave it out of disco items.
     @ivar validateFrom: C{validate_from_addresses}: check each stanza's
         C{from} is within the domain.
-    @ivar conflictResolve: C{component_conflict_resolve}: C{"kick_new"} or
-        C{"kick_old"}.
+    @ivar conflictResolve: C{component_conflict_resolve}: C{"kick_new"},
+        C{"kick_old"} or C{"balance"}.
     @ivar stanzaSizeLimit: C{component_stanza_size_limit}, in bytes.
+    @ivar holdTime: C{component_hold_time}: seconds stanzas are held for the
+        component's next connection after it disconnects; 0 for none.
+    @ivar holdStanzas: C{component_hold_stanzas}: the most stanzas held.
+    @ivar holdBytes: C{component_hold_bytes}: the most bytes held.
     @ivar tls: The component's C{ssl}, if any.
     @ivar options: Every option visible to it (global, then its own), except
         C{component_secret}.
@@ -313,6 +334,9 @@ class ComponentConfig:
         default=CONFLICT_POLICIES[0], validator=attrs.validators.in_(CONFLICT_POLICIES)
     )
     stanzaSizeLimit: int = DEFAULT_STANZA_SIZE_LIMIT
+    holdTime: float = DEFAULT_HOLD_TIME
+    holdStanzas: int = DEFAULT_HOLD_STANZAS
+    holdBytes: int = DEFAULT_HOLD_BYTES
     tls: TLSConfig | None = None
     options: Mapping[str, object] = attrs.field(default=_NO_OPTIONS, repr=False)
     location: Location | None = None
@@ -508,6 +532,9 @@ class RouterConfig:
     @ivar discoHidden: The global C{disco_hidden}, likewise.
     @ivar conflictResolve: The global C{component_conflict_resolve},
         likewise.
+    @ivar holdTime: The global C{component_hold_time}, likewise.
+    @ivar holdStanzas: The global C{component_hold_stanzas}, likewise.
+    @ivar holdBytes: The global C{component_hold_bytes}, likewise.
     @ivar acl: The access classes (MongooseIM's C{[acl]}) by name.
     @ivar accessRules: The access rules (MongooseIM's C{[access]}) by name.
     @ivar s2s: Server-to-server federation, or L{None} when the
@@ -537,6 +564,9 @@ class RouterConfig:
     conflictResolve: str = attrs.field(
         default=CONFLICT_POLICIES[0], validator=attrs.validators.in_(CONFLICT_POLICIES)
     )
+    holdTime: float = DEFAULT_HOLD_TIME
+    holdStanzas: int = DEFAULT_HOLD_STANZAS
+    holdBytes: int = DEFAULT_HOLD_BYTES
     acl: Mapping[str, tuple[ACLPattern, ...]] = attrs.field(
         default=_NO_OPTIONS, converter=_frozen, repr=False
     )

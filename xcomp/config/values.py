@@ -32,7 +32,8 @@ GLOBAL_ONLY = frozenset(
 PER_HOST = frozenset(
     """component_secret validate_from_addresses component_conflict_resolve
     component_stanza_size_limit s2s_stanza_size_limit name disco_hidden ssl
-    modules_enabled enabled""".split()
+    modules_enabled enabled component_hold_time component_hold_stanzas
+    component_hold_bytes""".split()
 )
 # Options Prosody knows that xcomp does not use: no warning for these.
 KNOWN = frozenset(

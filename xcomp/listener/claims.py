@@ -23,6 +23,7 @@ from typing import Iterable
 import attrs
 
 from xcomp.config import ComponentConfig, ListenerConfig, RouterConfig
+from xcomp.hold import HoldPolicy
 from xcomp.stanza import Stanza
 
 __all__ = [
@@ -86,11 +87,16 @@ class Binding:
     @ivar domain: The domain.
     @ivar kickOld: The conflict policy is C{kick_old}.
     @ivar hidden: Leave it out of disco#items.
+    @ivar hold: What happens to its stanzas while it is away.
+    @ivar balance: The conflict policy is C{balance}: the domain is shared
+        with its other connections.
     """
 
     domain: str
     kickOld: bool
     hidden: bool
+    hold: HoldPolicy | None = None
+    balance: bool = False
 
 
 @attrs.frozen
@@ -168,6 +174,7 @@ def claimDomains(config: RouterConfig, listener: ListenerConfig, domains: list[s
             conflict = component.conflictResolve
             hidden = False
             opened = False
+            hold = (component.holdTime, component.holdStanzas, component.holdBytes)
         elif not listener.password:
             raise Refused("host-unknown", "No such component is configured")
         elif not passwordMayClaim(listener.passwordDomains, domain):
@@ -178,6 +185,7 @@ def claimDomains(config: RouterConfig, listener: ListenerConfig, domains: list[s
             conflict = config.conflictResolve
             hidden = config.discoHidden
             opened = True
+            hold = (config.holdTime, config.holdStanzas, config.holdBytes)
         if byPassword is not None and byPassword != opened:
             raise Refused(
                 "not-authorized",
@@ -189,11 +197,18 @@ def claimDomains(config: RouterConfig, listener: ListenerConfig, domains: list[s
         if listener.checkFrom is not None:
             check = listener.checkFrom
         checkFrom = checkFrom or check
+        policy = listener.conflictResolve or conflict
         bindings.append(
             Binding(
                 domain,
-                (listener.conflictResolve or conflict) == "kick_old",
+                policy == "kick_old",
                 hidden or listener.hiddenComponents,
+                HoldPolicy(
+                    hold[0] if listener.holdTime is None else listener.holdTime,
+                    listener.holdStanzas or hold[1],
+                    listener.holdBytes or hold[2],
+                ),
+                policy == "balance",
             )
         )
     assert secret is not None

@@ -298,6 +298,8 @@ class ComponentStream(Protocol):
                     kickOld=binding.kickOld,
                     access=self._factory.access,
                     hidden=binding.hidden,
+                    hold=binding.hold,
+                    balance=binding.balance,
                 )
                 bound.append(binding.domain)
         except ConflictError:

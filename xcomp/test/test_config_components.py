@@ -257,7 +257,7 @@ class ComponentTests(_ConfigTestCase):
         """
         self.assertEqual(
             self.fails('\ncomponent_conflict_resolve = "kick_both"\n'),
-            self.at(2, 'component_conflict_resolve: "kick_both" is not one of "kick_new", "kick_old"'),
+            self.at(2, 'component_conflict_resolve: "kick_both" is not one of "kick_new", "kick_old", "balance"'),
         )
 
     def test_stanzaSizeLimit(self) -> None:

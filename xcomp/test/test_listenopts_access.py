@@ -84,11 +84,16 @@ class AccessTests(ListenerOptionsMixin, SynchronousTestCase):
 
     def test_guardDroppedWhenUnbound(self) -> None:
         """
-        The router forgets the rule of a stream once it is unbound.
+        The router forgets the rule of a stream once it is unbound; the
+        hold of its domain keeps it (so a refused sender is refused while
+        the component is away) until the grace period ends.
         """
         a, aTransport = self.authenticate("a.example", SECRET)
         self.assertIn(a, self.router._guards)
+        guard = self.router._guards[a]
         a.connectionLost()
+        self.assertEqual(self.router._guards, {self.router.holds.holding("a.example"): guard})
+        self.clock.advance(30)
         self.assertEqual(self.router._guards, {})
 
 

@@ -12,6 +12,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor
 from twisted.trial.unittest import SynchronousTestCase
 
+from xcomp.hold import HoldRoute
 from xcomp.listener import OutputBound, handshakeDigest
 from xcomp.test.helpers import stanza
 from xcomp.test.listenerhelpers import HEADER, SECRET, ListenerOptionsMixin, streamError, streamId
@@ -161,10 +162,14 @@ class OutputBoundTests(ListenerOptionsMixin, SynchronousTestCase):
 
     def test_noTimersLeft(self) -> None:
         """
-        A connection that is lost leaves no timer behind.
+        A connection that is lost leaves no timer behind, but the grace
+        period of its domain's hold, which ends by itself.
         """
         a, aTransport = self.authenticate("a.example", SECRET)
         self.outputOf(aTransport).pauseProducing()
         a.close("system-shutdown")
         a.connectionLost()
+        [grace] = self.clock.getDelayedCalls()
+        self.assertIsInstance(grace.func.__self__, HoldRoute)  # type: ignore[attr-defined]
+        self.clock.advance(30)
         self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -269,7 +269,7 @@ class PortOptionErrorTests(_ConfigTestCase):
         self.assertError(
             'component_port_options = { [5347] = { component_conflict_resolve = "x" } }\n',
             1,
-            'component_port_options[5347].component_conflict_resolve: "x" is not one of "kick_new", "kick_old"',
+            'component_port_options[5347].component_conflict_resolve: "x" is not one of "kick_new", "kick_old", "balance"',
         )
 
     def test_networkSettings(self) -> None:

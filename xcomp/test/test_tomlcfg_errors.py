@@ -31,7 +31,7 @@ class ErrorTests(_TOMLTestCase):
         self.assertError(
             LISTENER + 'conflict_behaviour = "kick"\n',
             5,
-            'listen.component[1].conflict_behaviour: expected "disconnect" or "kick_old"',
+            'listen.component[1].conflict_behaviour: expected "disconnect", "kick_old" or "balance"',
         )
 
     def test_secondListener(self) -> None:

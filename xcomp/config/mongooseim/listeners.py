@@ -43,7 +43,7 @@ _LISTENER_OPTIONS = (
     "port ip_address ip_version proto password access shaper check_from "
     "hidden_components conflict_behaviour max_connections reuse_port "
     "state_timeout max_stanza_size tls keepalive_interval send_timeout "
-    "max_output_buffer proxy_protocol password_domains"
+    "max_output_buffer proxy_protocol password_domains hold_time hold_stanzas hold_bytes"
 ).split()
 _TLS_OPTIONS = (
     "mode certfile keyfile password cacertfile verify_mode ciphers protocol_options "
@@ -150,7 +150,9 @@ class ListenerReader:
         access = self._access(get("access", "all", check.string), path)
         shaper = self._shaper(get("shaper", "none", check.string), path)
         conflict = get(
-            "conflict_behaviour", "disconnect", lambda v, p: check.choice(v, p, ("disconnect", "kick_old"))
+            "conflict_behaviour",
+            "disconnect",
+            lambda v, p: check.choice(v, p, ("disconnect", "kick_old", "balance")),
         )
         size = get("max_stanza_size", None, self._stanzaSize)
         return ListenerConfig(
@@ -162,7 +164,7 @@ class ListenerReader:
             shaper=shaper,
             checkFrom=get("check_from", True, check.boolean),
             hiddenComponents=get("hidden_components", False, check.boolean),
-            conflictResolve="kick_old" if conflict == "kick_old" else "kick_new",
+            conflictResolve="kick_new" if conflict == "disconnect" else conflict,
             maxConnections=get("max_connections", None, lambda v, p: check.positive(v, p, True)),
             reusePort=get("reuse_port", False, check.boolean),
             stateTimeout=get("state_timeout", _optional(DEFAULT_STATE_TIMEOUT), check.milliseconds),
@@ -172,8 +174,21 @@ class ListenerReader:
             maxOutputBuffer=get("max_output_buffer", DEFAULT_MAX_OUTPUT_BUFFER, check.count),
             passwordDomains=get("password_domains", None, check.domainPatterns),
             proxyProtocol=get("proxy_protocol", False, check.boolean),
+            # Milliseconds, as every duration of a listener; "infinity" would
+            # hold without end, which no bound on memory allows.
+            holdTime=get("hold_time", None, lambda v, p: self._count(v, p, 0) / 1000),
+            holdStanzas=get("hold_stanzas", None, lambda v, p: self._count(v, p, 1)),
+            holdBytes=get("hold_bytes", None, lambda v, p: self._count(v, p, 1)),
             location=check.at(path),
         )
+
+    def _count(self, value: object, path: Path, lowest: int) -> int:
+        """
+        An integer of at least C{lowest}, never C{"infinity"}.
+        """
+        number = self._check.positive(value, path, False, lowest)
+        assert number is not None
+        return number
 
     def _access(self, access: str, path: Path) -> str:
         """

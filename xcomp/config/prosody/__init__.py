@@ -100,6 +100,9 @@ class Builder:
             validateFrom=common["validateFrom"],
             discoHidden=common["discoHidden"],
             conflictResolve=common["conflictResolve"],
+            holdTime=common["holdTime"],
+            holdStanzas=common["holdStanzas"],
+            holdBytes=common["holdBytes"],
             acl=MappingProxyType(acl),
             accessRules=MappingProxyType(accessRules),
         )

@@ -13,6 +13,9 @@ from typing import Collection, TypedDict
 from xcomp.config.lua import RawSection
 from xcomp.config.model import (
     CONFLICT_POLICIES,
+    DEFAULT_HOLD_BYTES,
+    DEFAULT_HOLD_STANZAS,
+    DEFAULT_HOLD_TIME,
     DEFAULT_STANZA_SIZE_LIMIT,
     ComponentConfig,
     ConfigError,
@@ -22,7 +25,7 @@ from xcomp.config.model import (
     VirtualHostConfig,
 )
 from xcomp.config.prosody.options import Options
-from xcomp.config.values import hostLabel, installed, parseSecret, quote
+from xcomp.config.values import hostLabel, installed, parseSecret, parseSeconds, quote
 
 __all__ = ["ComponentSettings", "HostReader"]
 
@@ -37,6 +40,9 @@ class ComponentSettings(TypedDict):
     validateFrom: bool
     conflictResolve: str
     stanzaSizeLimit: int
+    holdTime: float
+    holdStanzas: int
+    holdBytes: int
     tls: TLSConfig | None
 
 
@@ -103,6 +109,11 @@ class HostReader:
                 section, "component_conflict_resolve", "kick_new", conflict, ""
             ),
             stanzaSizeLimit=self.stanzaSizeLimit(section),
+            holdTime=options.read(
+                section, "component_hold_time", DEFAULT_HOLD_TIME, parseSeconds, "a number of seconds"
+            ),
+            holdStanzas=options.integer(section, "component_hold_stanzas", DEFAULT_HOLD_STANZAS),
+            holdBytes=options.integer(section, "component_hold_bytes", DEFAULT_HOLD_BYTES),
             tls=options.tls(section, "ssl"),
         )
 
