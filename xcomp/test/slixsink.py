@@ -11,12 +11,14 @@ default: never) C{CLOSING}, then closes its stream as a component being
 restarted does: slixmpp's C{disconnect()} sends the end of its stream and
 keeps reading (and printing) until the router's end, as RFC 6120 section
 4.4 asks.  It prints C{DISCONNECTED} and exits when the connection is gone,
-or after LIFETIME seconds (default 60) at the latest.
+or after LIFETIME seconds (default 60) at the latest.  SIGTERM makes it
+close its stream the same way at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 
 from slixmpp.componentxmpp import ComponentXMPP
@@ -41,8 +43,11 @@ class Sink(ComponentXMPP):
         self.count += 1
         say(f"M {message['from']} {message['id']}")
         if self.count == self.stopAfter:
-            say("CLOSING")
-            self.disconnect(wait=20)
+            self.close()
+
+    def close(self) -> None:
+        say("CLOSING")
+        self.disconnect(wait=20)
 
     def _disconnected(self, _) -> None:
         say("DISCONNECTED")
@@ -51,6 +56,7 @@ class Sink(ComponentXMPP):
 
 async def main(domain: str, secret: str, port: int, stopAfter: int, lifetime: float) -> None:
     sink = Sink(domain, secret, port, stopAfter)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, sink.close)
     sink.connect()
     try:
         await asyncio.wait_for(sink.gone.wait(), lifetime)
