@@ -104,7 +104,7 @@ class WindowedSender:
         self.sent = 0
         self.sinks: list[SinkProcess] = []
         self.paused = False
-        self._done: defer.Deferred[None] = defer.Deferred()
+        self._waiting: list[tuple[int, defer.Deferred[None]]] = []
 
     def received(self) -> int:
         return sum(len(sink.received) for sink in self.sinks)
@@ -135,11 +135,22 @@ class WindowedSender:
         received = self.received()
         if not self.paused:
             self.send(received + self.window - self.sent)
-        if received >= self.total and not self._done.called:
-            self._done.callback(None)
+        for entry in list(self._waiting):
+            if received >= entry[0]:
+                self._waiting.remove(entry)
+                entry[1].callback(None)
+
+    def until(self, count: int) -> defer.Deferred[None]:
+        """
+        Fire once the sinks have printed C{count} messages.
+        """
+        waiter: defer.Deferred[None] = defer.Deferred()
+        self._waiting.append((count, waiter))
+        self.pump()
+        return waiter.addTimeout(PROCESS_TIMEOUT * 4, self.client.reactor)
 
     def done(self) -> defer.Deferred[None]:
         """
         Fire once the sinks have printed L{total} messages.
         """
-        return self._done.addTimeout(PROCESS_TIMEOUT * 4, self.client.reactor)
+        return self.until(self.total)
