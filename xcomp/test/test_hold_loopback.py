@@ -14,8 +14,9 @@ from twisted.words.xish import domish
 from xcomp.config import ListenerConfig
 from xcomp.service import RouterService
 from xcomp.test.helpers import makeConfig
-from xcomp.test.loopback import ComponentClient, freePort
+from xcomp.test.loopback import ComponentClient, freePort, startRouter
 from xcomp.test.sinkprocess import WindowedSender, spawnSink
+from xcomp.test.test_loopback import errorOf
 
 SLIX = "slix.example.org"
 TOTAL = 10_000
@@ -97,3 +98,98 @@ class RestartTests(TestCase):
         self.assertEqual(router.heldTotal(), 0)
         # Nothing came back to the sender but the answer to its query.
         self.assertEqual([e.getAttribute("id") for e in tw.received], ["sync1"])
+
+
+HOLD_CONFIG = """
+component_ports = {{ {port} }}
+component_hold_time = 0.5
+VirtualHost "example.org"
+Component "tw.example.org"
+    component_secret = "tw-secret"
+Component "gw.example.org"
+    component_secret = "gw-secret"
+    component_hold_stanzas = 2
+Component "now.example.org"
+    component_secret = "now-secret"
+    component_hold_time = 0
+Component "back.example.org"
+    component_secret = "back-secret"
+    component_hold_time = 60
+"""
+
+
+class HoldProcessTests(TestCase):
+    """
+    C{twistd xcomp} as its own process, from a Prosody-style file with the
+    hold options, and Twisted's component clients.
+    """
+
+    timeout = 60
+
+    async def setUp(self) -> None:  # type: ignore[override]
+        self.port = freePort()
+        self.child, _ = await startRouter(self, reactor, HOLD_CONFIG.format(port=self.port))
+        self.tw = await self.connect("tw.example.org", "tw-secret")
+
+    async def connect(self, domain: str, secret: str) -> ComponentClient:
+        client = ComponentClient(reactor, domain, secret)
+        self.addCleanup(client.disconnect)
+        return await client.connect(self.port)
+
+    async def answer(self, ident: str) -> domish.Element:
+        """
+        What came back to C{tw.example.org} about stanza C{ident}.
+        """
+        return await self.tw.next(lambda e: e.getAttribute("id") == ident)
+
+    async def away(self, domain: str, secret: str) -> None:
+        """
+        C{domain} connects, then closes its stream; once a message from
+        it has come through, the router has seen it go.
+        """
+        client = await self.connect(domain, secret)
+        await client.disconnect()
+        await self.child.waitFor(b"Component " + domain.encode() + b" unbound")
+
+    async def test_heldThenBouncedAfterTheGrace(self) -> None:
+        """
+        Within the bounds, messages for a component that went away are held,
+        then answered with C{wait}/C{remote-server-timeout} and
+        C{not-connected} once the grace period ends; past the bounds, at
+        once.  The log says what happened.
+        """
+        await self.away("gw.example.org", "gw-secret")
+        for n in range(3):
+            self.tw.send(f"<message from='tw.example.org' to='gw.example.org' id='h{n}'><body>x</body></message>")
+        errors = [await self.answer(f"h{n}") for n in (2, 0, 1)]
+        for error in errors:
+            self.assertEqual(errorOf(error), ("wait", ["remote-server-timeout", "not-connected"]))
+        await self.child.waitFor(
+            rb"Component gw.example.org did not come back within 0.500s; 2 held stanzas bounced"
+        )
+
+    async def test_heldThenDelivered(self) -> None:
+        """
+        Messages held while the component was away reach its next
+        connection, in order, and nothing comes back to the sender.
+        """
+        await self.away("back.example.org", "back-secret")
+        self.tw.send("<message from='tw.example.org' to='back.example.org' id='d1'><body>1</body></message>")
+        self.tw.send("<message from='tw.example.org' to='back.example.org' id='d2'><body>2</body></message>")
+        await RestartTests.sync(self, self.tw, "sync")  # type: ignore[arg-type]
+        back = await self.connect("back.example.org", "back-secret")
+        await back.next(lambda e: e.getAttribute("id") == "d2")
+        self.assertEqual([e.getAttribute("id") for e in back.received], ["d1", "d2"])
+        await self.child.waitFor(rb"Delivered 2 held stanzas to back.example.org")
+        self.assertEqual([e.getAttribute("id") for e in self.tw.received], ["sync"])
+
+    async def test_holdTimeZero(self) -> None:
+        """
+        With C{component_hold_time = 0}, a component that went away is
+        answered for at once, as before holds existed.
+        """
+        await self.away("now.example.org", "now-secret")
+        self.tw.send("<message from='tw.example.org' to='now.example.org' id='z1'/>")
+        error = await self.tw.next(lambda e: e.getAttribute("id") == "z1")
+        self.assertEqual(errorOf(error), ("wait", ["remote-server-timeout", "not-connected"]))
+        self.assertNotIn(b"Holding stanzas for now.example.org", bytes(self.child.output))
