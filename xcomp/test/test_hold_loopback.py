@@ -144,8 +144,8 @@ class HoldProcessTests(TestCase):
 
     async def away(self, domain: str, secret: str) -> None:
         """
-        C{domain} connects, then closes its stream; once a message from
-        it has come through, the router has seen it go.
+        C{domain} connects, then drops its connection; return once the
+        router has logged that it is unbound.
         """
         client = await self.connect(domain, secret)
         await client.disconnect()
