@@ -24,11 +24,12 @@ import attrs
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from zope.interface import implementer
 
+from xcomp.config.model import DEFAULT_HOLD_TOTAL_BYTES
 from xcomp.interfaces import IRoute
 from xcomp.logsinks import Logger
 from xcomp.stanza import Stanza
 
-__all__ = ["HoldPolicy", "HoldRoute", "Holds"]
+__all__ = ["HoldBudget", "HoldPolicy", "HoldRoute", "Holds"]
 
 
 @attrs.frozen
@@ -51,6 +52,20 @@ class HoldPolicy:
         Whether anything is held at all.
         """
         return self.time > 0 and self.stanzas > 0 and self.bytes > 0
+
+
+@attrs.define
+class HoldBudget:
+    """
+    The bytes all holds of a router may take together, and how many they
+    take now.
+
+    @ivar limit: The most.
+    @ivar used: What is held now.
+    """
+
+    limit: int = DEFAULT_HOLD_TOTAL_BYTES
+    used: int = 0
 
 
 @implementer(IRoute)
@@ -76,12 +91,16 @@ class HoldRoute:
         reactor: IReactorTime,
         expired: Callable[[HoldRoute], None],
         refuse: Callable[[list[Stanza]], None],
+        budget: HoldBudget | None = None,
     ) -> None:
         """
         @param expired: Called with this route when the grace period ends.
         @param refuse: Called, on a later reactor turn, with the stanzas
             refused for being past the bounds, to be answered.
+        @param budget: What all holds may take together; this one's alone
+            when L{None}.
         """
+        self._budget = budget if budget is not None else HoldBudget(policy.bytes)
         self.domain = domain
         self.policy = policy
         self.since = reactor.seconds()
@@ -115,7 +134,13 @@ class HoldRoute:
             return
         size = len(stanza.toBytes())
         policy = self.policy
-        if self._timer is None or len(self._held) >= policy.stanzas or self.bytes + size > policy.bytes:
+        budget = self._budget
+        if (
+            self._timer is None
+            or len(self._held) >= policy.stanzas
+            or self.bytes + size > policy.bytes
+            or budget.used + size > budget.limit
+        ):
             self.refused += 1
             if not self._overflow:
                 self._reactor.callLater(0, self._refuseOverflow)
@@ -123,6 +148,7 @@ class HoldRoute:
             return
         self._held.append(stanza)
         self.bytes += size
+        budget.used += size
 
     def _stopTimer(self) -> None:
         if self._timer is not None:
@@ -137,6 +163,7 @@ class HoldRoute:
         """
         self._stopTimer()
         held, self._held = list(self._held), deque()
+        self._budget.used -= self.bytes
         self.bytes = 0
         return held
 
@@ -148,12 +175,13 @@ class HoldRoute:
         """
         self._stopTimer()
         self._draining = True
+        self._budget.used -= self.bytes
+        self.bytes = 0
         held = self._held
         count = 0
         while held:
             count += 1
             deliver(held.popleft())
-        self.bytes = 0
         return count
 
     def _expire(self) -> None:
@@ -181,6 +209,7 @@ class Holds:
     a grace period ends.
 
     @ivar held: The hold of each domain held for now.
+    @ivar budget: The bytes all holds may take together, and take now.
     """
 
     _log = Logger()
@@ -191,8 +220,10 @@ class Holds:
         routes: MutableMapping[str, IRoute],
         guards: MutableMapping[IRoute, Callable[[Stanza], bool]],
         refuse: Callable[[list[Stanza]], None],
+        totalBytes: int = DEFAULT_HOLD_TOTAL_BYTES,
     ) -> None:
         """
+        @param totalBytes: The most bytes all holds may take together.
         @param routes: The router's table.
         @param guards: The router's access predicates by route.
         @param refuse: Answers stanzas that cannot be held, or were held in
@@ -202,6 +233,7 @@ class Holds:
         self._routes = routes
         self._guards = guards
         self._refuse = refuse
+        self.budget = HoldBudget(totalBytes)
         self._policies: dict[str, HoldPolicy] = {}
         self.held: dict[str, HoldRoute] = {}
 
@@ -222,7 +254,7 @@ class Holds:
         policy = self._policies.pop(domain, None)
         if policy is None:
             return
-        hold = HoldRoute(domain, policy, self._reactor, self._expired, self._refuse)
+        hold = HoldRoute(domain, policy, self._reactor, self._expired, self._refuse, self.budget)
         self._routes[domain] = hold
         self.held[domain] = hold
         if guard is not None:

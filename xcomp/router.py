@@ -96,11 +96,14 @@ class Router:
         *,
         components: Mapping[str, object] = {},
         verbose: bool = False,
+        holdTotalBytes: int | None = None,
     ) -> None:
         """
         @param components: the configured components by domain, each with
             C{name} and C{discoHidden} attributes.
         @param verbose: log a debug event (the top tag only) per stanza routed.
+        @param holdTotalBytes: the most bytes held for all components that
+            are away, together; L{xcomp.hold}'s default when L{None}.
         """
         self.reactor = reactor
         self._routes: dict[str, IRoute] = {}
@@ -111,6 +114,8 @@ class Router:
         self._since: dict[str, float] = {}
         self._remote: IRoute | None = None
         self.holds = Holds(reactor, self._routes, self._guards, self._refuseHeld)
+        if holdTotalBytes is not None:
+            self.holds.budget.limit = holdTotalBytes
 
     # The table
 

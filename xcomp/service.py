@@ -108,7 +108,12 @@ class RouterService(MultiService):
             reactor = globalReactor
         self.config = config
         self.reactor = reactor
-        self.router = Router(reactor, components=config.components, verbose=verbose)  # type: ignore[arg-type]
+        self.router = Router(
+            reactor,  # type: ignore[arg-type]
+            components=config.components,
+            verbose=verbose,
+            holdTotalBytes=config.holdTotalBytes,
+        )
         for domain, host in config.virtualHosts.items():
             self.router.addHost(domain, LocalHost(domain, self.router, host.name or "xcomp"))
         self.components: dict[str, IInternalComponent] = {}

@@ -50,6 +50,10 @@ DEFAULT_HOLD_STANZAS = 10_000
 #: The most bytes held for one component (C{component_hold_bytes}): as much
 #: as may wait for a connected component that does not read.
 DEFAULT_HOLD_BYTES = 4 * 1024 * 1024
+#: The most bytes held for all components together
+#: (C{component_hold_total_bytes}): whatever the number of domains, holding
+#: never takes more memory than this.
+DEFAULT_HOLD_TOTAL_BYTES = 64 * 1024 * 1024
 
 #: An empty read-only mapping, the default for C{options}.
 _NO_OPTIONS: Mapping[str, object] = MappingProxyType({})
@@ -535,6 +539,8 @@ class RouterConfig:
     @ivar holdTime: The global C{component_hold_time}, likewise.
     @ivar holdStanzas: The global C{component_hold_stanzas}, likewise.
     @ivar holdBytes: The global C{component_hold_bytes}, likewise.
+    @ivar holdTotalBytes: C{component_hold_total_bytes}: the most bytes
+        held for all domains together.
     @ivar acl: The access classes (MongooseIM's C{[acl]}) by name.
     @ivar accessRules: The access rules (MongooseIM's C{[access]}) by name.
     @ivar s2s: Server-to-server federation, or L{None} when the
@@ -567,6 +573,7 @@ class RouterConfig:
     holdTime: float = DEFAULT_HOLD_TIME
     holdStanzas: int = DEFAULT_HOLD_STANZAS
     holdBytes: int = DEFAULT_HOLD_BYTES
+    holdTotalBytes: int = DEFAULT_HOLD_TOTAL_BYTES
     acl: Mapping[str, tuple[ACLPattern, ...]] = attrs.field(
         default=_NO_OPTIONS, converter=_frozen, repr=False
     )

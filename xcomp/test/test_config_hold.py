@@ -41,6 +41,24 @@ class ProsodyHoldTests(_ConfigTestCase):
             (config.holdTime, config.holdStanzas, config.holdBytes),
             (DEFAULT_HOLD_TIME, DEFAULT_HOLD_STANZAS, DEFAULT_HOLD_BYTES),
         )
+        self.assertEqual(config.holdTotalBytes, 64 << 20)
+
+    def test_totalBytes(self) -> None:
+        """
+        C{component_hold_total_bytes} is global only: under a component it
+        has no effect, and says so.
+        """
+        config = self.load(
+            'component_hold_total_bytes = 1000000\nComponent "a.org"\n  component_secret = "s"\n'
+            "  component_hold_total_bytes = 5\n"
+        )
+        self.assertEqual(config.holdTotalBytes, 1_000_000)
+        self.assertEqual(len(config.warnings), 1)
+        self.assertIn("component_hold_total_bytes' under Component", config.warnings[0])
+        self.assertEqual(
+            self.fails("component_hold_total_bytes = 0\n"),
+            self.at(1, "component_hold_total_bytes: 0 is not an integer of at least 1"),
+        )
 
     def test_perComponentAndGlobal(self) -> None:
         """

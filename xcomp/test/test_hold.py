@@ -336,3 +336,41 @@ class HoldBoundsTests(HoldTestsMixin, SynchronousTestCase):
         assert hold is not None
         self.assertEqual(hold.bytes, len(message(1).toBytes()) + len(message(2).toBytes()))
         self.assertEqual(ids(self.comeBack()), ["m1", "m2"])
+
+
+class HoldBudgetTests(SynchronousTestCase):
+    """
+    The bound on what all holds of a router take together.
+    """
+
+    def test_sharedByEveryHold(self) -> None:
+        """
+        Past the router's total, a stanza is answered, whichever domain it
+        is for; what is delivered or answered gives its bytes back.
+        """
+        clock = Clock()
+        one = len(message(1).toBytes())
+        router = Router(
+            clock,
+            components={d: SimpleNamespace(name=None, discoHidden=False) for d in ("a.example", "b.example", "c.example")},
+            holdTotalBytes=2 * one,
+        )
+        a = FakeRoute("a.example")
+        router.bind("a.example", a)
+        for domain in ("b.example", "c.example"):
+            route = FakeRoute(domain)
+            router.bind(domain, route, hold=POLICY)
+            router.unbindAll(route)
+        router.receive(a, message(1))
+        router.receive(a, message(2, to="c.example"))
+        router.receive(a, message(3, to="c.example"))
+        clock.advance(0)
+        self.assertEqual(ids(a), ["m3"])
+        self.assertEqual(router.holds.budget.used, 2 * one)
+        b = FakeRoute("b.example")
+        router.bind("b.example", b, hold=POLICY)
+        self.assertEqual(router.holds.budget.used, one)
+        router.receive(a, message(4, to="c.example"))
+        clock.advance(30)
+        self.assertEqual(ids(a), ["m3", "m2", "m4"])
+        self.assertEqual(router.holds.budget.used, 0)

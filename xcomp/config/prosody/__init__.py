@@ -21,6 +21,7 @@ from typing import Collection
 
 from xcomp.config import lua
 from xcomp.config.model import (
+    DEFAULT_HOLD_TOTAL_BYTES,
     ComponentConfig,
     ConfigError,
     InternalComponentConfig,
@@ -103,6 +104,9 @@ class Builder:
             holdTime=common["holdTime"],
             holdStanzas=common["holdStanzas"],
             holdBytes=common["holdBytes"],
+            holdTotalBytes=options.integer(
+                defaults, "component_hold_total_bytes", DEFAULT_HOLD_TOTAL_BYTES
+            ),
             acl=MappingProxyType(acl),
             accessRules=MappingProxyType(accessRules),
         )
