@@ -7,16 +7,26 @@ b while b is connected (pass-through), while b is away (each one held),
 and then b reconnects (its handshake replays everything held, in one
 read).  Every stanza is checked to come out once and in order.
 
+With --process, the same three flows against a whole xcomp process
+(twistd, from this checkout, as bench/run starts it) over loopback TCP:
+wall time and server CPU per stanza, the hold's and the replay's next to
+pass-through.
+
     python3 bench/hold.py [--stanzas 10000] [--repeat 5]
+    python3 bench/hold.py --process [--stanzas 10000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import socket
+import tempfile
 import time
+from pathlib import Path
 
 from hotpath import HEADER, NullTransport, chunks, connect
+from servers import HOST, SECRET, SERVERS, ServerProcess, free_port
 
 from xcomp.config import ComponentConfig, RouterConfig
 from xcomp.listener import ComponentListenerFactory, ComponentStream, handshakeDigest
@@ -54,11 +64,7 @@ def reconnect(factory: ComponentListenerFactory, domain: str, secret: str) -> tu
     return stream, transport, elapsed, written(transport)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stanzas", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
+def inProcess(args: argparse.Namespace) -> None:
     clock = Clock()
     config = RouterConfig(
         components={
@@ -111,6 +117,139 @@ def main() -> None:
         f"best of {args.repeat}; {n} stanzas of {total // n} bytes; replay of {n} "
         f"in one handshake read: {min(replaying) * 1e3:.1f} ms CPU"
     )
+
+
+# The whole process, over loopback TCP
+
+
+class Peer:
+    """
+    A blocking XEP-0114 component socket, enough for this benchmark.
+    """
+
+    def __init__(self, port: int, domain: str) -> None:
+        self.sock = socket.create_connection((HOST, port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(HEADER % domain.encode())
+        header = self.until(rb"<stream:stream[^>]*>")
+        streamId = re.search(rb"id='([^']+)'", header).group(1).decode()  # type: ignore[union-attr]
+        self.handshake = b"<handshake>%s</handshake>" % handshakeDigest(streamId, SECRET)
+        self.buffer = b""
+
+    def until(self, pattern: bytes, data: bytes = b"") -> bytes:
+        while not re.search(pattern, data):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed while waiting for {pattern!r}: {data[-200:]!r}")
+            data += chunk
+        return data
+
+    def authenticate(self) -> bytes:
+        self.sock.sendall(self.handshake)
+        return self.until(rb"<handshake/>")
+
+    def receive(self, count: int, data: bytes = b"") -> list[bytes]:
+        """
+        Read until C{count} message ids have come; return them, in order.
+        """
+        ids: list[bytes] = []
+        data = data.partition(b"<handshake/>")[2] if b"<handshake/>" in data else data
+        while True:
+            cut = data.rfind(b"<")
+            ids += ID.findall(data, 0, cut)
+            data = data[cut:]
+            if len(ids) >= count:
+                return ids
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError(f"closed after {len(ids)} of {count}")
+            data += chunk
+
+    def close(self) -> None:
+        """
+        End the stream as a component that restarts does: send the end,
+        read until the router's.
+        """
+        self.sock.sendall(b"</stream:stream>")
+        try:
+            self.until(rb"</stream:stream>")
+        finally:
+            self.sock.close()
+
+
+def sync(peer: Peer, n: int) -> None:
+    """
+    A disco#info round trip to the VirtualHost: once answered, the router
+    has processed everything C{peer} sent before.
+    """
+    peer.sock.sendall(
+        b"<iq type='get' id='sync%d' from='c1.bench.local' to='bench.local'>"
+        b"<query xmlns='http://jabber.org/protocol/disco#info'/></iq>" % n
+    )
+    peer.until(rb"id='sync%d'" % n)
+
+
+def wholeProcess(args: argparse.Namespace) -> None:
+    data = b"".join(chunks(args.stanzas)).replace(b"'a.bench'", b"'c1.bench.local'").replace(
+        b"'b.bench'", b"'c2.bench.local'"
+    )
+    expected = [b"%d" % n for n in range(args.stanzas)]
+    extra = [
+        f"component_hold_stanzas = {args.stanzas}",
+        "component_hold_bytes = 1073741824",
+        "component_hold_total_bytes = 1073741824",
+    ]
+    rows: dict[str, list[tuple[float, float]]] = {"pass-through": [], "held": [], "replayed": []}
+    with tempfile.TemporaryDirectory(prefix="xcomp-hold-") as workdir:
+        server = ServerProcess(SERVERS["xcomp"], Path(workdir), free_port(), 2, extra)
+        server.start(30.0)
+        try:
+            a = Peer(server.port, "c1.bench.local")
+            a.authenticate()
+            for round in range(args.repeat):
+                b = Peer(server.port, "c2.bench.local")
+                b.authenticate()
+                cpu, wall = server.cpu(), time.perf_counter()
+                a.sock.sendall(data)
+                assert b.receive(args.stanzas) == expected, "pass-through: lost or reordered"
+                rows["pass-through"].append((time.perf_counter() - wall, server.cpu() - cpu))  # type: ignore[operator]
+                b.close()
+
+                cpu, wall = server.cpu(), time.perf_counter()
+                a.sock.sendall(data)
+                sync(a, round)
+                rows["held"].append((time.perf_counter() - wall, server.cpu() - cpu))  # type: ignore[operator]
+
+                b = Peer(server.port, "c2.bench.local")
+                cpu, wall = server.cpu(), time.perf_counter()
+                first = b.authenticate()
+                assert b.receive(args.stanzas, first) == expected, "replay: lost or reordered"
+                rows["replayed"].append((time.perf_counter() - wall, server.cpu() - cpu))  # type: ignore[operator]
+                b.close()
+            a.close()
+        finally:
+            server.stop()
+    n = args.stanzas
+    for label, results in rows.items():
+        wall = min(r[0] for r in results)
+        cpu = min(r[1] for r in results)
+        print(
+            f"{label:14} {n / wall:>10,.0f} stanzas/s wall ({wall * 1e3:7.1f} ms for {n}), "
+            f"server CPU {cpu / n * 1e6:.2f} us/stanza"
+        )
+    print(f"best of {args.repeat}; xcomp as a process on loopback; server CPU from /proc (10 ms ticks)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stanzas", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--process", action="store_true", help="against a whole xcomp process over loopback TCP")
+    args = parser.parse_args()
+    if args.process:
+        wholeProcess(args)
+    else:
+        inProcess(args)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ turn, since a route must not call back into the router synchronously.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, MutableMapping
+from typing import Callable, Mapping, MutableMapping
 
 import attrs
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -52,6 +52,26 @@ class HoldPolicy:
         Whether anything is held at all.
         """
         return self.time > 0 and self.stanzas > 0 and self.bytes > 0
+
+
+#: A held stanza that has its bytes, as a tuple of its name, namespace,
+#: attributes and bytes: the garbage collector stops tracking tuples and
+#: dicts of plain strings, so a hold of thousands of stanzas does not make
+#: every collection of the process slower (a L{Stanza} is always tracked).
+_Kept = tuple[str, str, Mapping[str, str], bytes]
+
+
+def _keep(stanza: Stanza) -> Stanza | _Kept:
+    raw = stanza.raw
+    if raw is None:
+        return stanza
+    return (stanza.name, stanza.uri, stanza.attributes, raw)
+
+
+def _restore(kept: Stanza | _Kept) -> Stanza:
+    if isinstance(kept, Stanza):
+        return kept
+    return Stanza(kept[0], kept[1], kept[2], kept[3])
 
 
 @attrs.define
@@ -107,7 +127,7 @@ class HoldRoute:
         self.bytes = 0
         self.refused = 0
         self._reactor = reactor
-        self._held: deque[Stanza] = deque()
+        self._held: deque[Stanza | _Kept] = deque()
         self._refuse = refuse
         self._overflow: list[Stanza] = []
         self._expired = expired
@@ -130,7 +150,7 @@ class HoldRoute:
         """
         if self._draining:
             # Arrived while what was held is being delivered: after it.
-            self._held.append(stanza)
+            self._held.append(_keep(stanza))
             return
         size = len(stanza.toBytes())
         policy = self.policy
@@ -146,7 +166,7 @@ class HoldRoute:
                 self._reactor.callLater(0, self._refuseOverflow)
             self._overflow.append(stanza)
             return
-        self._held.append(stanza)
+        self._held.append(_keep(stanza))
         self.bytes += size
         budget.used += size
 
@@ -162,7 +182,7 @@ class HoldRoute:
         the order it arrived.  Nothing is held after this.
         """
         self._stopTimer()
-        held, self._held = list(self._held), deque()
+        held, self._held = [_restore(kept) for kept in self._held], deque()
         self._budget.used -= self.bytes
         self.bytes = 0
         return held
@@ -181,7 +201,7 @@ class HoldRoute:
         count = 0
         while held:
             count += 1
-            deliver(held.popleft())
+            deliver(_restore(held.popleft()))
         return count
 
     def _expire(self) -> None:
