@@ -7,9 +7,11 @@ nothing and sees them in order.
 
 from __future__ import annotations
 
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 from twisted.words.xish import domish
+from zope.interface import implementer
 
 from xcomp.config import ListenerConfig
 from xcomp.service import RouterService
@@ -98,6 +100,50 @@ class RestartTests(TestCase):
         self.assertEqual(router.heldTotal(), 0)
         # Nothing came back to the sender but the answer to its query.
         self.assertEqual([e.getAttribute("id") for e in tw.received], ["sync1"])
+
+    def logged(self, text: str) -> defer.Deferred[None]:
+        """
+        Fire when this process logs an event whose format contains C{text}.
+        """
+        seen: defer.Deferred[None] = defer.Deferred()
+
+        @implementer(ILogObserver)
+        def observe(event: LogEvent) -> None:
+            if text in str(event.get("log_format", "")) and not seen.called:
+                seen.callback(None)
+
+        globalLogPublisher.addObserver(observe)
+        self.addCleanup(globalLogPublisher.removeObserver, observe)
+        return seen.addTimeout(60, reactor)
+
+    async def test_crashedComponent(self) -> None:
+        """
+        A component killed without closing its stream (SIGKILL) while
+        nothing was in flight to it: what is sent after the router noticed
+        is held, and its next process gets all of it, in order.
+        """
+        router = self.service.router
+        tw = ComponentClient(reactor, "tw.example.org", "tw-secret")
+        self.addCleanup(tw.disconnect)
+        await tw.connect(self.port)
+        sender = WindowedSender(tw, "tw.example.org", SLIX, 2_000, window=500)
+        first = spawnSink(self, reactor, sender.pump, SLIX, "slix-secret", self.port)
+        sender.sinks.append(first)
+        await first.waitFor(rb"READY")
+        await sender.until(1_000)
+        sender.paused = True
+        await sender.until(sender.sent)
+        held = self.logged("Holding stanzas for")
+        first.signal("KILL")
+        await held
+        sender.send(1_000)
+        await self.sync(tw, "sync2")
+        self.assertEqual(router.heldStanzas(), {SLIX: 2_000 - len(first.received)})
+        second = spawnSink(self, reactor, sender.pump, SLIX, "slix-secret", self.port)
+        sender.sinks.append(second)
+        await sender.done()
+        received = [ident for _, ident in first.received + second.received]
+        self.assertEqual(received, [str(n) for n in range(2_000)])
 
 
 HOLD_CONFIG = """
