@@ -130,6 +130,7 @@ class HoldRoute:
         self._held: deque[Stanza | _Kept] = deque()
         self._refuse = refuse
         self._overflow: list[Stanza] = []
+        self._overflowCall: IDelayedCall | None = None
         self._expired = expired
         self._draining = False
         self._timer: IDelayedCall | None = reactor.callLater(policy.time, self._expire)
@@ -163,7 +164,7 @@ class HoldRoute:
         ):
             self.refused += 1
             if not self._overflow:
-                self._reactor.callLater(0, self._refuseOverflow)
+                self._overflowCall = self._reactor.callLater(0, self._refuseOverflow)
             self._overflow.append(stanza)
             return
         self._held.append(_keep(stanza))
@@ -209,8 +210,21 @@ class HoldRoute:
         self._expired(self)
 
     def _refuseOverflow(self) -> None:
+        self._overflowCall = None
         refused, self._overflow = self._overflow, []
         self._refuse(refused)
+
+    def drop(self) -> int:
+        """
+        End the hold without answering anything, not even what was refused
+        but not answered yet (shutdown); return how many stanzas are let go.
+        """
+        if self._overflowCall is not None and self._overflowCall.active():
+            self._overflowCall.cancel()
+        self._overflowCall = None
+        dropped = len(self._overflow) + len(self.release())
+        self._overflow = []
+        return dropped
 
 
 def _duration(seconds: float) -> str:
@@ -373,7 +387,7 @@ class Holds:
         """
         dropped = 0
         for hold in list(self.held.values()):
-            dropped += len(self._take(hold))
+            dropped += len(self._take(hold)) + hold.drop()
         self._policies.clear()
         if dropped:
             self._log.warn("Dropped {count} held stanzas at shutdown", count=dropped)

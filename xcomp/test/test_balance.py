@@ -206,6 +206,15 @@ class BalanceTests(SynchronousTestCase):
         self.router.addHost("h.example", LocalHost("h.example", self.router, "xcomp"))
         self.assertRaises(ConflictError, self.router.bind, "h.example", FakeRoute("h.example"), balance=True)
 
+    def test_discoListsABalancedDomain(self) -> None:
+        """
+        A balanced domain bound without being configured (with a
+        listener's password) is listed in disco#items like a single stream.
+        """
+        for n in range(2):
+            self.router.bind("gw.example", FakeRoute("gw.example"), balance=True)
+        self.assertIn(("gw.example", None), list(self.router.componentsUnder("example")))
+
     def test_accessRuleApplies(self) -> None:
         """
         The access rule of the listener applies to a balanced domain.

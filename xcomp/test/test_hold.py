@@ -282,6 +282,20 @@ class HoldTests(HoldTestsMixin, SynchronousTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.assertEqual(self.a.sent, [])
 
+    def test_stopDropsWhatWasRefused(self) -> None:
+        """
+        L{Holds.stop} also drops the answers to refused stanzas that were
+        not sent yet: no call is left for the next turn.
+        """
+        self.router.bind("b.example", self.b, hold=HoldPolicy(30.0, 1, 100_000), kickOld=True)
+        self.away()
+        self.router.receive(self.a, message(1))
+        self.router.receive(self.a, message(2))
+        self.assertEqual(self.router.holds.stop(), 2)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(0)
+        self.assertEqual(self.a.sent, [])
+
     def test_kickOldDoesNotHold(self) -> None:
         """
         A new stream replacing the old one (C{kick_old}) takes the domain
