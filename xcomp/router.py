@@ -176,10 +176,10 @@ class Router:
                     raise ConflictError(domain)
                 # Unbind first, then close: from here on nothing is routed to
                 # the old stream, so no stanza is written to a stream that is
-                # dying.
+                # dying.  The new stream takes the domain at once: no hold.
+                self.holds.setPolicy(domain, None)
                 self.unbindAll(current)
                 current.close("conflict", "Replaced by a new connection")
-                held = self.holds.holding(domain)
             if current is not route:
                 self._since[domain] = self.reactor.seconds()
             self._routes[domain] = route

@@ -302,8 +302,10 @@ class HoldTests(HoldTestsMixin, SynchronousTestCase):
         at once: nothing is held, nothing is left pending.
         """
         new = FakeRoute("b.example")
-        self.router.bind("b.example", new, hold=self.policy, kickOld=True)
+        with capturedLogs() as events:
+            self.router.bind("b.example", new, hold=self.policy, kickOld=True)
         self.assertEqual(self.b.closed, "conflict")
+        self.assertEqual([e for e in events if "Holding" in e["log_format"]], [])
         self.router.receive(self.a, message(1))
         self.assertEqual(ids(new), ["m1"])
         self.assertEqual(self.router.heldStanzas(), {})
