@@ -42,7 +42,8 @@ C{muc} does::
  - L{bounce}: the error reply to a stanza, or C{None} for one that must
    not be answered (errors, iq results).
  - L{PluginOption}, L{Boolean}, L{Integer}, L{Float}, L{String},
-   L{Choice}, L{StringList}: declared options and their types
+   L{Choice}, L{StringList}: declared options and their types, and
+   L{convertOptions}, which applies them to a mapping
    (L{xcomp.pluginoptions}).
  - L{implementer}: C{zope.interface.implementer}, for C{disco.IDisco}.
  - L{Logger}: C{twisted.logger.Logger}, held back below the lowest level
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
     from xcomp.errors import bounce
     from xcomp.internal import InternalComponent
     from xcomp.logsinks import Logger
-    from xcomp.pluginoptions import Boolean, Choice, Float, Integer, PluginOption, String, StringList
+    from xcomp.pluginoptions import Boolean, Choice, Float, Integer, PluginOption, String, StringList, convertOptions
     from xcomp.stanza import COMPONENT_NS, Stanza, parseElement, quoteAttribute
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "bounce",
     "buildComponent",
     "checkModules",
+    "convertOptions",
     "data_form",
     "declaredOptions",
     "disco",
@@ -116,6 +118,7 @@ _LAZY = {
     "PluginOption": "pluginoptions",
     "String": "pluginoptions",
     "StringList": "pluginoptions",
+    "convertOptions": "pluginoptions",
     "InternalComponent": "internal",
     "Logger": "logsinks",
     "Stanza": "stanza",
@@ -136,6 +139,14 @@ def __getattr__(name: str) -> object:
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     # Written out, not through importlib, so that import-linter sees them.
+    if home == "pluginoptions":
+        # Alone: a plugin file may declare its options inline, and must stay
+        # cheap to import.
+        from xcomp import pluginoptions
+
+        value = getattr(pluginoptions, name)
+        globals()[name] = value
+        return value
     from xcomp import _wokkel, errors, internal, logsinks, pluginoptions, stanza
 
     modules = {

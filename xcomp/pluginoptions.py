@@ -74,13 +74,17 @@ def _number(value: object) -> float | int | None:
     return None
 
 
+def _num(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
 def _bounds(lowest: float | None, highest: float | None) -> str:
     if lowest is not None and highest is not None:
-        return f" from {lowest:g} to {highest:g}"
+        return f" from {_num(lowest)} to {_num(highest)}"
     if lowest is not None:
-        return f" of at least {lowest:g}"
+        return f" of at least {_num(lowest)}"
     if highest is not None:
-        return f" of at most {highest:g}"
+        return f" of at most {_num(highest)}"
     return ""
 
 
@@ -195,6 +199,14 @@ class String:
         return "string"
 
 
+def _tuple(values: Iterable[object]) -> tuple[object, ...]:
+    return tuple(values)
+
+
+def _frozen(mapping: Mapping[object, object]) -> Mapping[object, object]:
+    return MappingProxyType(dict(mapping))
+
+
 @implementer(IOptionType)
 @attrs.frozen
 class Choice:
@@ -206,8 +218,8 @@ class Choice:
         (Prosody's C{restrict_room_creation = true} is C{"admin"}).
     """
 
-    values: tuple[object, ...] = attrs.field(converter=tuple)
-    aliases: Mapping[object, object] = attrs.field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
+    values: tuple[object, ...] = attrs.field(converter=_tuple)
+    aliases: Mapping[object, object] = attrs.field(factory=dict, converter=_frozen)
 
     def convert(self, value: object) -> object:
         for allowed in self.values:
@@ -303,7 +315,8 @@ def convertOptions(options: Mapping[str, object], declared: Iterable[IPluginOpti
         if option.name in seen:
             continue
         seen.add(option.name)
-        if option.name in options:
+        # None is Lua's nil: unset (also a default that a first conversion set).
+        if options.get(option.name) is not None:
             try:
                 result[option.name] = option.convert(options[option.name])
             except ValueError as e:

@@ -26,6 +26,7 @@ from twisted.words.xish import domish
 
 from xcomp.interfaces import IRoomExtension, IRouter
 from xcomp.muc.elements import (
+    NS_MUC,
     NS_MUC_ADMIN,
     NS_MUC_OWNER,
     NS_PING,
@@ -39,6 +40,7 @@ from xcomp.muc.room import Room
 from xcomp.muc.settings import ServiceOptions
 from xcomp.muc.state import bareOf
 from xcomp.muc.store import SQLiteStore
+from xcomp.muc.tombstones import Tombstone, Tombstones
 from xcomp.plugin import InternalComponent, Logger, Stanza, bounce, disco, subprotocols
 
 __all__ = ["MUCComponent", "MUCHandler", "makeComponent"]
@@ -95,6 +97,7 @@ class MUCComponent(InternalComponent):
         self._lockTimers: dict[str, IDelayedCall] = {}
         self._writes: set[defer.Deferred[None]] = set()
         self._pending: list[Stanza] | None = []
+        self.tombstones = Tombstones(router.reactor.seconds, options.tombstoneExpiry, options.maxRooms)
         MUCHandler().setHandlerParent(self)
         RoomDiscovery(self.rooms, options).setHandlerParent(self)
         disco.DiscoHandler().setHandlerParent(self)
@@ -156,8 +159,14 @@ class MUCComponent(InternalComponent):
     def _loaded(self, rows: list[tuple[str, str]]) -> defer.Deferred[None]:
         for jid, data in rows:
             try:
+                record = json.loads(data)
+                stone = Tombstone.fromRecord(record) if isinstance(record, dict) else None
+                if stone is not None:
+                    self.tombstones.restore(jid, stone)
+                    self._stored.add(jid)
+                    continue
                 room = Room.load(
-                    jid, json.loads(data), self.options, clock=self.router.reactor.seconds, extensions=self.extensions
+                    jid, record, self.options, clock=self.router.reactor.seconds, extensions=self.extensions
                 )
             except (ValueError, TypeError, AttributeError):
                 self._log.failure("{domain}: cannot load room {room}; skipping it", domain=self.domain, room=jid)
@@ -214,7 +223,8 @@ class MUCComponent(InternalComponent):
 
     def receive(self, stanza: Stanza) -> None:
         """
-        Hold stanzas until the rooms are loaded, then dispatch them.
+        Hold stanzas until the rooms are loaded, then dispatch them; answer
+        those to a tombstone with C{gone}.
         """
         if self._pending is not None and self.running:
             if len(self._pending) < MAX_PENDING:
@@ -224,7 +234,46 @@ class MUCComponent(InternalComponent):
                 if reply is not None:
                     self.router.route(reply)
             return
+        if len(self.tombstones) and self._buried(stanza):
+            return
         super().receive(stanza)
+
+    def _buried(self, stanza: Stanza) -> bool:
+        """
+        Answer a stanza to a destroyed persistent room with its tombstone's
+        C{gone}, as Prosody does; whether it was.  An expired tombstone is
+        removed, and so is one a service admin joins through (the room is
+        made again).
+        """
+        to = _jid(stanza.to or "")
+        if to is None or not to.user:
+            return False
+        jid = to.userhost()
+        if jid not in self.tombstones:
+            return False
+        stone = self.tombstones.current(jid)
+        sender = _jid(stanza.sender or "")
+        if stone is not None and not (
+            sender is not None
+            and sender.userhost() in self.options.admins
+            and stanza.name == "presence"
+            and stanza.type is None
+        ):
+            reply = stone.reply(stanza)
+            if reply is not None:
+                self.router.route(reply)
+            return True
+        self.tombstones.remove(jid)
+        self._forget(jid)
+        return False
+
+    def _forget(self, jid: str) -> None:
+        """
+        Remove a stored room or tombstone.
+        """
+        if jid in self._stored:
+            self._stored.discard(jid)
+            self._write(self.storage.deleteRoom(jid))
 
     # Used by the handlers
 
@@ -257,9 +306,10 @@ class MUCComponent(InternalComponent):
                 timer.cancel()
             for extension in self.extensions:
                 extension.destroyed(room)
-            if jid in self._stored:
-                self._stored.discard(jid)
-                self._write(self.storage.deleteRoom(jid))
+            if room.destroyed and room.config.persistent and self.options.tombstones:
+                self._bury(room)
+            else:
+                self._forget(jid)
             return
         if not room.locked and jid in self._lockTimers:
             timer = self._lockTimers.pop(jid)
@@ -273,6 +323,18 @@ class MUCComponent(InternalComponent):
             elif jid in self._stored:
                 self._stored.discard(jid)
                 self._write(self.storage.deleteRoom(jid))
+
+    def _bury(self, room: Room) -> None:
+        """
+        Leave a tombstone in place of a destroyed persistent room, stored
+        where the room was.
+        """
+        reason, newjid = room.destroyedWith
+        stone, dropped = self.tombstones.bury(room.jid, reason, newjid)
+        self._stored.add(room.jid)
+        self._write(self.storage.saveRoom(room.jid, json.dumps(stone.dump())))
+        for jid in dropped:
+            self._forget(jid)
 
     def _write(self, d: defer.Deferred[None]) -> None:
         """
@@ -310,12 +372,13 @@ class MUCComponent(InternalComponent):
 
     def _lockExpired(self, room: Room) -> None:
         """
-        A room still locked after C{muc_room_lock_timeout} is destroyed.
+        A room still locked after C{muc_room_lock_timeout} unlocks, as in
+        Prosody (whose lock is a deadline): others may enter it from now on,
+        with the configuration it was made with.
         """
         self._lockTimers.pop(room.jid, None)
         if self.rooms.get(room.jid) is room and room.locked:
-            self.emit(room.destroy(reason="The room was not configured in time"))
-            self.settle(room)
+            room.locked = False
 
 
 @lru_cache(maxsize=16384)
@@ -379,6 +442,9 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             return
         room = component.rooms.get(jid)
         created = False
+        if _nickTooLong(component.options, room, presence, sender, nick):
+            component.emit(_tooLong(presence))
+            return
         if room is None:
             if presence.getAttribute("type") is not None:
                 return
@@ -480,6 +546,37 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if iq.getAttribute("type") == "get":
                 self.send(element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id")))
+
+
+def _nickTooLong(
+    options: ServiceOptions, room: Room | None, presence: domish.Element, sender: str, nick: str | None
+) -> bool:
+    """
+    Whether a presence enters a room (or changes nick) with a nick longer
+    than C{muc_max_nick_length} bytes, from a user with no affiliation
+    (Prosody's C{mod_muc_limits} leaves affiliated users alone).
+    """
+    if nick is None or presence.getAttribute("type") is not None:
+        return False
+    if len(nick.encode("utf-8")) <= options.maxNickLength:
+        return False
+    if room is None:
+        return not options.ownsRooms(bareOf(sender))
+    return nick not in room.occupants and room.affiliation(sender) == "none"
+
+
+def _tooLong(presence: domish.Element) -> list[Outgoing]:
+    """
+    The error for a nick that is too long, with the C{<x/>} of the MUC
+    protocol as Prosody adds it, so that clients tie it to their join.
+    """
+    out = errorList(presence, "policy-violation", "modify", "Your nick name is too long, please use a shorter one")
+    for reply in out:
+        if isinstance(reply, Stanza):
+            element = reply.element()
+            element.addElement((NS_MUC, "x"))
+            return [Stanza.fromElement(element)]
+    return out
 
 
 def _query(iq: domish.Element) -> domish.Element | None:

@@ -264,15 +264,26 @@ class CommandLineTests(SynchronousTestCase):
 
     def test_badOptionExits(self) -> None:
         """
-        An option the plugin refuses stops startup with one line naming the
-        file, the line and the option.
+        A value a plugin's declared option refuses stops startup with one
+        line naming the file, the option's own line and the option.
         """
         path = self.writeConfig('Component "conference.example" "muc"\n  muc_max_rooms = "lots"\n')
+        error = self.assertRaises(SystemExit, Options().parseOptions, ["-c", path])
+        self.assertEqual(
+            str(error.code), f'{path}:2: muc_max_rooms: "lots" is not an integer from 1 to 10000000'
+        )
+
+    def test_refusedByPluginExits(self) -> None:
+        """
+        An option the plugin's factory refuses itself (a C{ValueError})
+        stops startup with one line at the component's line.
+        """
+        path = self.writeConfig('Component "t.example" "test"\n  bad = true\n')
         options = Options()
+        self.patch(plugin, "getPlugins", lambda interface, *a: [TEST_PLUGIN] if interface is IComponentPlugin else [])
         options.parseOptions(["-c", path])
         error = self.assertRaises(SystemExit, makeService, options, MemoryReactorClock())
-        self.assertTrue(str(error.code).startswith(f"{path}:1: "), error.code)
-        self.assertIn("muc_max_rooms", str(error.code))
+        self.assertEqual(str(error.code), f'{path}:1: Component "t.example" "test": bad: not today')
 
 
 class ThirdPartyExampleTests(SynchronousTestCase):
