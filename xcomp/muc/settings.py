@@ -273,6 +273,7 @@ def configForm(
     fields = [
         data_form.Field("text-single", "muc#roomconfig_roomname", config.name, label="Title"),
         data_form.Field("text-single", "muc#roomconfig_roomdesc", config.description, label="Description"),
+        data_form.Field("text-single", "muc#roomconfig_lang", config.language, label="Language (xml:lang)"),
         data_form.Field("boolean", "muc#roomconfig_persistentroom", config.persistent,
                         label="Persistent (kept when the last occupant leaves)"),
         data_form.Field("boolean", "muc#roomconfig_publicroom", config.public,
@@ -370,6 +371,12 @@ def submitForm(
             raise ValueError(f"{var}: {value!r} is not one of {', '.join(allowed)}")
         return value
 
+    def language(current: str) -> str:
+        value = text("muc#roomconfig_lang", current)
+        if len(value) > 64:
+            raise ValueError("muc#roomconfig_lang: longer than 64 characters")
+        return value
+
     password = text("muc#roomconfig_roomsecret", config.password)
     if not boolean("muc#roomconfig_passwordprotectedroom", bool(password)):
         password = ""
@@ -380,6 +387,7 @@ def submitForm(
         config,
         name=text("muc#roomconfig_roomname", config.name),
         description=text("muc#roomconfig_roomdesc", config.description),
+        language=language(config.language),
         persistent=boolean("muc#roomconfig_persistentroom", config.persistent),
         public=boolean("muc#roomconfig_publicroom", config.public),
         membersOnly=boolean("muc#roomconfig_membersonly", config.membersOnly),
