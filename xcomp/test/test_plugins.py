@@ -286,6 +286,30 @@ class CommandLineTests(SynchronousTestCase):
         self.assertEqual(str(error.code), f'{path}:1: Component "t.example" "test": bad: not today')
 
 
+def installExample(case: SynchronousTestCase) -> None:
+    """
+    Put a copy of C{examples/xcomp-ping} on the import and plugin paths
+    for the duration of a test.
+    """
+    if not EXAMPLE.exists():
+        raise SkipTest("examples/ is not there (not a source checkout)")
+    # A copy, so that Twisted's dropin.cache is written there and not
+    # into the source tree.
+    copy = FilePath(case.mktemp())
+    EXAMPLE.copyTo(copy)
+    sys.path.insert(0, copy.path)
+    pluginDirectory = copy.child("twisted").child("plugins").path
+    twisted.plugins.__path__.append(pluginDirectory)
+
+    def restore() -> None:
+        sys.path.remove(copy.path)
+        twisted.plugins.__path__.remove(pluginDirectory)
+        for name in [m for m in sys.modules if m.startswith(("xcomp_ping", "twisted.plugins.xcomp_ping"))]:
+            del sys.modules[name]
+
+    case.addCleanup(restore)
+
+
 class ThirdPartyExampleTests(SynchronousTestCase):
     """
     C{examples/xcomp-ping}, a plugin packaged on its own, is found by
@@ -294,23 +318,7 @@ class ThirdPartyExampleTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        if not EXAMPLE.exists():
-            raise SkipTest("examples/ is not there (not a source checkout)")
-        # A copy, so that Twisted's dropin.cache is written there and not
-        # into the source tree.
-        copy = FilePath(self.mktemp())
-        EXAMPLE.copyTo(copy)
-        sys.path.insert(0, copy.path)
-        pluginDirectory = copy.child("twisted").child("plugins").path
-        twisted.plugins.__path__.append(pluginDirectory)
-
-        def restore() -> None:
-            sys.path.remove(copy.path)
-            twisted.plugins.__path__.remove(pluginDirectory)
-            for name in [m for m in sys.modules if m.startswith(("xcomp_ping", "twisted.plugins.xcomp_ping"))]:
-                del sys.modules[name]
-
-        self.addCleanup(restore)
+        installExample(self)
 
     def test_foundWithBuiltins(self) -> None:
         """
@@ -330,7 +338,7 @@ class ThirdPartyExampleTests(SynchronousTestCase):
         result = reporter.TestResult()
         suite.run(result)
         self.assertEqual((result.errors, result.failures), ([], []))
-        self.assertEqual(result.successes, 3)
+        self.assertEqual(result.successes, 5)
 
     def test_configured(self) -> None:
         """

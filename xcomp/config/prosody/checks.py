@@ -44,7 +44,9 @@ def checkNames(
             continue
         elif not isKnown(name):
             known = sorted(GLOBAL_ONLY | PER_HOST | declared)
-            close = difflib.get_close_matches(name, known, n=1)
+            # A typo, not a name that merely shares a word (pong_interval is
+            # not component_interface): difflib's default 0.6 is too loose.
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             warnings.append(f"{at}: unknown option '{name}'{where}{hint}")
         elif isinstance(option.value, LuaOpaque):
