@@ -281,7 +281,9 @@ class DocsExampleTests(SynchronousTestCase):
         self.addCleanup(sys.modules.pop, module.__name__)
         namespace: dict[str, object] = {}
         exec(compile(pluginFile, str(DOCS.path), "exec"), namespace)
-        ping = attrs.evolve(namespace["ping"], factory="xcomp_docs_example.makeComponent")  # type: ignore[misc]
+        provider = namespace["ping"]
+        assert isinstance(provider, ComponentPlugin)
+        ping = attrs.evolve(provider, factory="xcomp_docs_example.makeComponent")
 
         harness = ComponentHarness.forPlugin(ping, "ping.example.org", {"pong_interval": "0.5"})
         harness.start()
