@@ -127,8 +127,9 @@ def ejabberd_config(workdir: Path, port: int, occupants: int, connections: int, 
     """
     ejabberd 23.01: one host with mod_muc, one ejabberd_service listener
     whose password takes every user domain (see bench/servers.py).
-    ``max_users_presence`` is raised past N: above it ejabberd stops
-    broadcasting presence in the room.
+    ``max_users`` (the service's and the room's, 200 by default) and
+    ``max_users_presence`` are raised past N: above the latter ejabberd
+    stops broadcasting presence in the room.
     """
     limit = max(occupants, 1) + 10
     return f"""# written by bench/muc_fanout.py (ejabberd 23.01)
@@ -163,6 +164,8 @@ modules:
     default_room_options:
       persistent: false
       mam: false
+      # A room's own limit, 200 by default, under the service's max_users.
+      max_users: {limit}
 """
 
 
