@@ -12,13 +12,15 @@ option types alone, so that reading the schema does not load the component.
 
 from __future__ import annotations
 
+import re
+
 import attrs
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
 from xcomp.interfaces import IOptionType
 from xcomp.plugin import Boolean, Choice, Integer, PluginOption, String, StringList, implementer
 
-__all__ = ["MAM_OPTIONS", "OPTIONS", "BareJIDs", "Period"]
+__all__ = ["MAM_OPTIONS", "OPTIONS", "BareJIDs", "Period", "parsePeriod"]
 
 #: Prosody's C{muc_tombstone_expiry}: 31 days.
 TOMBSTONE_EXPIRY = 86400 * 31
@@ -81,19 +83,46 @@ OPTIONS = (
 )
 
 
+_PERIOD = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$")
+_UNITS = {
+    "": 1, "s": 1, "sec": 1, "second": 1, "seconds": 1,
+    "min": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "w": 7 * 86400, "week": 7 * 86400, "weeks": 7 * 86400,
+    "m": 30 * 86400, "month": 30 * 86400, "months": 30 * 86400,
+    "y": 365 * 86400, "year": 365 * 86400, "years": 365 * 86400,
+}
+
+
+def parsePeriod(value: object) -> int | None:
+    """
+    A Prosody period (C{604800}, C{"1w"}, C{"2d"}, C{"3m"} months, C{"1y"},
+    C{"never"}) in seconds; C{None} for never.
+
+    @raise ValueError: not a period.
+    """
+    if value is False or value == "never":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        match = _PERIOD.match(value.lower())
+        if match and match.group(2) in _UNITS and int(match.group(1)) > 0:
+            return int(match.group(1)) * _UNITS[match.group(2)]
+    raise ValueError(f"{value!r} is not a period such as 604800, \"1w\" or \"never\"")
+
+
 @implementer(IOptionType)
 @attrs.frozen
 class Period:
     """
     A Prosody period: seconds, C{"2d"}, C{"1w"}, C{"3m"} (months), C{"1y"}
     or C{"never"}.  Checked here and passed on as given: C{muc_mam} reads
-    it (L{xcomp.muc.mam.parsePeriod}).
+    it with L{parsePeriod}.
     """
 
     def convert(self, value: object) -> object:
-        # Imported when a configuration sets it: muc_mam is loaded then anyway.
-        from xcomp.muc.mam import parsePeriod
-
         parsePeriod(value)
         return value
 
