@@ -26,7 +26,6 @@ from twisted.words.xish import domish
 
 from xcomp.interfaces import IRoomExtension, IRouter
 from xcomp.muc.elements import (
-    NS_MUC,
     NS_MUC_ADMIN,
     NS_MUC_OWNER,
     NS_PING,
@@ -36,6 +35,7 @@ from xcomp.muc.elements import (
     errorList,
 )
 from xcomp.muc.discovery import RoomDiscovery
+from xcomp.muc.nicks import nickTooLong, tooLongError
 from xcomp.muc.room import Room
 from xcomp.muc.settings import ServiceOptions
 from xcomp.muc.state import bareOf
@@ -234,38 +234,15 @@ class MUCComponent(InternalComponent):
                 if reply is not None:
                     self.router.route(reply)
             return
-        if len(self.tombstones) and self._buried(stanza):
-            return
-        super().receive(stanza)
-
-    def _buried(self, stanza: Stanza) -> bool:
-        """
-        Answer a stanza to a destroyed persistent room with its tombstone's
-        C{gone}, as Prosody does; whether it was.  An expired tombstone is
-        removed, and so is one a service admin joins through (the room is
-        made again).
-        """
-        to = _jid(stanza.to or "")
-        if to is None or not to.user:
-            return False
-        jid = to.userhost()
-        if jid not in self.tombstones:
-            return False
-        stone = self.tombstones.current(jid)
-        sender = _jid(stanza.sender or "")
-        if stone is not None and not (
-            sender is not None
-            and sender.userhost() in self.options.admins
-            and stanza.name == "presence"
-            and stanza.type is None
-        ):
-            reply = stone.reply(stanza)
+        if len(self.tombstones):
+            stop, reply, removed = self.tombstones.screen(stanza, self.options.admins)
+            if removed is not None:
+                self._forget(removed)
             if reply is not None:
                 self.router.route(reply)
-            return True
-        self.tombstones.remove(jid)
-        self._forget(jid)
-        return False
+            if stop:
+                return
+        super().receive(stanza)
 
     def _forget(self, jid: str) -> None:
         """
@@ -442,8 +419,8 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             return
         room = component.rooms.get(jid)
         created = False
-        if _nickTooLong(component.options, room, presence, sender, nick):
-            component.emit(_tooLong(presence))
+        if nickTooLong(component.options, room, presence, sender, nick):
+            component.emit(tooLongError(presence))
             return
         if room is None:
             if presence.getAttribute("type") is not None:
@@ -546,37 +523,6 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if iq.getAttribute("type") == "get":
                 self.send(element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id")))
-
-
-def _nickTooLong(
-    options: ServiceOptions, room: Room | None, presence: domish.Element, sender: str, nick: str | None
-) -> bool:
-    """
-    Whether a presence enters a room (or changes nick) with a nick longer
-    than C{muc_max_nick_length} bytes, from a user with no affiliation
-    (Prosody's C{mod_muc_limits} leaves affiliated users alone).
-    """
-    if nick is None or presence.getAttribute("type") is not None:
-        return False
-    if len(nick.encode("utf-8")) <= options.maxNickLength:
-        return False
-    if room is None:
-        return not options.ownsRooms(bareOf(sender))
-    return nick not in room.occupants and room.affiliation(sender) == "none"
-
-
-def _tooLong(presence: domish.Element) -> list[Outgoing]:
-    """
-    The error for a nick that is too long, with the C{<x/>} of the MUC
-    protocol as Prosody adds it, so that clients tie it to their join.
-    """
-    out = errorList(presence, "policy-violation", "modify", "Your nick name is too long, please use a shorter one")
-    for reply in out:
-        if isinstance(reply, Stanza):
-            element = reply.element()
-            element.addElement((NS_MUC, "x"))
-            return [Stanza.fromElement(element)]
-    return out
 
 
 def _query(iq: domish.Element) -> domish.Element | None:

@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_muc_options -*-
+# -*- test-case-name: xcomp.test.test_muc_options,xcomp.test.test_muc_options_config -*-
 """
 The options the C{muc} plugin declares, with Prosody's names, defaults and
 meanings (Prosody 0.12's C{mod_muc} and its C{muc/*.lib.lua}; the nick

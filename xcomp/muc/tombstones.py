@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_muc_options -*-
+# -*- test-case-name: xcomp.test.test_muc_tombstones -*-
 """
 Tombstones (Prosody's C{muc_tombstones}): a persistent room that was
 destroyed answers every stanza with C{cancel}/C{gone} for
@@ -10,9 +10,10 @@ join makes the room again at once.  Pure: the glue stores them.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import AbstractSet, Callable, Mapping
 
 import attrs
+from twisted.words.protocols.jabber.jid import JID, InvalidFormat
 
 from xcomp.plugin import Stanza, bounce
 
@@ -124,8 +125,41 @@ class Tombstones:
             return None
         return stone
 
+    def screen(self, stanza: Stanza, admins: AbstractSet[str]) -> tuple[bool, Stanza | None, str | None]:
+        """
+        Look at a stanza for the service before it is dispatched: one to a
+        room with a current tombstone is answered with C{gone} (unless it is
+        an available presence of one of C{admins}, which makes the room
+        again); an expired tombstone, or one an admin joins through, is
+        removed.
+
+        @return: whether the stanza stops here, the reply to route (or
+            C{None}), and the room whose stored tombstone to delete (or
+            C{None}).
+        """
+        jid, sender = _bare(stanza.to), _bare(stanza.sender)
+        if jid is None or jid not in self._stones:
+            return False, None, None
+        stone = self.current(jid)
+        joiningAdmin = sender in admins and stanza.name == "presence" and stanza.type is None
+        if stone is not None and not joiningAdmin:
+            return True, stone.reply(stanza), None
+        self.remove(jid)
+        return False, None, jid
+
     def remove(self, jid: str) -> bool:
         """
         Forget C{jid}'s tombstone; whether there was one.
         """
         return self._stones.pop(jid, None) is not None
+
+
+def _bare(address: str | None) -> str | None:
+    """
+    The bare JID of an address with a local part, or C{None}.
+    """
+    try:
+        jid = JID(address or "")
+    except (InvalidFormat, UnicodeError):
+        return None
+    return jid.userhost() if jid.user else None

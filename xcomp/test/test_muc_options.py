@@ -1,24 +1,18 @@
 """
 Tests for the C{muc} component's options (L{xcomp.muc.options}), with
 Prosody's names and meanings: what users see in real stanzas through the
-in-memory router, and what a wrong value in the file gives.
+in-memory router (the file side: test_muc_options_config; tombstones:
+test_muc_tombstones).
 """
 
 from __future__ import annotations
 
 from typing import Mapping
 
-from twisted.internet.task import Clock
-from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.xish import domish
 
-from xcomp.config import ConfigError, RouterConfig, loadConfig
 from xcomp.muc.component import MUCComponent
-from xcomp.muc.settings import ServiceOptions
-from xcomp.muc.store import SQLiteStore, SynchronousRunner
-from xcomp.plugin import installedModules, installedPlugins, optionSchemas
-from xcomp.router import Router
 from xcomp.test.muchelpers import codes
 from xcomp.testing import ComponentHarness, FakeComponent, errorOf
 
@@ -202,139 +196,6 @@ class LockingTests(OptionsTestCase):
         self.assertEqual(errorOf(error), ("cancel", "item-not-found"))
         self.harness.advance(1)
         self.assertEqual(len(self.join(BOB, "bob")), 3)
-
-
-class TombstoneTests(OptionsTestCase):
-    """
-    C{muc_tombstones} and C{muc_tombstone_expiry}: a destroyed persistent
-    room answers C{gone}, as Prosody's mod_muc does.
-    """
-
-    options = {"muc_tombstone_expiry": 3600, "admins": ("boss@example.org",)}
-
-    def destroy(self, persistent: str = "1", reason: str = "Moved", alternate: str = f"new@{MUC}") -> None:
-        self.instantRoom(persistentroom=persistent)
-        venue = f" jid='{alternate}'" if alternate else ""
-        reply = self.iq(ALICE, "set", ROOM, f"<query xmlns='{NS_OWNER}'><destroy{venue}><reason>{reason}</reason></destroy></query>")
-        self.assertEqual(reply["type"], "result")
-        self.users.take()
-
-    def test_goneWithVenue(self) -> None:
-        """
-        A join, a message and an iq to a destroyed persistent room get
-        C{cancel}/C{gone}, with the owner's reason as the text and the
-        alternate venue as C{xmpp:JID?join}; the room is not made again.
-        """
-        self.destroy()
-        [error] = self.join(BOB, "bob")
-        self.assertEqual(errorOf(error), ("cancel", "gone"))
-        self.assertEqual(goneText(error), ("Moved", f"xmpp:new@{MUC}?join"))
-        self.assertNotIn(ROOM, self.component.rooms)
-        self.users.send(f"<message type='groupchat' id='m' from='{BOB}' to='{ROOM}'><body>hi</body></message>")
-        [bounced] = self.users.take()
-        self.assertEqual(errorOf(bounced), ("cancel", "gone"))
-        reply = self.iq(BOB, "get", ROOM, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
-        self.assertEqual(errorOf(reply), ("cancel", "gone"))
-
-    def test_errorsNotAnswered(self) -> None:
-        """
-        An error stanza to a tombstone is not answered.
-        """
-        self.destroy()
-        self.users.send(f"<message type='error' from='{BOB}' to='{ROOM}/x'><error type='cancel'/></message>")
-        self.assertEqual(self.users.take(), [])
-
-    def test_expires(self) -> None:
-        """
-        After C{muc_tombstone_expiry} seconds the room can be made again.
-        """
-        self.destroy(alternate="")
-        self.harness.advance(3599)
-        [error] = self.join(BOB, "bob")
-        self.assertEqual(goneText(error), ("Moved", ""))
-        self.harness.advance(1)
-        [presence, _] = self.join(BOB, "bob")
-        self.assertIn("201", codes(presence))
-
-    def test_adminRecreates(self) -> None:
-        """
-        A service admin's join makes the room again at once.
-        """
-        self.destroy()
-        [presence, _] = self.join(ADMIN, "boss")
-        self.assertIn("201", codes(presence))
-        self.assertIn(ROOM, self.component.rooms)
-
-    def test_temporaryRoomsLeaveNone(self) -> None:
-        """
-        A temporary room leaves no tombstone.
-        """
-        self.destroy(persistent="0")
-        [presence, _] = self.join(BOB, "bob")
-        self.assertIn("201", codes(presence))
-
-    def test_off(self) -> None:
-        """
-        C{muc_tombstones = false}: a destroyed room can be made again at once.
-        """
-        self.start({"muc_tombstones": False})
-        self.destroy()
-        [presence, _] = self.join(BOB, "bob")
-        self.assertIn("201", codes(presence))
-
-    def test_bounded(self) -> None:
-        """
-        There are never more tombstones than C{muc_max_rooms}: the oldest
-        goes first.
-        """
-        self.start({"muc_max_rooms": 2})
-        for name in ("r1", "r2", "r3"):
-            room = f"{name}@{MUC}"
-            self.instantRoom(room=room, persistentroom="1")
-            self.iq(ALICE, "set", room, f"<query xmlns='{NS_OWNER}'><destroy/></query>")
-            self.users.take()
-        self.assertEqual(len(self.component.tombstones), 2)
-        self.assertIn("201", codes(self.join(BOB, "bob", f"r1@{MUC}")[0]))
-        self.assertEqual(errorOf(self.join(BOB, "bob", f"r3@{MUC}")[0]), ("cancel", "gone"))
-
-
-class TombstoneStorageTests(SynchronousTestCase):
-    """
-    Tombstones are stored where the room was, and outlive a restart.
-    """
-
-    def setUp(self) -> None:
-        self.path = FilePath(self.mktemp()).path
-
-    def start(self) -> tuple[ComponentHarness, FakeComponent]:
-        clock = Clock()
-        router = Router(clock)
-        component = MUCComponent(MUC, router, ServiceOptions.fromOptions(MUC, {}), store=SQLiteStore(SynchronousRunner(self.path)))
-        router.addHost(MUC, component.route)
-        harness = ComponentHarness(component, router, clock)
-        harness.start()
-        return harness, harness.external("example.org")
-
-    def test_survivesRestart(self) -> None:
-        """
-        After a restart, the destroyed persistent room still answers
-        C{gone} with its reason.
-        """
-        harness, users = self.start()
-        users.send(f"<presence from='{ALICE}' to='{ROOM}/a'><x xmlns='{NS_MUC}'/></presence>")
-        users.send(
-            f"<iq type='set' id='c' from='{ALICE}' to='{ROOM}'><query xmlns='{NS_OWNER}'><x xmlns='jabber:x:data' type='submit'>"
-            "<field var='muc#roomconfig_persistentroom'><value>1</value></field></x></query></iq>"
-        )
-        users.send(f"<iq type='set' id='d' from='{ALICE}' to='{ROOM}'><query xmlns='{NS_OWNER}'><destroy><reason>Closed</reason></destroy></query></iq>")
-        self.successResultOf(harness.stop())
-        harness, users = self.start()
-        self.addCleanup(harness.stop)
-        self.assertEqual(harness.component.rooms, {})  # type: ignore[attr-defined]
-        users.send(f"<presence from='{BOB}' to='{ROOM}/b'><x xmlns='{NS_MUC}'/></presence>")
-        [error] = users.take()
-        self.assertEqual(errorOf(error), ("cancel", "gone"))
-        self.assertEqual(goneText(error)[0], "Closed")
 
 
 class RoomDefaultsTests(OptionsTestCase):
@@ -530,105 +391,3 @@ class AdminsTests(OptionsTestCase):
         self.instantRoom()
         reply = self.iq(ALICE, "set", ROOM, f"<query xmlns='{NS_ADMIN}'><item jid='boss@example.org' affiliation='member'/></query>")
         self.assertEqual(errorOf(reply), ("modify", "not-acceptable"))
-
-
-def _load(case: SynchronousTestCase, text: str) -> tuple[str, RouterConfig]:
-    """
-    Load a configuration with the installed plugins' declared options, as
-    C{twistd xcomp} does.
-    """
-    path = FilePath(case.mktemp())
-    path.setContent(text.encode("utf-8"))
-    plugins, modules = installedPlugins(), installedModules()
-    config = loadConfig(
-        path.path, plugins=plugins, modules=modules,
-        pluginOptions=optionSchemas(plugins), moduleOptions=optionSchemas(modules),
-    )
-    return path.path, config
-
-
-class ConfigFileTests(SynchronousTestCase):
-    """
-    The options in a Prosody-style file: converted for the plugin, known,
-    and refused at their own line.
-    """
-
-    BAD = {
-        "admins": '{ "not a jid@@" }',
-        "component_admins_as_room_owners": '"yes"',
-        "restrict_room_creation": '"friends"',
-        "max_history_messages": "-1",
-        "muc_room_locking": "2",
-        "muc_room_lock_timeout": '"soon"',
-        "muc_tombstones": '"on"',
-        "muc_tombstone_expiry": "-5",
-        "muc_room_default_public": '"yes"',
-        "muc_room_default_persistent": "{}",
-        "muc_room_default_members_only": '"no"',
-        "muc_room_default_moderated": "3",
-        "muc_room_default_public_jids": '"maybe"',
-        "muc_room_default_allow_member_invites": '"x"',
-        "muc_room_default_change_subject": "7",
-        "muc_room_default_history_length": "1.5",
-        "muc_room_default_language": "true",
-        "muc_max_nick_length": "0",
-        "muc_max_occupants": '"many"',
-        "muc_max_rooms": "0",
-    }
-
-    def test_badValuesAtTheirLine(self) -> None:
-        """
-        A refused value of each option is C{file:line: option: why}, at the
-        option's own line (not the Component's).
-        """
-        for name, value in self.BAD.items():
-            text = f'Component "{MUC}" "muc"\n  muc_max_rooms = 50\n  {name} = {value}\n'
-            error = self.assertRaises(ConfigError, _load, self, text)
-            self.assertRegex(str(error), rf"^.*:3: {name}: .+", name)
-
-    def test_globalValueAtItsLine(self) -> None:
-        """
-        A refused value set in the global section is reported at its line.
-        """
-        error = self.assertRaises(ConfigError, _load, self, f'restrict_room_creation = "everyone"\n\nComponent "{MUC}" "muc"\n')
-        self.assertRegex(str(error), r':1: restrict_room_creation: "everyone" is not false, "admin", "local" or true$')
-
-    def test_converted(self) -> None:
-        """
-        The component's options hold the converted values, and the defaults
-        of what is not set.
-        """
-        _, config = _load(self, f'Component "{MUC}" "muc"\n  muc_max_rooms = "50"\n  restrict_room_creation = true\n  admins = "Boss@Example.org/x"\n')
-        options = config.components[MUC].options
-        self.assertEqual(
-            (options["muc_max_rooms"], options["restrict_room_creation"], options["admins"], options["muc_tombstone_expiry"]),
-            (50, "admin", ("boss@example.org",), 86400 * 31),
-        )
-
-    def test_knownNoWarning(self) -> None:
-        """
-        The declared options are not warned about, under the Component or
-        globally, even those without a C{muc_} prefix.
-        """
-        _, config = _load(self, f'component_admins_as_room_owners = false\nComponent "{MUC}" "muc"\n  muc_tombstone_expiry = 60\n')
-        self.assertEqual(config.warnings, ())
-
-    def test_unknownStillWarned(self) -> None:
-        """
-        An unknown option keeps its warning, with the closest declared name
-        as the hint.
-        """
-        path, config = _load(self, f'Component "{MUC}" "muc"\n  component_admins_as_room_owner = false\n')
-        self.assertEqual(
-            config.warnings,
-            (f"{path}:2: unknown option 'component_admins_as_room_owner' under Component \"{MUC}\" \"muc\" "
-             "(did you mean 'component_admins_as_room_owners'?)",),
-        )
-
-    def test_moduleOptions(self) -> None:
-        """
-        C{muc_mam}'s declared options are checked at their line too.
-        """
-        text = f'Component "{MUC}" "muc"\n  modules_enabled = {{ "muc_mam" }}\n  muc_log_expires_after = "soon"\n'
-        error = self.assertRaises(ConfigError, _load, self, text)
-        self.assertRegex(str(error), r":3: muc_log_expires_after: ")
