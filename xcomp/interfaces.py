@@ -107,6 +107,46 @@ class IInternalComponent(Interface):
     )
 
 
+class IOptionType(Interface):
+    """
+    The type of a plugin's option (L{xcomp.pluginoptions.Integer} and its
+    siblings; a plugin may write its own).
+    """
+
+    def convert(value):
+        """
+        Convert a value the configuration file gave (a bool, int, float, str,
+        a tuple for a list, a mapping for a table) or that C{convert}
+        returned before (converting twice must be harmless).
+
+        @raise ValueError: the value is refused; the text says why, without
+            the option's name.
+        """
+
+    def describe():
+        """
+        A few words for C{--list-plugins}: C{"integer 1..3600"}.
+        """
+
+
+class IPluginOption(Interface):
+    """
+    One option a plugin or module declares (L{xcomp.pluginoptions.PluginOption}).
+    """
+
+    name = Attribute("The option's name in the configuration file, a str.")
+    type = Attribute("Its L{IOptionType}.")
+    default = Attribute("What the plugin gets when the option is not set.")
+    doc = Attribute("One line for C{--list-plugins}.")
+
+    def convert(value):
+        """
+        The value converted by L{type}.
+
+        @raise ValueError: it is refused (the text says why).
+        """
+
+
 class IComponentPlugin(Interface):
     """
     An internal component, found with C{getPlugins(IComponentPlugin)} in a
@@ -116,6 +156,10 @@ class IComponentPlugin(Interface):
 
     name = Attribute("The plugin name the configuration uses, as a str.")
     description = Attribute("One line for C{twistd xcomp --list-plugins}.")
+    options = Attribute(
+        "The L{IPluginOption}s it declares, a sequence: the configuration"
+        " loaders convert them, at the option's own line, and know their names."
+    )
 
     def makeComponent(domain, options, router):
         """
@@ -125,7 +169,8 @@ class IComponentPlugin(Interface):
         @param domain: the nameprep'd domain.
         @param options: every option visible to the component (its own,
             then the global section's), as a read-only mapping of the values
-            the configuration file gave; C{data_path}, when set, is absolute.
+            the configuration file gave, with each declared option (L{options})
+            converted or set to its default; C{data_path}, when set, is absolute.
         @param router: the L{IRouter}.
         @return: an L{IInternalComponent} that is also an C{IService}.
         @raise ValueError: an option has a value the plugin refuses; the text
@@ -144,6 +189,7 @@ class IComponentModule(Interface):
     name = Attribute("The module name C{modules_enabled} uses, as a str.")
     description = Attribute("One line for C{twistd xcomp --list-plugins}.")
     components = Attribute("The plugin names whose components it extends, a tuple of str.")
+    options = Attribute("The L{IPluginOption}s it declares, as for L{IComponentPlugin}.")
 
     def attach(component, options):
         """

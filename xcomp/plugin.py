@@ -8,8 +8,14 @@ here, which import nothing of the component until it is used::
     from xcomp.plugin import ComponentModule, ComponentPlugin
 
     ping = ComponentPlugin(
-        "ping", "xcomp_ping.component.makeComponent", "Answers XEP-0199 pings"
+        "ping", "xcomp_ping.component.makeComponent", "Answers XEP-0199 pings",
+        options="xcomp_ping.component.OPTIONS",
     )
+
+C{options} declares the plugin's options (L{PluginOption}s, or the name
+of a sequence of them, imported when a configuration uses the plugin): the
+configuration loaders convert each at its own line and do not warn about
+them as unknown, and C{--list-plugins} shows them.
 
 L{installedPlugins} and L{installedModules} find every provider with
 C{twisted.plugin.getPlugins}, xcomp's own C{muc} and C{muc_mam} included.
@@ -35,6 +41,11 @@ C{muc} does::
    into bytes, and the parsing of one serialised element.
  - L{bounce}: the error reply to a stanza, or C{None} for one that must
    not be answered (errors, iq results).
+ - L{PluginOption}, L{Boolean}, L{Integer}, L{Float}, L{String},
+   L{Choice}, L{StringList}: declared options and their types, and
+   L{convertOptions}, which applies them to a mapping
+   (L{xcomp.pluginoptions}).
+ - L{implementer}: C{zope.interface.implementer}, for C{disco.IDisco}.
  - L{Logger}: C{twisted.logger.Logger}, held back below the lowest level
    the configured log sinks want.
  - L{disco}, L{subprotocols}, L{data_form}: wokkel's modules, importable
@@ -46,15 +57,15 @@ C{twistd} command, which import this module, stay cheap.
 
 from __future__ import annotations
 
-from types import MappingProxyType, ModuleType
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import attrs
 from twisted.plugin import IPlugin, getPlugins
 from twisted.python.reflect import namedAny
 from zope.interface import Interface, implementer
 
-from xcomp.interfaces import IComponentModule, IComponentPlugin, IInternalComponent
+from xcomp.interfaces import IComponentModule, IComponentPlugin, IInternalComponent, IPluginOption
 
 if TYPE_CHECKING:
     from xcomp._wokkel import data_form, disco, subprotocols
@@ -62,23 +73,35 @@ if TYPE_CHECKING:
     from xcomp.errors import bounce
     from xcomp.internal import InternalComponent
     from xcomp.logsinks import Logger
+    from xcomp.pluginoptions import Boolean, Choice, Float, Integer, PluginOption, String, StringList, convertOptions
     from xcomp.stanza import COMPONENT_NS, Stanza, parseElement, quoteAttribute
 
 __all__ = [
+    "Boolean",
     "COMPONENT_NS",
+    "Choice",
     "ComponentModule",
     "ComponentPlugin",
     "DuplicatePluginError",
+    "Float",
+    "Integer",
     "InternalComponent",
     "Logger",
+    "PluginOption",
     "Stanza",
+    "String",
+    "StringList",
     "bounce",
     "buildComponent",
     "checkModules",
+    "convertOptions",
     "data_form",
+    "declaredOptions",
     "disco",
+    "implementer",
     "installedModules",
     "installedPlugins",
+    "optionSchemas",
     "parseElement",
     "quoteAttribute",
     "subprotocols",
@@ -87,7 +110,15 @@ __all__ = [
 #: The names of the component API imported on first use, and the private
 #: module each comes from.
 _LAZY = {
+    "Boolean": "pluginoptions",
     "COMPONENT_NS": "stanza",
+    "Choice": "pluginoptions",
+    "Float": "pluginoptions",
+    "Integer": "pluginoptions",
+    "PluginOption": "pluginoptions",
+    "String": "pluginoptions",
+    "StringList": "pluginoptions",
+    "convertOptions": "pluginoptions",
     "InternalComponent": "internal",
     "Logger": "logsinks",
     "Stanza": "stanza",
@@ -108,9 +139,24 @@ def __getattr__(name: str) -> object:
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     # Written out, not through importlib, so that import-linter sees them.
-    from xcomp import _wokkel, errors, internal, logsinks, stanza
+    if home == "pluginoptions":
+        # Alone: a plugin file may declare its options inline, and must stay
+        # cheap to import.
+        from xcomp import pluginoptions
 
-    modules = {"_wokkel": _wokkel, "errors": errors, "internal": internal, "logsinks": logsinks, "stanza": stanza}
+        value = getattr(pluginoptions, name)
+        globals()[name] = value
+        return value
+    from xcomp import _wokkel, errors, internal, logsinks, pluginoptions, stanza
+
+    modules = {
+        "_wokkel": _wokkel,
+        "errors": errors,
+        "internal": internal,
+        "logsinks": logsinks,
+        "pluginoptions": pluginoptions,
+        "stanza": stanza,
+    }
     value = getattr(modules[home], name)
     globals()[name] = value
     return value
@@ -121,6 +167,60 @@ def __dir__() -> list[str]:
 
 
 _P = TypeVar("_P", bound=Interface)
+
+
+def _declared(options: Iterable[IPluginOption] | str) -> tuple[IPluginOption, ...] | str:
+    """
+    Declared options as a tuple, or the name of where they are (an attrs
+    converter).
+    """
+    return options if isinstance(options, str) else tuple(options)
+
+
+def _resolve(options: tuple[IPluginOption, ...] | str) -> tuple[IPluginOption, ...]:
+    """
+    Declared options, imported first when given by name.
+    """
+    if isinstance(options, str):
+        found: Iterable[IPluginOption] = namedAny(options)
+        return tuple(found)
+    return options
+
+
+def declaredOptions(provider: object) -> tuple[IPluginOption, ...]:
+    """
+    The options a plugin or module declares; none for a provider written
+    before plugins could declare options (it has no C{options}).
+    """
+    return tuple(getattr(provider, "options", ()))
+
+
+class _DeclaredOptions(Mapping[str, tuple[IPluginOption, ...]]):
+    """
+    The options of each provider by name, resolved when looked up (so that
+    only the plugins a configuration uses are imported).
+    """
+
+    def __init__(self, providers: Mapping[str, object]) -> None:
+        self._providers = providers
+
+    def __getitem__(self, name: str) -> tuple[IPluginOption, ...]:
+        return declaredOptions(self._providers[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._providers)
+
+    def __len__(self) -> int:
+        return len(self._providers)
+
+
+def optionSchemas(providers: Mapping[str, object]) -> Mapping[str, tuple[IPluginOption, ...]]:
+    """
+    The declared options of plugins or modules by name, for
+    L{xcomp.config.loadConfig}'s C{pluginOptions}/C{moduleOptions}; each is
+    resolved (and a schema given by name imported) when first looked up.
+    """
+    return _DeclaredOptions(providers)
 
 
 def _names(names: Iterable[str]) -> tuple[str, ...]:
@@ -142,11 +242,18 @@ class ComponentPlugin:
     @ivar factory: the fully qualified name of a callable with the
         signature of L{IComponentPlugin.makeComponent}.
     @ivar description: one line for C{--list-plugins}.
+    @ivar options: the L{IPluginOption}s it declares; given as a sequence,
+        or as the fully qualified name of one (imported when first read).
     """
 
     name: str
     factory: str
     description: str = ""
+    _options: tuple[IPluginOption, ...] | str = attrs.field(default=(), alias="options", converter=_declared)
+
+    @property
+    def options(self) -> tuple[IPluginOption, ...]:
+        return _resolve(self._options)
 
     def makeComponent(self, domain: str, options: Mapping[str, object], router: object) -> object:
         """
@@ -167,12 +274,18 @@ class ComponentModule:
     @ivar factory: the fully qualified name of a callable with the
         signature of L{IComponentModule.attach}.
     @ivar description: one line for C{--list-plugins}.
+    @ivar options: as for L{ComponentPlugin}.
     """
 
     name: str
     components: tuple[str, ...] = attrs.field(converter=_names)
     factory: str
     description: str = ""
+    _options: tuple[IPluginOption, ...] | str = attrs.field(default=(), alias="options", converter=_declared)
+
+    @property
+    def options(self) -> tuple[IPluginOption, ...]:
+        return _resolve(self._options)
 
     def attach(self, component: object, options: Mapping[str, object]) -> None:
         """
@@ -284,14 +397,24 @@ def buildComponent(
     """
     from xcomp.config import ConfigError
 
+    from xcomp.pluginoptions import convertOptions
+
     label = f'Component "{component.domain}" "{component.plugin}"'
     options = dict(component.options)
     if dataPath is not None:
         options["data_path"] = dataPath
-    frozen = MappingProxyType(options)
     plugin = plugins.get(component.plugin)
     if plugin is None:
         raise ConfigError(component.location, f"{label}: the plugin is not installed")
+    declared = list(declaredOptions(plugin))
+    for name in component.modules:
+        declared += declaredOptions(modules.get(name))
+    # The loader converted them already, at each option's own line; this is
+    # for configurations made in code.
+    try:
+        frozen = convertOptions(options, declared)
+    except ValueError as e:
+        raise ConfigError(component.location, f"{label}: {e}") from None
     try:
         service = plugin.makeComponent(component.domain, frozen, router)
     except ValueError as e:

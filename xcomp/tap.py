@@ -25,7 +25,15 @@ from xcomp import __version__
 from xcomp.config import ConfigError, RouterConfig, loadConfig
 from xcomp.interfaces import IComponentModule, IComponentPlugin
 from xcomp.logsinks import Logger, gate, lowestLevel, sinkObservers
-from xcomp.plugin import DuplicatePluginError, checkModules, installedModules, installedPlugins
+from xcomp.plugin import (
+    DuplicatePluginError,
+    checkModules,
+    declaredOptions,
+    installedModules,
+    installedPlugins,
+    optionSchemas,
+)
+from xcomp.pluginoptions import describeOptions
 from xcomp.service import PidfileInUse, RouterService, checkPidfile
 from xcomp.tls import checkListeners
 
@@ -82,7 +90,11 @@ class Options(usage.Options):
             raise usage.UsageError("--config is required (for example: -c prosody.cfg.lua)")
         try:
             self["parsed"] = loadConfig(
-                self["config"], plugins=self["plugins"], modules=self["modules"]
+                self["config"],
+                plugins=self["plugins"],
+                modules=self["modules"],
+                pluginOptions=optionSchemas(self["plugins"]),
+                moduleOptions=optionSchemas(self["modules"]),
             )
             checkModules(self["parsed"], self["modules"])
             checkListeners(self["parsed"])
@@ -92,15 +104,21 @@ class Options(usage.Options):
 
 def listPlugins(plugins: Mapping[str, IComponentPlugin], modules: Mapping[str, IComponentModule]) -> str:
     """
-    The text of C{--list-plugins}: one line per plugin, then per module.
+    The text of C{--list-plugins}: one line per plugin, then per module,
+    each followed by the options it declares (name, type, default, doc).
     """
     lines = ["Component plugins (Component \"domain\" \"plugin\"):"]
-    lines += [f"  {name:<12} {p.description}" for name, p in plugins.items()] or ["  (none)"]
+    for name, p in plugins.items():
+        lines.append(f"  {name:<12} {p.description}")
+        lines += describeOptions(declaredOptions(p))
+    if not plugins:
+        lines.append("  (none)")
     lines.append("Component modules (modules_enabled under a Component):")
-    lines += [
-        f"  {name:<12} {m.description} [extends: {', '.join(m.components)}]"
-        for name, m in modules.items()
-    ] or ["  (none)"]
+    for name, m in modules.items():
+        lines.append(f"  {name:<12} {m.description} [extends: {', '.join(m.components)}]")
+        lines += describeOptions(declaredOptions(m))
+    if not modules:
+        lines.append("  (none)")
     return "\n".join(lines) + "\n"
 
 

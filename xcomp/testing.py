@@ -31,7 +31,6 @@ due, so replies are there when it returns.
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import Callable, Iterable, Mapping
 
 from twisted.internet import defer
@@ -160,17 +159,22 @@ class ComponentHarness:
         @param options: the component's options, as in the configuration.
         @param modules: modules (or names of installed ones) to attach.
         """
-        from xcomp.plugin import installedModules, installedPlugins
+        from xcomp.plugin import declaredOptions, installedModules, installedPlugins
+        from xcomp.pluginoptions import convertOptions
 
         if isinstance(plugin, str):
             plugin = installedPlugins()[plugin]
+        attached = [installedModules()[m] if isinstance(m, str) else m for m in modules]
+        declared = list(declaredOptions(plugin))
+        for module in attached:
+            declared += declaredOptions(module)
         clock = Clock()
         router = Router(clock)
-        frozen = MappingProxyType(dict(options))
+        # Converted as the configuration loader would: the plugin gets its
+        # declared options' values and defaults.
+        frozen = convertOptions(options, declared)
         component = plugin.makeComponent(domain, frozen, router)
-        for module in modules:
-            if isinstance(module, str):
-                module = installedModules()[module]
+        for module in attached:
             module.attach(component, frozen)
         router.addHost(domain, component.route)
         return cls(component, router, clock)

@@ -20,10 +20,12 @@ muc = ComponentPlugin(
     "muc",
     "xcomp.muc.component.makeComponent",
     "XEP-0045 multi-user chat rooms",
+    options="xcomp.muc.options.OPTIONS",
 )
 muc_mam = ComponentModule(
     "muc_mam",
     ("muc",),
     "xcomp.muc.mam.attach",
     "XEP-0313 message archives for the rooms of a muc component",
+    options="xcomp.muc.options.MAM_OPTIONS",
 )

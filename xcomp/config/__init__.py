@@ -17,11 +17,12 @@ resolved against the directory of the top-level configuration file.
 from __future__ import annotations
 
 import os
-from typing import Collection
+from typing import Collection, Mapping, Sequence
 
 from twisted.python.filepath import FilePath
 
 from xcomp.config.acl import ACLPattern, AccessClause
+from xcomp.interfaces import IPluginOption
 from xcomp.config.model import (
     CONFLICT_POLICIES,
     DEFAULT_KEEPALIVE_INTERVAL,
@@ -75,6 +76,8 @@ def loadConfig(
     *,
     plugins: Collection[str] = (),
     modules: Collection[str] = (),
+    pluginOptions: Mapping[str, Sequence[IPluginOption]] | None = None,
+    moduleOptions: Mapping[str, Sequence[IPluginOption]] | None = None,
 ) -> RouterConfig:
     """
     Load a configuration file: MongooseIM's TOML when its name ends in
@@ -85,6 +88,12 @@ def loadConfig(
         (C{Component "x" "plugin"}).
     @param modules: The names of the installed per-component modules
         (C{modules_enabled} under an internal component).
+    @param pluginOptions: The options each plugin declares, by plugin name
+        (L{xcomp.plugin.optionSchemas}); looked up only for the plugins the
+        file uses.  Each declared option a component sees is converted (a
+        refused value is a L{ConfigError} at the line that set it), set to
+        its default when unset, and not warned about as unknown.
+    @param moduleOptions: The same for modules.
     @return: The validated configuration; warnings are in
         L{RouterConfig.warnings}.
     @raise ConfigError: For any mistake, as C{file:line: what is wrong}.
@@ -99,4 +108,4 @@ def loadConfig(
         return loadTOML(source)
     from xcomp.config.prosody import loadProsody
 
-    return loadProsody(source, plugins, modules)
+    return loadProsody(source, plugins, modules, pluginOptions or {}, moduleOptions or {})

@@ -35,10 +35,12 @@ from xcomp.muc.elements import (
     errorList,
 )
 from xcomp.muc.discovery import RoomDiscovery
+from xcomp.muc.nicks import nickTooLong, tooLongError
 from xcomp.muc.room import Room
 from xcomp.muc.settings import ServiceOptions
 from xcomp.muc.state import bareOf
 from xcomp.muc.store import SQLiteStore
+from xcomp.muc.tombstones import Tombstone, Tombstones
 from xcomp.plugin import InternalComponent, Logger, Stanza, bounce, disco, subprotocols
 
 __all__ = ["MUCComponent", "MUCHandler", "makeComponent"]
@@ -95,6 +97,7 @@ class MUCComponent(InternalComponent):
         self._lockTimers: dict[str, IDelayedCall] = {}
         self._writes: set[defer.Deferred[None]] = set()
         self._pending: list[Stanza] | None = []
+        self.tombstones = Tombstones(router.reactor.seconds, options.tombstoneExpiry, options.maxRooms)
         MUCHandler().setHandlerParent(self)
         RoomDiscovery(self.rooms, options).setHandlerParent(self)
         disco.DiscoHandler().setHandlerParent(self)
@@ -156,8 +159,14 @@ class MUCComponent(InternalComponent):
     def _loaded(self, rows: list[tuple[str, str]]) -> defer.Deferred[None]:
         for jid, data in rows:
             try:
+                record = json.loads(data)
+                stone = Tombstone.fromRecord(record) if isinstance(record, dict) else None
+                if stone is not None:
+                    self.tombstones.restore(jid, stone)
+                    self._stored.add(jid)
+                    continue
                 room = Room.load(
-                    jid, json.loads(data), self.options, clock=self.router.reactor.seconds, extensions=self.extensions
+                    jid, record, self.options, clock=self.router.reactor.seconds, extensions=self.extensions
                 )
             except (ValueError, TypeError, AttributeError):
                 self._log.failure("{domain}: cannot load room {room}; skipping it", domain=self.domain, room=jid)
@@ -214,7 +223,8 @@ class MUCComponent(InternalComponent):
 
     def receive(self, stanza: Stanza) -> None:
         """
-        Hold stanzas until the rooms are loaded, then dispatch them.
+        Hold stanzas until the rooms are loaded, then dispatch them; answer
+        those to a tombstone with C{gone}.
         """
         if self._pending is not None and self.running:
             if len(self._pending) < MAX_PENDING:
@@ -224,7 +234,23 @@ class MUCComponent(InternalComponent):
                 if reply is not None:
                     self.router.route(reply)
             return
+        if len(self.tombstones):
+            stop, reply, removed = self.tombstones.screen(stanza, self.options.admins)
+            if removed is not None:
+                self._forget(removed)
+            if reply is not None:
+                self.router.route(reply)
+            if stop:
+                return
         super().receive(stanza)
+
+    def _forget(self, jid: str) -> None:
+        """
+        Remove a stored room or tombstone.
+        """
+        if jid in self._stored:
+            self._stored.discard(jid)
+            self._write(self.storage.deleteRoom(jid))
 
     # Used by the handlers
 
@@ -257,9 +283,10 @@ class MUCComponent(InternalComponent):
                 timer.cancel()
             for extension in self.extensions:
                 extension.destroyed(room)
-            if jid in self._stored:
-                self._stored.discard(jid)
-                self._write(self.storage.deleteRoom(jid))
+            if room.destroyed and room.config.persistent and self.options.tombstones:
+                self._bury(room)
+            else:
+                self._forget(jid)
             return
         if not room.locked and jid in self._lockTimers:
             timer = self._lockTimers.pop(jid)
@@ -273,6 +300,18 @@ class MUCComponent(InternalComponent):
             elif jid in self._stored:
                 self._stored.discard(jid)
                 self._write(self.storage.deleteRoom(jid))
+
+    def _bury(self, room: Room) -> None:
+        """
+        Leave a tombstone in place of a destroyed persistent room, stored
+        where the room was.
+        """
+        reason, newjid = room.destroyedWith
+        stone, dropped = self.tombstones.bury(room.jid, reason, newjid)
+        self._stored.add(room.jid)
+        self._write(self.storage.saveRoom(room.jid, json.dumps(stone.dump())))
+        for jid in dropped:
+            self._forget(jid)
 
     def _write(self, d: defer.Deferred[None]) -> None:
         """
@@ -310,12 +349,13 @@ class MUCComponent(InternalComponent):
 
     def _lockExpired(self, room: Room) -> None:
         """
-        A room still locked after C{muc_room_lock_timeout} is destroyed.
+        A room still locked after C{muc_room_lock_timeout} unlocks, as in
+        Prosody (whose lock is a deadline): others may enter it from now on,
+        with the configuration it was made with.
         """
         self._lockTimers.pop(room.jid, None)
         if self.rooms.get(room.jid) is room and room.locked:
-            self.emit(room.destroy(reason="The room was not configured in time"))
-            self.settle(room)
+            room.locked = False
 
 
 @lru_cache(maxsize=16384)
@@ -379,6 +419,9 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             return
         room = component.rooms.get(jid)
         created = False
+        if nickTooLong(component.options, room, presence, sender, nick):
+            component.emit(tooLongError(presence))
+            return
         if room is None:
             if presence.getAttribute("type") is not None:
                 return

@@ -13,7 +13,6 @@ L{MAMHandler} answers C{urn:xmpp:mam:2} queries with XEP-0059 paging.
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Mapping, NoReturn, Sequence
 
@@ -28,6 +27,7 @@ from zope.interface import implementer
 from xcomp.interfaces import IRoomExtension
 from xcomp.muc.component import MUCComponent
 from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise
+from xcomp.muc.options import parsePeriod
 from xcomp.muc.settings import OptionReader, asBoolean, asInteger
 from xcomp.muc.state import Occupant, RoomState, rank
 from xcomp.muc.store import ArchiveEntry, ArchivePage, ArchiveQuery, ItemNotFound
@@ -47,36 +47,6 @@ DEFAULT_PAGE = 20
 MAX_QUEUED = 10000
 #: The most bytes waiting to be written.
 MAX_QUEUED_BYTES = 16 * 1024 * 1024
-
-_PERIOD = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$")
-_UNITS = {
-    "": 1, "s": 1, "sec": 1, "second": 1, "seconds": 1,
-    "min": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-    "w": 7 * 86400, "week": 7 * 86400, "weeks": 7 * 86400,
-    "m": 30 * 86400, "month": 30 * 86400, "months": 30 * 86400,
-    "y": 365 * 86400, "year": 365 * 86400, "years": 365 * 86400,
-}
-
-
-def parsePeriod(value: object) -> int | None:
-    """
-    A Prosody period (C{604800}, C{"1w"}, C{"2d"}, C{"3m"} months, C{"1y"},
-    C{"never"}) in seconds; C{None} for never.
-
-    @raise ValueError: not a period.
-    """
-    if value is False or value == "never":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str):
-        match = _PERIOD.match(value.lower())
-        if match and match.group(2) in _UNITS and int(match.group(1)) > 0:
-            return int(match.group(1)) * _UNITS[match.group(2)]
-    raise ValueError(f"{value!r} is not a period such as 604800, \"1w\" or \"never\"")
-
 
 @attrs.frozen(kw_only=True)
 class ArchiveOptions:

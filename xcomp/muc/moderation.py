@@ -51,7 +51,7 @@ def adminGet(room: RoomState, sender: str, query: domish.Element) -> domish.Elem
         if room.affiliation(sender) not in ("admin", "owner"):
             raise StanzaError("forbidden", "auth", "Only admins and owners may see this list")
         listed = {bare: a for bare, a in room.affiliations.items() if a == affiliation}
-        if affiliation == "owner":
+        if affiliation == "owner" and room.options.adminsOwnRooms:
             listed.update(dict.fromkeys(room.options.admins, "owner"))
         for bare in sorted(listed):
             entry = result.addElement("item")
@@ -146,8 +146,8 @@ def _checkAffiliation(
     actorAffiliation = room.affiliation(sender)
     if actorAffiliation not in ("admin", "owner"):
         raise StanzaError("forbidden", "auth", "Only admins and owners may change affiliations")
-    if bare in room.options.admins:
-        raise StanzaError("not-allowed", "cancel", "The service's admins own every room")
+    if room.options.ownsRooms(bare):
+        raise StanzaError("not-acceptable", "modify", "The service's admins own every room")
     current = room.affiliation(bare)
     if actorAffiliation == "admin" and (
         current in ("admin", "owner") or affiliation in ("admin", "owner")

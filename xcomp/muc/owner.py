@@ -127,5 +127,6 @@ def destroy(
     room.occupants.clear()
     room.byJid.clear()
     room.destroyed = True
+    room.destroyedWith = (reason, alternate)
     room.stateChanged = True
     return out

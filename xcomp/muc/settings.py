@@ -11,12 +11,13 @@ C{muc#roomconfig} data form.  Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar, cast
 
 import attrs
 from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 
-from xcomp.plugin import data_form
+from xcomp.muc.options import OPTIONS, TOMBSTONE_EXPIRY
+from xcomp.plugin import convertOptions, data_form
 
 NS_ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig"
 
@@ -59,6 +60,7 @@ class RoomConfig:
     changeSubject: bool = False
     historyLength: int = 20
     maxUsers: int = 1000
+    language: str = ""
 
     def toDict(self) -> dict[str, object]:
         """
@@ -101,55 +103,80 @@ class ServiceOptions:
     @ivar maxRooms: C{muc_max_rooms}, the most rooms the service holds.
     @ivar locking: C{muc_room_locking}: a room made by a XEP-0045 client is
         locked until its owner submits the configuration form.
-    @ivar lockTimeout: C{muc_room_lock_timeout}: seconds before a room still
-        locked is destroyed.
+    @ivar lockTimeout: C{muc_room_lock_timeout}: seconds after which a room
+        still locked unlocks (as in Prosody: others may then enter).
+    @ivar adminsOwnRooms: C{component_admins_as_room_owners}: L{admins}
+        are owners of every room (they may create rooms either way).
+    @ivar maxNickLength: C{muc_max_nick_length}: the longest nick, in
+        UTF-8 bytes, of an occupant with no affiliation.
+    @ivar tombstones: C{muc_tombstones}: a destroyed persistent room answers
+        C{gone} for L{tombstoneExpiry} seconds.
     """
 
     name: str = "Chatrooms"
     admins: frozenset[str] = frozenset()
+    adminsOwnRooms: bool = True
     restrictCreation: str | None = None
     localDomain: str = ""
     defaults: RoomConfig = RoomConfig()
-    maxHistory: int = 20
+    maxHistory: int = 100
     maxOccupants: int = 1000
     maxRooms: int = 10000
+    maxNickLength: int = 23
     locking: bool = True
     lockTimeout: int = 300
+    tombstones: bool = True
+    tombstoneExpiry: int = TOMBSTONE_EXPIRY
 
     @classmethod
     def fromOptions(cls, domain: str, options: Mapping[str, object]) -> ServiceOptions:
         """
-        Read the component's options.
+        Read the component's options (L{xcomp.muc.options.OPTIONS}; the
+        configuration loader has converted them already, but a mapping
+        made in code may hold what a file would).
 
         @raise ValueError: an option has an unusable value (the text names it).
         """
-        read = OptionReader(options)
-        maxHistory = read("max_history_messages", 20, asInteger(0))
-        maxOccupants = read("muc_max_occupants", 1000, asInteger(1))
+        read = convertOptions(options, OPTIONS)
+        maxHistory = cast(int, read["max_history_messages"])
+        maxOccupants = cast(int, read["muc_max_occupants"])
+        language = read["muc_room_default_language"]
         defaults = RoomConfig(
-            persistent=read("muc_room_default_persistent", False, asBoolean),
-            public=read("muc_room_default_public", True, asBoolean),
-            membersOnly=read("muc_room_default_members_only", False, asBoolean),
-            moderated=read("muc_room_default_moderated", False, asBoolean),
-            whois="anyone" if read("muc_room_default_public_jids", False, asBoolean) else "moderators",
-            allowInvites=read("muc_room_default_allow_member_invites", False, asBoolean),
-            changeSubject=read("muc_room_default_change_subject", False, asBoolean),
-            historyLength=min(read("muc_room_default_history_length", 20, asInteger(0)), maxHistory),
+            persistent=bool(read["muc_room_default_persistent"]),
+            public=bool(read["muc_room_default_public"]),
+            membersOnly=bool(read["muc_room_default_members_only"]),
+            moderated=bool(read["muc_room_default_moderated"]),
+            whois="anyone" if read["muc_room_default_public_jids"] else "moderators",
+            allowInvites=bool(read["muc_room_default_allow_member_invites"]),
+            changeSubject=bool(read["muc_room_default_change_subject"]),
+            historyLength=min(cast(int, read["muc_room_default_history_length"]), maxHistory),
             maxUsers=maxOccupants,
+            language=language if isinstance(language, str) else "",
         )
-        restrict = read("restrict_room_creation", None, _restriction)
+        restrict = read["restrict_room_creation"]
         return cls(
-            name=read("name", "Chatrooms", _string),
-            admins=frozenset(read("admins", (), _jids)),
-            restrictCreation=restrict,
+            name=cast(str, read["name"]),
+            admins=frozenset(cast("tuple[str, ...]", read["admins"])),
+            adminsOwnRooms=bool(read["component_admins_as_room_owners"]),
+            restrictCreation=restrict if isinstance(restrict, str) else None,
             localDomain=domain.partition(".")[2],
             defaults=defaults,
             maxHistory=maxHistory,
             maxOccupants=maxOccupants,
-            maxRooms=read("muc_max_rooms", 10000, asInteger(1)),
-            locking=read("muc_room_locking", True, asBoolean),
-            lockTimeout=read("muc_room_lock_timeout", 300, asInteger(0)),
+            maxRooms=cast(int, read["muc_max_rooms"]),
+            maxNickLength=cast(int, read["muc_max_nick_length"]),
+            locking=bool(read["muc_room_locking"]),
+            lockTimeout=cast(int, read["muc_room_lock_timeout"]),
+            tombstones=bool(read["muc_tombstones"]),
+            tombstoneExpiry=cast(int, read["muc_tombstone_expiry"]),
         )
+
+    def ownsRooms(self, bare: str) -> bool:
+        """
+        Whether C{bare} is an owner of every room: one of L{admins}, with
+        C{component_admins_as_room_owners} on.
+        """
+        return self.adminsOwnRooms and bare in self.admins
 
 
 class OptionReader:
@@ -246,6 +273,7 @@ def configForm(
     fields = [
         data_form.Field("text-single", "muc#roomconfig_roomname", config.name, label="Title"),
         data_form.Field("text-single", "muc#roomconfig_roomdesc", config.description, label="Description"),
+        data_form.Field("text-single", "muc#roomconfig_lang", config.language, label="Language (xml:lang)"),
         data_form.Field("boolean", "muc#roomconfig_persistentroom", config.persistent,
                         label="Persistent (kept when the last occupant leaves)"),
         data_form.Field("boolean", "muc#roomconfig_publicroom", config.public,
@@ -343,6 +371,12 @@ def submitForm(
             raise ValueError(f"{var}: {value!r} is not one of {', '.join(allowed)}")
         return value
 
+    def language(current: str) -> str:
+        value = text("muc#roomconfig_lang", current)
+        if len(value) > 64:
+            raise ValueError("muc#roomconfig_lang: longer than 64 characters")
+        return value
+
     password = text("muc#roomconfig_roomsecret", config.password)
     if not boolean("muc#roomconfig_passwordprotectedroom", bool(password)):
         password = ""
@@ -353,6 +387,7 @@ def submitForm(
         config,
         name=text("muc#roomconfig_roomname", config.name),
         description=text("muc#roomconfig_roomdesc", config.description),
+        language=language(config.language),
         persistent=boolean("muc#roomconfig_persistentroom", config.persistent),
         public=boolean("muc#roomconfig_publicroom", config.public),
         membersOnly=boolean("muc#roomconfig_membersonly", config.membersOnly),

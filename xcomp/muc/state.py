@@ -139,6 +139,8 @@ class RoomState:
         self.history = History(jid, clock)
         self.locked = False
         self.destroyed = False
+        #: The reason and alternate venue it was destroyed with (its tombstone says them).
+        self.destroyedWith: tuple[str | None, str | None] = (None, None)
         self.stateChanged = False
 
     def __repr__(self) -> str:
@@ -161,7 +163,7 @@ class RoomState:
         every room.
         """
         bare = bareOf(jid)
-        if bare in self.options.admins:
+        if self.options.ownsRooms(bare):
             return "owner"
         return self.affiliations.get(bare, "none")
 

@@ -94,15 +94,17 @@ class RoomLifeTests(MUCTestCase):
 
     def test_lockTimeout(self) -> None:
         """
-        A room still locked after C{muc_room_lock_timeout} is destroyed.
+        A room still locked after C{muc_room_lock_timeout} unlocks, as in
+        Prosody (whose lock is a deadline): others may enter from then on.
         """
         self.join("alice@example.org/a", "alice")
         self.harness.advance(299)
-        self.assertIn(ROOM, self.component.rooms)
+        [error] = self.join("bob@example.org/b", "bob")
+        self.assertEqual(errorOf(error), ("cancel", "item-not-found"))
         self.harness.advance(1)
-        self.assertNotIn(ROOM, self.component.rooms)
-        [gone] = self.users.take()
-        self.assertEqual(gone["type"], "unavailable")
+        self.assertIn(ROOM, self.component.rooms)
+        self.assertFalse(self.component.rooms[ROOM].locked)
+        self.assertEqual(len(self.join("bob@example.org/b", "bob")), 3)
 
     def test_temporaryRoomDropped(self) -> None:
         """
@@ -194,7 +196,7 @@ class DiscoTests(MUCTestCase):
     Service discovery on the service and on rooms.
     """
 
-    options = {"name": "Chat here"}
+    options = {"name": "Chat here", "muc_room_default_public": True}
 
     def test_serviceInfo(self) -> None:
         """

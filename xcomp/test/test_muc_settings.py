@@ -19,11 +19,12 @@ class ServiceOptionsTests(SynchronousTestCase):
 
     def test_defaults(self) -> None:
         """
-        With no options, rooms are public, temporary, open, unmoderated and
-        semi-anonymous, with 20 messages of history, as in Prosody.
+        With no options, rooms are hidden (Prosody 0.12's
+        C{muc_room_default_public} is false), temporary, open, unmoderated
+        and semi-anonymous, with 20 messages of history, as in Prosody.
         """
         options = ServiceOptions.fromOptions(DOMAIN, {})
-        self.assertEqual(options.defaults, RoomConfig(historyLength=20, maxUsers=1000))
+        self.assertEqual(options.defaults, RoomConfig(public=False, historyLength=20, maxUsers=1000))
         self.assertEqual((options.name, options.restrictCreation, options.locking), ("Chatrooms", None, True))
         self.assertEqual(options.localDomain, "example.org")
 
@@ -75,7 +76,7 @@ class ServiceOptionsTests(SynchronousTestCase):
             {"muc_max_rooms": 0},
             {"restrict_room_creation": "friends"},
             {"admins": ("not a jid@@",)},
-            {"name": 3},
+            {"name": True},
         ):
             error = self.assertRaises(ValueError, ServiceOptions.fromOptions, DOMAIN, options)
             self.assertTrue(str(error).startswith(next(iter(options)) + ": "), str(error))

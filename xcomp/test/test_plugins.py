@@ -264,15 +264,50 @@ class CommandLineTests(SynchronousTestCase):
 
     def test_badOptionExits(self) -> None:
         """
-        An option the plugin refuses stops startup with one line naming the
-        file, the line and the option.
+        A value a plugin's declared option refuses stops startup with one
+        line naming the file, the option's own line and the option.
         """
         path = self.writeConfig('Component "conference.example" "muc"\n  muc_max_rooms = "lots"\n')
+        error = self.assertRaises(SystemExit, Options().parseOptions, ["-c", path])
+        self.assertEqual(
+            str(error.code), f'{path}:2: muc_max_rooms: "lots" is not an integer from 1 to 10000000'
+        )
+
+    def test_refusedByPluginExits(self) -> None:
+        """
+        An option the plugin's factory refuses itself (a C{ValueError})
+        stops startup with one line at the component's line.
+        """
+        path = self.writeConfig('Component "t.example" "test"\n  bad = true\n')
         options = Options()
+        self.patch(plugin, "getPlugins", lambda interface, *a: [TEST_PLUGIN] if interface is IComponentPlugin else [])
         options.parseOptions(["-c", path])
         error = self.assertRaises(SystemExit, makeService, options, MemoryReactorClock())
-        self.assertTrue(str(error.code).startswith(f"{path}:1: "), error.code)
-        self.assertIn("muc_max_rooms", str(error.code))
+        self.assertEqual(str(error.code), f'{path}:1: Component "t.example" "test": bad: not today')
+
+
+def installExample(case: SynchronousTestCase) -> None:
+    """
+    Put a copy of C{examples/xcomp-ping} on the import and plugin paths
+    for the duration of a test.
+    """
+    if not EXAMPLE.exists():
+        raise SkipTest("examples/ is not there (not a source checkout)")
+    # A copy, so that Twisted's dropin.cache is written there and not
+    # into the source tree.
+    copy = FilePath(case.mktemp())
+    EXAMPLE.copyTo(copy)
+    sys.path.insert(0, copy.path)
+    pluginDirectory = copy.child("twisted").child("plugins").path
+    twisted.plugins.__path__.append(pluginDirectory)
+
+    def restore() -> None:
+        sys.path.remove(copy.path)
+        twisted.plugins.__path__.remove(pluginDirectory)
+        for name in [m for m in sys.modules if m.startswith(("xcomp_ping", "twisted.plugins.xcomp_ping"))]:
+            del sys.modules[name]
+
+    case.addCleanup(restore)
 
 
 class ThirdPartyExampleTests(SynchronousTestCase):
@@ -283,23 +318,7 @@ class ThirdPartyExampleTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        if not EXAMPLE.exists():
-            raise SkipTest("examples/ is not there (not a source checkout)")
-        # A copy, so that Twisted's dropin.cache is written there and not
-        # into the source tree.
-        copy = FilePath(self.mktemp())
-        EXAMPLE.copyTo(copy)
-        sys.path.insert(0, copy.path)
-        pluginDirectory = copy.child("twisted").child("plugins").path
-        twisted.plugins.__path__.append(pluginDirectory)
-
-        def restore() -> None:
-            sys.path.remove(copy.path)
-            twisted.plugins.__path__.remove(pluginDirectory)
-            for name in [m for m in sys.modules if m.startswith(("xcomp_ping", "twisted.plugins.xcomp_ping"))]:
-                del sys.modules[name]
-
-        self.addCleanup(restore)
+        installExample(self)
 
     def test_foundWithBuiltins(self) -> None:
         """
@@ -319,7 +338,7 @@ class ThirdPartyExampleTests(SynchronousTestCase):
         result = reporter.TestResult()
         suite.run(result)
         self.assertEqual((result.errors, result.failures), ([], []))
-        self.assertEqual(result.successes, 3)
+        self.assertEqual(result.successes, 5)
 
     def test_configured(self) -> None:
         """

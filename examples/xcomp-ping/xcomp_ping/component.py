@@ -1,19 +1,23 @@
 # -*- test-case-name: xcomp_ping.test.test_component -*-
 """
 A XEP-0199 ping responder with a service discovery identity, written as
-ordinary wokkel handlers on an xcomp internal component.
+ordinary wokkel handlers on an xcomp internal component.  Its options
+(C{name}, C{pong_interval}) are declared in the plugin file, so xcomp
+converts them and reports a wrong value at its own line.
 """
 
 from __future__ import annotations
 
 from typing import Mapping
 
+from twisted.internet import task
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
-from zope.interface import implementer
 
 from xcomp.interfaces import IRouter
-from xcomp.plugin import InternalComponent, disco, subprotocols
+from xcomp.plugin import InternalComponent, disco, implementer, subprotocols
 
 NS_PING = "urn:xmpp:ping"
 
@@ -26,23 +30,33 @@ class PingHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
     iqHandlers = {f"/iq[@type='get']/ping[@xmlns='{NS_PING}']": "onPing"}
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, pongInterval: float, reactor: IReactorTime) -> None:
         super().__init__()
         self.name = name
+        self.pongInterval = pongInterval
+        self.reactor = reactor
 
     def connectionInitialized(self) -> None:
         self.xmlstream.addObserver(next(iter(self.iqHandlers)), self.handleRequest)
 
-    def onPing(self, iq: domish.Element) -> None:
+    def onPing(self, iq: domish.Element) -> Deferred[None] | None:
         """
-        An empty result is the answer to a ping.
+        An empty result is the answer to a ping, sent after C{pong_interval}
+        seconds when that is set.
         """
+        if self.pongInterval:
+            return task.deferLater(self.reactor, self.pongInterval, lambda: None)
         return None
 
     def getDiscoInfo(self, requestor: JID, target: JID, nodeIdentifier: str = "") -> list[object]:
         if nodeIdentifier:
             return []
-        return [disco.DiscoIdentity("component", "generic", self.name), disco.DiscoFeature(NS_PING)]
+        # Every entity advertises disco#info (XEP-0030), with its own features.
+        return [
+            disco.DiscoIdentity("component", "generic", self.name),
+            disco.DiscoFeature(disco.NS_DISCO_INFO),
+            disco.DiscoFeature(NS_PING),
+        ]
 
     def getDiscoItems(self, requestor: JID, target: JID, nodeIdentifier: str = "") -> list[object]:
         return []
@@ -50,14 +64,13 @@ class PingHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
 def makeComponent(domain: str, options: Mapping[str, object], router: IRouter) -> InternalComponent:
     """
-    The plugin's factory: one component per C{Component "x" "ping"}.
-
-    @raise ValueError: the C{name} option is not a string.
+    The plugin's factory: one component per C{Component "x" "ping"}.  The
+    declared options arrive converted (C{pong_interval} a float), with
+    their defaults when unset.
     """
-    name = options.get("name", "Ping responder")
-    if not isinstance(name, str):
-        raise ValueError(f"name: {name!r} is not a string")
+    name, interval = options["name"], options["pong_interval"]
+    assert isinstance(name, str) and isinstance(interval, float)
     component = InternalComponent(domain, router)
-    PingHandler(name).setHandlerParent(component)
+    PingHandler(name, interval, router.reactor).setHandlerParent(component)
     disco.DiscoHandler().setHandlerParent(component)
     return component

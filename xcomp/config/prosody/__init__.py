@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from types import MappingProxyType
-from typing import Collection
+from typing import Collection, Mapping, Sequence
 
 from xcomp.config import lua
 from xcomp.config.model import (
@@ -36,6 +36,7 @@ from xcomp.config.prosody.hosts import HostReader
 from xcomp.config.prosody.listeners import readListeners
 from xcomp.config.prosody.log import facility, logSinks
 from xcomp.config.prosody.options import Options
+from xcomp.interfaces import IPluginOption
 
 __all__ = ["Builder", "loadProsody"]
 
@@ -46,17 +47,24 @@ class Builder:
     """
 
     def __init__(
-        self, raw: lua.RawConfig, plugins: Collection[str], modules: Collection[str]
+        self,
+        raw: lua.RawConfig,
+        plugins: Collection[str],
+        modules: Collection[str],
+        pluginOptions: Mapping[str, Sequence[IPluginOption]] | None = None,
+        moduleOptions: Mapping[str, Sequence[IPluginOption]] | None = None,
     ) -> None:
         """
         @param raw: The evaluated file.
         @param plugins: The installed component plugin names.
         @param modules: The installed component module names.
+        @param pluginOptions: The options each plugin declares.
+        @param moduleOptions: The options each module declares.
         """
         self._raw = raw
         self._global = raw.sections[0]
         self._options = Options(self._global, os.path.dirname(os.path.abspath(raw.source)))
-        self._hosts = HostReader(self._options, plugins, modules)
+        self._hosts = HostReader(self._options, plugins, modules, pluginOptions or {}, moduleOptions or {})
         self._warnings = [
             f"{Location(w.file, w.line)}: {w.message}" for w in raw.warnings
         ]
@@ -65,8 +73,11 @@ class Builder:
         """
         Read every section and build the model.
         """
+        declared = {id(s): self._hosts.declaredNames(s) for s in self._raw.sections[1:]}
+        # A global option is known when a component that sees it declares it.
+        declared[id(self._global)] = frozenset().union(*declared.values())
         for section in self._raw.sections:
-            self._warnings.extend(checkNames(section, self._global))
+            self._warnings.extend(checkNames(section, self._global, declared[id(section)]))
         options, defaults = self._options, self._global
         # Validate the global defaults of per-host options even when no host
         # uses them, so a mistake there is found at once.
@@ -138,7 +149,13 @@ class Builder:
             raise ConfigError(Location(option.file, option.line), f"log: {e}") from None
 
 
-def loadProsody(source: str, plugins: Collection[str], modules: Collection[str]) -> RouterConfig:
+def loadProsody(
+    source: str,
+    plugins: Collection[str],
+    modules: Collection[str],
+    pluginOptions: Mapping[str, Sequence[IPluginOption]] | None = None,
+    moduleOptions: Mapping[str, Sequence[IPluginOption]] | None = None,
+) -> RouterConfig:
     """
     Load a Prosody-style file: evaluate it as Lua (L{lua.evaluate}), then
     build the model.
@@ -146,6 +163,8 @@ def loadProsody(source: str, plugins: Collection[str], modules: Collection[str])
     @param source: The file name, as messages should give it.
     @param plugins: The installed component plugin names.
     @param modules: The installed component module names.
+    @param pluginOptions: The options each plugin declares.
+    @param moduleOptions: The options each module declares.
     @raise ConfigError: For any mistake, as C{file:line: what is wrong}.
     """
     try:
@@ -157,4 +176,4 @@ def loadProsody(source: str, plugins: Collection[str], modules: Collection[str])
         elif e.file is not None:
             raise ConfigError(None, f"{e.file}: {e.message}") from None
         raise ConfigError(location, e.message) from None
-    return Builder(raw, plugins, modules).build()
+    return Builder(raw, plugins, modules, pluginOptions, moduleOptions).build()

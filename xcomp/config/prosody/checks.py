@@ -8,6 +8,7 @@ section, and values Python cannot use.
 from __future__ import annotations
 
 import difflib
+from typing import AbstractSet
 
 from xcomp.config.lua import LuaOpaque, RawSection
 from xcomp.config.model import Location
@@ -16,12 +17,16 @@ from xcomp.config.values import GLOBAL_ONLY, MISPLACED, PER_HOST, hostLabel, isK
 __all__ = ["checkNames"]
 
 
-def checkNames(section: RawSection, global_: RawSection) -> list[str]:
+def checkNames(
+    section: RawSection, global_: RawSection, declared: AbstractSet[str] = frozenset()
+) -> list[str]:
     """
     Check the option names of one section.
 
     @param section: The section.
     @param global_: The global section (which may be C{section}).
+    @param declared: The names the plugins and modules that see the
+        section's options declare: known, and candidates for the hint.
     @return: The warnings, as C{file:line: text}.
     """
     warnings = []
@@ -35,9 +40,13 @@ def checkNames(section: RawSection, global_: RawSection) -> list[str]:
                 f"{at}: option '{name}'{where} has no effect: it belongs in the "
                 "global section, above the first VirtualHost or Component"
             )
+        elif name in declared:
+            continue
         elif not isKnown(name):
-            known = sorted(GLOBAL_ONLY | PER_HOST)
-            close = difflib.get_close_matches(name, known, n=1)
+            known = sorted(GLOBAL_ONLY | PER_HOST | declared)
+            # A typo, not a name that merely shares a word (pong_interval is
+            # not component_interface): difflib's default 0.6 is too loose.
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             warnings.append(f"{at}: unknown option '{name}'{where}{hint}")
         elif isinstance(option.value, LuaOpaque):

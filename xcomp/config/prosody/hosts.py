@@ -8,7 +8,8 @@ installed).
 
 from __future__ import annotations
 
-from typing import Collection, TypedDict
+from types import MappingProxyType
+from typing import Collection, Mapping, Sequence, TypedDict
 
 from xcomp.config.lua import RawSection
 from xcomp.config.model import (
@@ -26,6 +27,7 @@ from xcomp.config.model import (
 )
 from xcomp.config.prosody.options import Options
 from xcomp.config.values import hostLabel, installed, parseSecret, parseSeconds, quote
+from xcomp.interfaces import IPluginOption
 
 __all__ = ["ComponentSettings", "HostReader"]
 
@@ -68,16 +70,68 @@ class HostReader:
     """
 
     def __init__(
-        self, options: Options, plugins: Collection[str], modules: Collection[str]
+        self,
+        options: Options,
+        plugins: Collection[str],
+        modules: Collection[str],
+        pluginOptions: Mapping[str, Sequence[IPluginOption]] | None = None,
+        moduleOptions: Mapping[str, Sequence[IPluginOption]] | None = None,
     ) -> None:
         """
         @param options: The configuration's options.
         @param plugins: The installed component plugin names.
         @param modules: The installed component module names.
+        @param pluginOptions: The options each plugin declares, by name.
+        @param moduleOptions: The options each module declares, by name.
         """
         self._options = options
         self._plugins = sorted(plugins)
         self._modules = sorted(modules)
+        self._pluginOptions = pluginOptions or {}
+        self._moduleOptions = moduleOptions or {}
+
+    def declared(self, section: RawSection) -> list[IPluginOption]:
+        """
+        The options the plugin of an internal component section and its
+        modules declare (none for other sections, or names not installed).
+        """
+        if section.kind != "Component" or section.module in (None, "component"):
+            return []
+        declared = list(self._pluginOptions.get(section.module, ()))
+        option = section.options.get("modules_enabled")
+        value = () if option is None else option.value
+        for name in value if isinstance(value, tuple) else (value,):
+            if isinstance(name, str):
+                declared.extend(self._moduleOptions.get(name, ()))
+        return declared
+
+    def declaredNames(self, section: RawSection) -> frozenset[str]:
+        """
+        The names of L{declared}.
+        """
+        return frozenset(option.name for option in self.declared(section))
+
+    def _converted(self, section: RawSection) -> Mapping[str, object]:
+        """
+        Every option an internal component sees, its declared ones converted
+        (a refused value is an error at the line that set it, in the section
+        or in the global one) or set to their defaults.
+        """
+        values = dict(self._options.visible(section))
+        seen = set()
+        for declared in self.declared(section):
+            if declared.name in seen:
+                continue
+            seen.add(declared.name)
+            option, _ = self._options.lookup(section, declared.name)
+            if option is None:
+                values[declared.name] = declared.default
+                continue
+            try:
+                values[declared.name] = declared.convert(option.value)
+            except ValueError as e:
+                raise ConfigError(Location(option.file, option.line), f"{declared.name}: {e}") from None
+        return MappingProxyType(values)
 
     def stanzaSizeLimit(self, section: RawSection) -> int:
         """
@@ -166,7 +220,7 @@ class HostReader:
             modules=self._enabledModules(section),
             name=settings["name"],
             discoHidden=settings["discoHidden"],
-            options=self._options.visible(section),
+            options=self._converted(section),
             location=_location(section),
         )
 

@@ -39,7 +39,7 @@ class PingComponentTests(SynchronousTestCase):
 
     def test_discoIdentity(self) -> None:
         """
-        disco#info shows the configured name and the ping feature.
+        disco#info shows the configured name, and the disco#info and ping features.
         """
         self.user.send(
             "<iq type='get' id='d1' to='ping.example.org' from='alice@users.example.org/phone'>"
@@ -49,7 +49,9 @@ class PingComponentTests(SynchronousTestCase):
         query = next(reply.elements(NS_DISCO_INFO, "query"))
         [identity] = query.elements(NS_DISCO_INFO, "identity")
         self.assertEqual(identity["name"], "Pinger")
-        self.assertIn(NS_PING, [f["var"] for f in query.elements(NS_DISCO_INFO, "feature")])
+        features = [f["var"] for f in query.elements(NS_DISCO_INFO, "feature")]
+        self.assertIn(NS_PING, features)
+        self.assertIn(NS_DISCO_INFO, features)
 
     def test_otherIqRefused(self) -> None:
         """
@@ -61,3 +63,38 @@ class PingComponentTests(SynchronousTestCase):
         )
         [reply] = self.user.take()
         self.assertEqual(errorOf(reply), ("cancel", "service-unavailable"))
+
+
+class PongIntervalTests(SynchronousTestCase):
+    """
+    The declared C{pong_interval} option, converted by xcomp.
+    """
+
+    def test_delayed(self) -> None:
+        """
+        With C{pong_interval = "1.5"} (a string, converted to a number) the
+        result comes 1.5 seconds after the ping.
+        """
+        harness = ComponentHarness.forPlugin("ping", "ping.example.org", {"pong_interval": "1.5"})
+        harness.start()
+        self.addCleanup(harness.stop)
+        user = harness.external("users.example.org")
+        user.send(
+            "<iq type='get' id='p1' to='ping.example.org' from='alice@users.example.org/phone'>"
+            f"<ping xmlns='{NS_PING}'/></iq>"
+        )
+        self.assertEqual(user.take(), [])
+        harness.advance(1.4)
+        self.assertEqual(user.take(), [])
+        harness.advance(0.1)
+        [reply] = user.take()
+        self.assertEqual(reply["type"], "result")
+
+    def test_refused(self) -> None:
+        """
+        A value out of the declared bounds is refused, naming the option.
+        """
+        error = self.assertRaises(
+            ValueError, ComponentHarness.forPlugin, "ping", "ping.example.org", {"pong_interval": 100}
+        )
+        self.assertEqual(str(error), "pong_interval: 100 is not a number from 0 to 60")
