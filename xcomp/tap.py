@@ -158,6 +158,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> Comman
         # Not "warning": Twisted's legacy log bridge reads that key as a
         # Python warning and expects a filename with it.
         _log.warn("{configWarning}", configWarning=warning)
+    for notice in config.notices:
+        _log.info("{configNotice}", configNotice=notice)
     if config.pidfile:
         try:
             checkPidfile(config.pidfile)

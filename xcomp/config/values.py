@@ -26,7 +26,7 @@ GLOBAL_ONLY = frozenset(
     pidfile data_path component_password component_access acl access_rules limits
     component_max_connections component_reuse_port component_timeout
     component_port_options network_settings component_password_domains
-    component_proxy_protocol syslog_facility""".split()
+    component_proxy_protocol syslog_facility xcomp_pidfile xcomp_log""".split()
 )
 # Options xcomp reads per host, falling back to the global section.
 PER_HOST = frozenset(
