@@ -272,7 +272,7 @@ def _textObserver(out: IO[str], timestamps: bool | str | None) -> ILogObserver:
 
 
 def sinkObservers(
-    sinks: Iterable[LogSink], syslogSocket: str = SYSLOG_SOCKET
+    sinks: Iterable[LogSink], syslogSocket: str = SYSLOG_SOCKET, files: list[IO[str]] | None = None
 ) -> Iterator[ILogObserver]:
     """
     One filtering observer per configured sink.
@@ -283,6 +283,8 @@ def sinkObservers(
     sinks were added would reach them twice.
 
     @param syslogSocket: The syslog daemon's socket.
+    @param files: Where the files opened for the sinks are added, for the
+        caller to close them (to reopen them after logrotate).
     """
     problems: dict[str, None] = {}
     observers: list[ILogObserver] = []
@@ -296,7 +298,10 @@ def sinkObservers(
                 problems[syslog.problem] = None
             target = syslog
         else:
-            target = _textObserver(open(sink.target, "a", encoding="utf-8"), sink.timestamps)
+            out = open(sink.target, "a", encoding="utf-8")
+            if files is not None:
+                files.append(out)
+            target = _textObserver(out, sink.timestamps)
         observers.append(FilteringLogObserver(target, [withoutPortAnnouncements, _Levels(sink.levels)]))
     for problem in problems:
         _log.warn("log: {problem}; syslog lines are lost until it is there", problem=problem)
