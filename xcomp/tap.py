@@ -182,18 +182,22 @@ class CommandLineService(MultiService):
         except CannotListenError as e:
             raise SystemExit(cannotListenMessage(self._config, e)) from None
         self._privilegedStarted = True
+        self._installSignals()
 
-    def startService(self) -> None:
-        super().startService()
-        if self._options is not None:
-            reactor = self._reactor
-            if reactor is None:
-                from twisted.internet import reactor as globalReactor
+    def _installSignals(self) -> None:
+        """
+        Under twistd only (an embedding program owns its signals): as soon
+        as the ports are bound, since the process is there for tools to
+        signal from then on.  The handlers survive twistd's fork.
+        """
+        if getattr(self._options, "parent", None) is None:
+            return
+        reactor = self._reactor
+        if reactor is None:
+            from twisted.internet import reactor as globalReactor
 
-                reactor = globalReactor
-            installSignals(
-                IReactorFromThreads(reactor), hangup=self.hangup, rotate=self._rotate
-            )
+            reactor = globalReactor
+        installSignals(IReactorFromThreads(reactor), hangup=self.hangup, rotate=self._rotate)
 
     def _rotate(self) -> bool:
         return self.twistdLog is not None and self.twistdLog.rotate()

@@ -248,7 +248,7 @@ async def connectionRefused(port: int) -> bool:
         protocol = await endpoint.connect(ClientFactory.forProtocol(_Probe))
     except ConnectionRefusedError:
         return True
-    assert protocol.transport is not None
+    assert isinstance(protocol, _Probe) and protocol.transport is not None
     protocol.transport.loseConnection()
     return False
 
