@@ -63,7 +63,7 @@ BODY = "x" * 100
 CONFIG = """
 component_ports = {{ {port} }}
 component_interfaces = {{ "127.0.0.1" }}
-log = {{ warn = "{log}" }}
+xcomp_log = {{ warn = "{log}" }}
 -- The listener counts every byte written while a connection's buffer is not
 -- empty, not what is still waiting; a reader that keeps up with a steady
 -- fan-out would be cut off at the default 4 MiB.  See the note in the
