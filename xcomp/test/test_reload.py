@@ -16,11 +16,13 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 from twisted.logger import LogLevel, capturedLogs, formatEvent
 
-from xcomp.config import RouterConfig, loadConfig
+from xcomp.config import ListenerConfig, RouterConfig, TLSConfig, loadConfig
 from xcomp.plugin import installedModules, installedPlugins
 from xcomp.reload import ReloadResult
 from xcomp.service import RouterService
+from xcomp.test.helpers import makeConfig
 from xcomp.test.loopback import PROCESS_TIMEOUT, ComponentClient, freePort
+from xcomp.test.tlsclient import SECRET, TLSListenerTestCase
 
 LISTEN = 'component_ports = {{ {ports} }}\ncomponent_interfaces = {{ "127.0.0.1" }}\n'
 A_AND_B = 'Component "a.example"\n  component_secret = "a"\nComponent "b.example"\n  component_secret = "b"\n'
@@ -330,3 +332,36 @@ class InternalReloadTests(ReloadTestCase):
         reply = await a.next(lambda e: e.getAttribute("id") == "d2")
         [error] = [c for c in reply.elements() if c.name == "error"]
         self.assertEqual([c.name for c in error.elements()], ["remote-server-not-found"])
+
+
+class TLSReloadTests(TLSListenerTestCase):
+    """
+    A listener whose TLS setting changes is opened again on its port.
+    """
+
+    timeout = 60
+
+    async def test_plainToTLS(self) -> None:
+        """
+        TLS added to a plain port: the port is opened again with TLS, a
+        component connects through TLS, and the component connected in the
+        clear before stays bound.
+        """
+        port = freePort()
+        components = {"a.example": {"secret": SECRET}, "b.example": {"secret": "b"}}
+        service = RouterService(
+            makeConfig(components=components, listeners=(ListenerConfig(port, "127.0.0.1"),)), reactor=reactor
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        b = ComponentClient(reactor, "b.example", "b")
+        self.addCleanup(b.disconnect)
+        await b.connect(port)
+        tls = TLSConfig(self.server.certificate, self.server.key)
+        new = makeConfig(components=components, listeners=(ListenerConfig(port, "127.0.0.1", tls),))
+        result = await service.reload(lambda: new)
+        self.assertEqual(result.changes, (f"listening again on: 127.0.0.1:{port}",))
+        self.port = port
+        await self.assertAuthenticates(service, self.clientOptions())
+        self.assertFalse(b.lost().called)
+        self.assertIsNotNone(service.router.lookup("b.example"))
