@@ -206,16 +206,39 @@ class CommandLineService(MultiService):
         """
         Replace the configuration's log sinks with C{sinks}, closing the
         files of the old ones: each file is opened again by its name.
+
+        @raise OSError: A file cannot be opened; the old sinks are kept.
         """
+        files: list[IO[str]] = []
+        try:
+            observers = list(sinkObservers(sinks, files=files))
+        except OSError:
+            for f in files:
+                f.close()
+            raise
         for observer in self._sinks:
             globalLogPublisher.removeObserver(observer)
         for f in self._sinkFiles:
             f.close()
-        self._sinkFiles = []
-        self._sinks = list(sinkObservers(sinks, files=self._sinkFiles))
-        self._sinksOf = sinks
-        for observer in self._sinks:
+        self._sinks, self._sinkFiles, self._sinksOf = observers, files, sinks
+        for observer in observers:
             globalLogPublisher.addObserver(observer)
+
+    def _reopen(self, sinks: tuple[LogSink, ...]) -> None:
+        """
+        Open twistd's log file and the sinks' again; one that cannot be
+        opened is said in the log, and the old one kept.
+        """
+        try:
+            if self.twistdLog is not None:
+                self.twistdLog.reopen()
+            self.openSinks(sinks)
+        except OSError as e:
+            _log.error(
+                "log: cannot open {file}: {reason}; writing where it wrote before",
+                file=e.filename,
+                reason=e.strerror,
+            )
 
     def hangup(self) -> defer.Deferred[ReloadResult]:
         """
@@ -224,9 +247,7 @@ class CommandLineService(MultiService):
         log levels and sinks.
         """
         assert self.router is not None and self._options is not None
-        if self.twistdLog is not None:
-            self.twistdLog.reopen()
-        self.openSinks(self._sinksOf)
+        self._reopen(self._sinksOf)
         _log.info("SIGHUP: reopened the log files; reloading {config}", config=self._options["config"])
 
         def applyLog(result: ReloadResult) -> ReloadResult:
@@ -234,7 +255,7 @@ class CommandLineService(MultiService):
             config = self.router.config
             setGate(config, bool(self._options["verbose"]))
             if config.log != self._sinksOf:
-                self.openSinks(config.log)
+                self._reopen(config.log)
             return result
 
         return self.router.reload(self._options.load).addCallback(applyLog)

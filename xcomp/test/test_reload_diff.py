@@ -7,7 +7,7 @@ applies (L{xcomp.tap.CommandLineService.hangup}).
 from __future__ import annotations
 
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import LogLevel, globalLogPublisher
+from twisted.logger import LogLevel, capturedLogs, formatEvent, globalLogPublisher
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -22,6 +22,7 @@ from xcomp.config import (
 )
 from xcomp.config.diff import diffConfigs
 from xcomp.logsinks import gate
+from xcomp.router import Router as _Router
 from xcomp.tap import Options, makeService
 
 
@@ -187,3 +188,27 @@ class LogLevelReloadTests(SynchronousTestCase):
         assert root.router is not None
         self.assertEqual([s.level for s in root.router.config.log], ["warn"])
         self.assertEqual(len([o for o in globalLogPublisher._observers if o in root._sinks]), 1)
+
+    def test_sinkCannotOpen(self) -> None:
+        """
+        A reload whose new sink file cannot be opened: one error line
+        naming it, no traceback, and the old sink goes on being written.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        sink = directory.child("xcomp.log")
+        path = directory.child("xcomp.cfg.lua")
+        path.setContent(f'xcomp_log = {{ info = "{sink.path}" }}\nVirtualHost "example.org"\n'.encode())
+        self.addCleanup(gate.setLowest, "debug")
+        options = Options()
+        options.parseOptions(["-c", path.path])
+        root = makeService(options, MemoryReactorClock())
+        self.addCleanup(root.openSinks, ())
+        missing = directory.child("no-such-directory").child("x.log").path
+        path.setContent(f'xcomp_log = {{ info = "{missing}" }}\nVirtualHost "example.org"\n'.encode())
+        with capturedLogs() as events:
+            self.successResultOf(root.hangup())
+        errors = [formatEvent(e) for e in events if e["log_level"] == LogLevel.error]
+        self.assertEqual(errors, [f"log: cannot open {missing}: No such file or directory; writing where it wrote before"])
+        _Router._log.info("still here")
+        self.assertIn(b"still here", sink.getContent())
