@@ -10,7 +10,7 @@ C{Component} block down the file leaves its component connected.
 
 from __future__ import annotations
 
-from typing import Mapping, TypeVar
+from typing import Any, Mapping, TypeVar
 
 import attrs
 
@@ -38,18 +38,31 @@ def listenerKey(listener: ListenerConfig) -> ListenerKey:
     return (listener.interface, listener.port)
 
 
-def _placeless(value: _T) -> _T:
+def _compared(kind: Any) -> tuple[str, ...]:
     """
-    C{value} without its location (and, for a component, without the
-    options it merely sees from the global section: those matter only to
-    the settings already read out of them).
+    The fields of an attrs model that say what it is: all but where it
+    was configured, and but the options a component or host merely sees
+    from the global section (they matter only through the settings already
+    read out of them).
     """
-    changes: dict[str, object] = {}
-    if getattr(value, "location", None) is not None:
-        changes["location"] = None
-    if isinstance(value, (ComponentConfig, InternalComponentConfig, VirtualHostConfig)):
-        changes["options"] = {}
-    return attrs.evolve(value, **changes) if changes else value  # type: ignore[misc]
+    names = _COMPARED.get(kind)
+    if names is None:
+        names = _COMPARED[kind] = tuple(
+            f.name for f in attrs.fields(kind) if f.name not in ("location", "options")
+        )
+    return names
+
+
+_COMPARED: dict[type, tuple[str, ...]] = {}
+
+
+def _differ(old: Any, new: Any) -> bool:
+    """
+    Whether two models of one kind differ in more than their placement.
+    """
+    if old == new:
+        return False
+    return any(getattr(old, name) != getattr(new, name) for name in _compared(type(old)))
 
 
 def _listenerNeedsRebind(old: ListenerConfig, new: ListenerConfig) -> bool:
@@ -70,7 +83,7 @@ def _split(
     added = tuple(sorted(set(new) - set(old)))
     removed = tuple(sorted(set(old) - set(new)))
     changed = tuple(
-        sorted(k for k in set(old) & set(new) if _placeless(old[k]) != _placeless(new[k]))
+        sorted(k for k in set(old) & set(new) if _differ(old[k], new[k]))
     )
     return added, removed, changed
 
