@@ -26,7 +26,7 @@ GLOBAL_ONLY = frozenset(
     pidfile data_path component_password component_access acl access_rules limits
     component_max_connections component_reuse_port component_timeout
     component_port_options network_settings component_password_domains
-    component_proxy_protocol syslog_facility xcomp_pidfile xcomp_log""".split()
+    component_proxy_protocol syslog_facility""".split()
 )
 # Options xcomp reads per host, falling back to the global section.
 PER_HOST = frozenset(
@@ -60,6 +60,9 @@ KNOWN_PREFIXES = (
     "welcome_", "announce_", "external_", "trusted_", "access_control_",
     "consider_", "console_", "auth_", "anonymous_", "cross_domain_", "admin_",
 )
+# xcomp's own pidfile and log, beside Prosody's pidfile and log in a shared
+# file (xcomp.config.prosody); global only, like Prosody's.
+GLOBAL_ONLY |= {"xcomp_pidfile", "xcomp_log"}
 # Prosody's "this belongs in the global section" patterns (prosodyctl check).
 MISPLACED = re.compile(r"^interfaces?$|_ports?$|_interfaces?$|(?<![cs]2s)_ssl$")
 
