@@ -116,12 +116,17 @@ def _refused(service: _Reloadable, when: float, problem: str) -> ReloadResult:
 
 def _takeOver(router: Router, domain: str, why: str) -> None:
     """
-    Free C{domain} for a route the router serves itself: a stream bound to
-    it (with a listener's password) ends with C{host-gone}.
+    End the streams bound to C{domain} with C{host-gone}: it is no longer
+    configured, or the router now serves it itself.
     """
     current = router.lookup(domain)
     if current is not None and IStreamRoute.providedBy(current):
         current.close("host-gone", why)
+        return
+    # Several streams balanced on the domain (component_conflict_resolve =
+    # "balance"): each of them goes.
+    for member in list(getattr(current, "members", ())):
+        member.stream.close("host-gone", why)
 
 
 def reloadService(service: _Reloadable, load: Callable[[], RouterConfig]) -> defer.Deferred[ReloadResult]:
