@@ -307,3 +307,31 @@ class ReloadCommandTests(SignalTestCase):
         command = runCommand(self, "reload", "-c", broken.path)
         self.assertEqual(await command.ended(), 1)
         self.assertRegex(bytes(command.output).decode(), rf"^{broken.path}:1: Component \"x.example\": .*\n$")
+
+
+class SharedWithProsodyTests(SignalTestCase):
+    """
+    A configuration file a running Prosody uses too.
+    """
+
+    async def test_prosodysPidfileAndLogUntouched(self) -> None:
+        """
+        Prosody's C{pidfile} (holding a live PID) and C{log}: xcomp starts,
+        says once that each is Prosody's, and neither writes the pidfile nor
+        creates or appends to the log; a component connects.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        pidfile = directory.child("prosody.pid")
+        pidfile.setContent(b"%d\n" % os.getpid())
+        log = directory.child("prosody.log")
+        child, _ = await startRouter(
+            self, reactor, f'pidfile = "{pidfile.path}"\nlog = {{ info = "{log.path}" }}\n' + self.base
+        )
+        await self.connect("a.example", "a")
+        await child.waitFor(rb"Component a\.example bound")
+        text = self.output(child)
+        self.assertEqual(text.count("pidfile is Prosody's; xcomp leaves it alone"), 1, text)
+        self.assertEqual(text.count("log is Prosody's; xcomp logs where twistd does"), 1, text)
+        self.assertEqual(pidfile.getContent(), b"%d\n" % os.getpid())
+        self.assertFalse(log.exists())
