@@ -279,7 +279,7 @@ class ReloadCommandTests(SignalTestCase):
     async def check(self, expected: str, *arguments: str) -> None:
         command = runCommand(self, "reload", *arguments)
         self.assertEqual(await command.ended(), 1)
-        self.assertEqual(bytes(command.output).decode(), expected + "\n")
+        self.assertEqual(bytes(command.output).decode(), f"xcomp reload: {expected}\n")
 
     async def test_errors(self) -> None:
         """
@@ -296,7 +296,7 @@ class ReloadCommandTests(SignalTestCase):
         stale.setContent(b"%d\n" % (2**22 + 1))
         broken = directory.child("broken.cfg.lua")
         broken.setContent(b'Component "x.example"\n')
-        await self.check("reload: give -c CONFIG (with xcomp_pidfile in it) or --pidfile PATH")
+        await self.check("give -c CONFIG (with xcomp_pidfile in it) or --pidfile PATH")
         await self.check(
             f"{config.path}: sets no xcomp_pidfile; give the one twistd writes with --pidfile", "-c", config.path
         )
@@ -306,7 +306,7 @@ class ReloadCommandTests(SignalTestCase):
         )
         command = runCommand(self, "reload", "-c", broken.path)
         self.assertEqual(await command.ended(), 1)
-        self.assertRegex(bytes(command.output).decode(), rf"^{broken.path}:1: Component \"x.example\": .*\n$")
+        self.assertRegex(bytes(command.output).decode(), rf"^xcomp reload: {broken.path}:1: Component \"x.example\": .*\n$")
 
 
 class SharedWithProsodyTests(SignalTestCase):
