@@ -86,8 +86,11 @@ class _Reloadable(Protocol):
 
 def cannotListenMessage(config: RouterConfig, e: CannotListenError) -> str:
     """
-    The one line for a port that cannot be bound: where the listener was
-    configured (when known), its address and the system's reason.
+    The one line for a port a reload cannot bind: where the listener was
+    configured (when known), its address and the system's reason.  The
+    same line as C{twistd xcomp}'s at startup
+    (L{xcomp.tap.CommandLineService._cannotListen}, which also knows the
+    HTTP port); once both are merged, its component part can call this.
     """
     reason = getattr(e.socketError, "strerror", None) or str(e.socketError)
     message = f"cannot listen for components on {e.interface}:{e.port}: {reason}"

@@ -31,7 +31,7 @@ from xcomp.daemon import TwistdLog, installSignals
 from xcomp.interfaces import IComponentModule, IComponentPlugin
 from xcomp.logsinks import Logger, gate, lowestLevel, sinkObservers
 from xcomp.plugin import DuplicatePluginError, checkModules, installedModules, installedPlugins
-from xcomp.reload import ReloadResult, cannotListenMessage
+from xcomp.reload import ReloadResult
 from xcomp.service import PidfileInUse, RouterService, checkPidfile
 from xcomp.tls import checkListeners
 
@@ -180,9 +180,21 @@ class CommandLineService(MultiService):
         try:
             super().privilegedStartService()
         except CannotListenError as e:
-            raise SystemExit(cannotListenMessage(self._config, e)) from None
+            raise SystemExit(self._cannotListen(e)) from None
         self._privilegedStarted = True
         self._installSignals()
+
+    def _cannotListen(self, e: CannotListenError) -> str:
+        """
+        The one line for a port that cannot be bound: where the listener was
+        configured (when known), its address and the system's reason.
+        """
+        reason = getattr(e.socketError, "strerror", None) or str(e.socketError)
+        message = f"cannot listen for components on {e.interface}:{e.port}: {reason}"
+        for listener in self._config.listeners:
+            if (listener.interface, listener.port) == (e.interface, e.port) and listener.location:
+                return f"{listener.location}: {message}"
+        return message
 
     def _installSignals(self) -> None:
         """
