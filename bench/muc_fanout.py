@@ -78,7 +78,7 @@ def xcomp_config(workdir: Path, port: int, occupants: int, connections: int, mam
     return f"""-- written by bench/muc_fanout.py
 component_ports = {{ {port} }}
 component_interfaces = {{ "{HOST}" }}
-log = {{ warn = "{workdir / "server.log"}" }}
+xcomp_log = {{ warn = "{workdir / "server.log"}" }}
 -- The listener counts every byte written while a connection's buffer is not
 -- empty, not what is still waiting; a reader that keeps up with a steady
 -- fan-out would be cut off at the default 4 MiB.

@@ -85,9 +85,11 @@ VirtualHost "bench.local"
 def xcomp_config(workdir: Path, port: int, count: int, secret: str) -> str:
     """
     The Prosody-style subset that xcomp reads; warnings only in the log, as
-    for Prosody and ejabberd.
+    for Prosody and ejabberd.  xcomp's own sinks are C{xcomp_log}; the same
+    line as C{log} is for a --baseline tree from before that option.
     """
     return f"""-- written by bench/servers.py
+xcomp_log = {{ warn = "{workdir}/server.log" }}
 log = {{ warn = "{workdir}/server.log" }}
 component_ports = {{ {port} }}
 component_interfaces = {{ "{HOST}" }}

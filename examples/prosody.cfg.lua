@@ -28,10 +28,14 @@ modules_enabled = {
 	"ping"; -- Replies to XMPP pings with pongs
 }
 
--- Where log messages go.  Without this option xcomp logs where twistd does
--- (stdout with -n, otherwise twistd.log or --logfile).  Prosody's forms add
+-- Where xcomp's log messages go.  Without this option xcomp logs where twistd
+-- does (stdout with -n, otherwise twistd.log or --logfile).  It takes every
+-- form of Prosody's own "log" (which xcomp leaves to Prosody, as it leaves
+-- "pidfile": a file shared with a running Prosody stays Prosody's), adding
 -- more destinations: a file name, "*console", "*syslog", or levels such as
---     log = { info = "/var/log/xcomp/xcomp.log"; error = "*syslog"; }
+--     xcomp_log = { info = "/var/log/xcomp/xcomp.log"; error = "*syslog"; }
+-- and xcomp's own pidfile, besides twistd's --pidfile:
+--     xcomp_pidfile = "/run/xcomp/xcomp.pid"
 
 -- The port(s) external components connect to (5347 is the usual one), and
 -- the address(es) to listen on.  Components authenticate with a shared

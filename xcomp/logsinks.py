@@ -12,9 +12,10 @@ it keeps them out of Prosody's.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
-from typing import IO, Iterable, Iterator, Sequence
+from typing import IO, Callable, Iterable, Iterator, ParamSpec, Sequence, TypeVar
 
 from twisted.logger import (
     FileLogObserver,
@@ -29,6 +30,7 @@ from twisted.logger import (
     formatTime,
 )
 from twisted.logger import Logger as _TwistedLogger
+from twisted.python import log as _legacyLog
 from zope.interface import implementer, provider
 
 from xcomp.config import LogSink
@@ -193,6 +195,39 @@ class SyslogObserver:
             self._socket = None
 
 
+#: Marks the legacy events logged while xcomp binds its ports.
+_BINDING = "xcompBinding"
+# What twisted.internet.tcp.Port logs, unconditionally, when it listens.
+_PORT_ANNOUNCEMENT = re.compile(r" starting on \d+$")
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def quietBinding(f: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    """
+    Call C{f}, which binds listening ports, so that Twisted's own line for
+    each port ("ComponentListenerFactory starting on 5347") is dropped by
+    L{withoutPortAnnouncements}: xcomp says "Listening for components on
+    127.0.0.1:5347" itself, with the address, through its gated logger.
+    """
+    return _legacyLog.callWithContext({_BINDING: True}, f, *args, **kwargs)
+
+
+@provider(ILogFilterPredicate)
+def withoutPortAnnouncements(event: LogEvent) -> PredicateResult:
+    """
+    Refuse Twisted's line for a port bound inside L{quietBinding}: a legacy
+    event (the port logs through C{twisted.python.log}, whose context is
+    copied into its events) that only says the port is starting.
+    """
+    if event.get(_BINDING):
+        message: tuple[object, ...] = tuple(event.get("message") or ())
+        if len(message) == 1 and _PORT_ANNOUNCEMENT.search(str(message[0])):
+            return PredicateResult.no
+    return PredicateResult.maybe
+
+
 @implementer(ILogFilterPredicate)
 class _Levels:
     """
@@ -237,7 +272,7 @@ def _textObserver(out: IO[str], timestamps: bool | str | None) -> ILogObserver:
 
 
 def sinkObservers(
-    sinks: Iterable[LogSink], syslogSocket: str = SYSLOG_SOCKET
+    sinks: Iterable[LogSink], syslogSocket: str = SYSLOG_SOCKET, files: list[IO[str]] | None = None
 ) -> Iterator[ILogObserver]:
     """
     One filtering observer per configured sink.
@@ -248,6 +283,8 @@ def sinkObservers(
     sinks were added would reach them twice.
 
     @param syslogSocket: The syslog daemon's socket.
+    @param files: Where the files opened for the sinks are added, for the
+        caller to close them (to reopen them after logrotate).
     """
     problems: dict[str, None] = {}
     observers: list[ILogObserver] = []
@@ -261,8 +298,11 @@ def sinkObservers(
                 problems[syslog.problem] = None
             target = syslog
         else:
-            target = _textObserver(open(sink.target, "a", encoding="utf-8"), sink.timestamps)
-        observers.append(FilteringLogObserver(target, [_Levels(sink.levels)]))
+            out = open(sink.target, "a", encoding="utf-8")
+            if files is not None:
+                files.append(out)
+            target = _textObserver(out, sink.timestamps)
+        observers.append(FilteringLogObserver(target, [withoutPortAnnouncements, _Levels(sink.levels)]))
     for problem in problems:
         _log.warn("log: {problem}; syslog lines are lost until it is there", problem=problem)
     yield from observers

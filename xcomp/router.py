@@ -136,6 +136,22 @@ class Router:
             raise ConflictError(domain)
         self._routes[domain] = route
 
+    def removeHost(self, domain: str, route: IRoute) -> None:
+        """
+        Stop serving a domain installed with L{addHost} (a reload removed
+        the VirtualHost or internal component), if C{route} still serves it.
+        """
+        if self._routes.get(domain) is route:
+            del self._routes[domain]
+
+    def setComponents(self, components: Mapping[str, object]) -> None:
+        """
+        Replace the configured components (a reload): what disco lists, and
+        which unbound domains are answered C{remote-server-timeout}.  Live
+        routes are not touched; the caller ends those it no longer wants.
+        """
+        self._known = dict(components)
+
     def bind(
         self,
         domain: str,

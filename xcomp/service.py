@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Mapping
+from typing import Callable, Mapping
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
@@ -17,13 +17,15 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IReactorCore
 from twisted.python.filepath import FilePath
 
-from xcomp.config import InternalComponentConfig, RouterConfig
+from xcomp.config import InternalComponentConfig, ListenerConfig, RouterConfig
 from xcomp.endpoints import listenerEndpoint
 from xcomp.hosts import LocalHost
 from xcomp.interfaces import IComponentModule, IComponentPlugin, IInternalComponent
 from xcomp.listener import ComponentListenerFactory, Outbox
-from xcomp.logsinks import Logger
+from xcomp.config.diff import ListenerKey, listenerKey
+from xcomp.logsinks import Logger, quietBinding
 from xcomp.plugin import buildComponent, installedModules, installedPlugins
+from xcomp.reload import ReloadResult, reloadService
 from xcomp.router import Router
 
 __all__ = ["PidfileInUse", "RouterService", "checkPidfile"]
@@ -80,7 +82,11 @@ class RouterService(MultiService):
     @ivar components: the internal components by domain; each is a child
         service, started before the listeners.
     @ivar factories: the listener factories, one per configured listener, in
-        configuration order.
+        configuration order (and those a reload stopped listening for, while
+        streams they accepted may still be open).
+    @ivar ports: the listening port services by (interface, port).
+    @ivar outbox: the L{Outbox} every listener shares.
+    @ivar lastReload: what the last L{reload} did, or L{None} before any.
     """
 
     _log = Logger()
@@ -117,42 +123,80 @@ class RouterService(MultiService):
         for domain, host in config.virtualHosts.items():
             self.router.addHost(domain, LocalHost(domain, self.router, host.name or "xcomp"))
         self.components: dict[str, IInternalComponent] = {}
-        self._addComponents(plugins, modules)
+        self._plugins = plugins
+        self._modules = modules
+        self.lastReload: ReloadResult | None = None
+        for component in config.components.values():
+            if isinstance(component, InternalComponentConfig):
+                self.addComponent(self.makeComponent(component))
         self.factories: list[ComponentListenerFactory] = []
-        outbox = Outbox()
+        self.ports: dict[ListenerKey, StreamServerEndpointService] = {}
+        self.outbox = Outbox()
         for listener in config.listeners:
             factory = ComponentListenerFactory(
-                self.router, config, reactor, listener, outbox  # type: ignore[arg-type]
+                self.router, config, reactor, listener, self.outbox  # type: ignore[arg-type]
             )
-            port = StreamServerEndpointService(listenerEndpoint(reactor, listener), factory)
-            # A port that cannot be bound must stop startup, not be logged and ignored.
-            port._raiseSynchronously = True
-            port.setName(f"{listener.interface}:{listener.port}")
-            port.setServiceParent(self)
+            self.listen(listener, factory)
             self.factories.append(factory)
 
-    def _addComponents(
-        self,
-        plugins: Mapping[str, IComponentPlugin] | None,
-        modules: Mapping[str, IComponentModule] | None,
-    ) -> None:
+    def listen(
+        self, listener: ListenerConfig, factory: ComponentListenerFactory
+    ) -> StreamServerEndpointService:
         """
-        Make each configured internal component, route its domain to it for
-        the router's whole life, and add it as a child service.
+        Add the port service of C{listener}, serving C{factory}; it listens
+        at once if this service runs.
+
+        @raise xcomp.config.ConfigError: its certificate cannot be loaded.
+        @raise twisted.internet.error.CannotListenError: it runs, and the
+            port cannot be bound (the service is not added then).
         """
-        internal = [c for c in self.config.components.values() if isinstance(c, InternalComponentConfig)]
-        if not internal:
-            return
-        plugins = installedPlugins() if plugins is None else plugins
-        modules = installedModules() if modules is None else modules
-        for component in internal:
-            service = buildComponent(component, self.router, plugins, modules, self.config.dataPath)
-            self.router.addHost(component.domain, service.route)
-            service.setServiceParent(self)  # type: ignore[attr-defined]
-            self.components[component.domain] = service
+        port = StreamServerEndpointService(listenerEndpoint(self.reactor, listener), factory)
+        # A port that cannot be bound must stop startup, not be logged and ignored.
+        port._raiseSynchronously = True
+        port.setName(f"{listener.interface}:{listener.port}")
+        key = listenerKey(listener)
+        try:
+            quietBinding(port.setServiceParent, self)
+        except BaseException:
+            if port in list(self):
+                port.disownServiceParent()
+            raise
+        self.ports[key] = port
+        return port
+
+    def makeComponent(self, component: InternalComponentConfig) -> IInternalComponent:
+        """
+        Make one internal component with its plugin (see L{addComponent}).
+
+        @raise xcomp.config.ConfigError: it cannot be made.
+        """
+        if self._plugins is None:
+            self._plugins = installedPlugins()
+        if self._modules is None:
+            self._modules = installedModules()
+        return buildComponent(component, self.router, self._plugins, self._modules, self.config.dataPath)
+
+    def addComponent(self, service: IInternalComponent) -> None:
+        """
+        Route an internal component's domain to it and add it as a child
+        service (started at once if this service runs).
+        """
+        self.router.addHost(service.domain, service.route)
+        service.setServiceParent(self)  # type: ignore[attr-defined]
+        self.components[service.domain] = service
+
+    def reload(self, load: Callable[[], RouterConfig]) -> defer.Deferred[ReloadResult]:
+        """
+        Replace the running configuration with C{load()}'s, changing only
+        what differs (see L{xcomp.reload}); a component whose configuration
+        did not change stays connected.  When C{load} raises
+        L{xcomp.config.ConfigError}, or a new port cannot be bound, the
+        running configuration is kept.  The result is also L{lastReload}.
+        """
+        return reloadService(self, load)
 
     def privilegedStartService(self) -> None:
-        super().privilegedStartService()
+        quietBinding(super().privilegedStartService)
         for port in self:
             if not isinstance(port, StreamServerEndpointService):
                 continue

@@ -529,6 +529,8 @@ class RouterConfig:
     @ivar dataPath: Absolute path of C{data_path}, if set.
     @ivar warnings: C{"file:line: ..."} texts about unknown or misplaced
         options, for the caller to log.
+    @ivar notices: C{"file:line: ..."} texts about options xcomp leaves to
+        Prosody on purpose (its C{pidfile} and C{log}), logged at info.
     @ivar options: The global section, except C{component_secret}.
     @ivar validateFrom: The global C{validate_from_addresses}, for domains
         that are not configured components (bound with a listener's
@@ -564,6 +566,7 @@ class RouterConfig:
     pidfile: str | None = None
     dataPath: str | None = None
     warnings: tuple[str, ...] = ()
+    notices: tuple[str, ...] = attrs.field(default=(), eq=False)
     options: Mapping[str, object] = attrs.field(default=_NO_OPTIONS, repr=False)
     validateFrom: bool = True
     discoHidden: bool = False

@@ -61,6 +61,9 @@ KNOWN_PREFIXES = (
     "welcome_", "announce_", "external_", "trusted_", "access_control_",
     "consider_", "console_", "auth_", "anonymous_", "cross_domain_", "admin_",
 )
+# xcomp's own pidfile and log, beside Prosody's pidfile and log in a shared
+# file (xcomp.config.prosody); global only, like Prosody's.
+GLOBAL_ONLY |= {"xcomp_pidfile", "xcomp_log"}
 # Prosody's "this belongs in the global section" patterns (prosodyctl check).
 MISPLACED = re.compile(r"^interfaces?$|_ports?$|_interfaces?$|(?<![cs]2s)_ssl$")
 

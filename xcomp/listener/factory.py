@@ -71,6 +71,17 @@ class ComponentListenerFactory(_ServerFactory):
         )
         self._keepalives: task.LoopingCall | None = None
 
+    def reconfigure(self, config: RouterConfig, listener: ListenerConfig) -> None:
+        """
+        Take a reloaded configuration: the next stream header is checked
+        against its components and secrets, and the next connection gets
+        this listener's new options.  Streams already past their header
+        keep what they were given.
+        """
+        self.config = config
+        self.listener = listener
+        self.access = compileRule(listener.access, config.acl, config.accessRules, config.virtualHosts)
+
     def buildProtocol(self, addr: IAddress | None) -> ComponentStream:
         """
         A stream for a new connection, which knows this factory as its

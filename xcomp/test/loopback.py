@@ -101,9 +101,10 @@ class ChildProcess(protocol.ProcessProtocol):
         self._ended.append(waiter)
         return waiter.addTimeout(timeout, self.reactor)
 
-    def signal(self, name: str) -> None:
+    def signal(self, name: str | int) -> None:
         """
-        Send a signal to this process (and only this one) if it still runs.
+        Send a signal (a name Twisted knows, or a number) to this process
+        (and only this one) if it still runs.
         """
         if not self.done:
             self.transport.signalProcess(name)  # type: ignore[union-attr]

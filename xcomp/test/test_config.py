@@ -235,7 +235,7 @@ class ExampleTests(SynchronousTestCase):
 
 class PathTests(_ConfigTestCase):
     """
-    C{pidfile} and C{data_path}.
+    C{xcomp_pidfile} and C{data_path}; Prosody's own C{pidfile} and C{log}.
     """
 
     def test_defaults(self) -> None:
@@ -249,11 +249,48 @@ class PathTests(_ConfigTestCase):
         """
         Relative paths are resolved against the configuration's directory.
         """
-        config = self.load('pidfile = "run/xcomp.pid"\ndata_path = "/var/lib/xcomp"\n')
+        config = self.load('xcomp_pidfile = "run/xcomp.pid"\ndata_path = "/var/lib/xcomp"\n')
         self.assertEqual(
             config.pidfile, os.path.abspath(os.path.join(self.directory, "run/xcomp.pid"))
         )
         self.assertEqual(config.dataPath, "/var/lib/xcomp")
+        self.assertEqual((config.warnings, config.notices), ((), ()))
+
+    def test_prosodysPidfileAndLog(self) -> None:
+        """
+        A file shared with Prosody (Debian's C{/etc/prosody/prosody.cfg.lua}
+        sets both): Prosody's C{pidfile} and C{log} are not xcomp's, and
+        one notice each says so at its line; no warning.
+        """
+        config = self.load(
+            'pidfile = "/run/prosody/prosody.pid"\n'
+            'log = { info = "/var/log/prosody/prosody.log" }\n'
+        )
+        self.assertEqual((config.pidfile, config.log, config.warnings), (None, (), ()))
+        source = config.source
+        self.assertEqual(
+            config.notices,
+            (
+                f"{source}:1: pidfile is Prosody's; xcomp leaves it alone "
+                "(xcomp_pidfile, or twistd's --pidfile, is xcomp's own)",
+                f"{source}:2: log is Prosody's; xcomp logs where twistd does "
+                "(xcomp_log, in the same forms, adds xcomp's own)",
+            ),
+        )
+
+    def test_xcompOwnBesideProsodys(self) -> None:
+        """
+        With C{xcomp_pidfile} and C{xcomp_log} beside Prosody's, xcomp takes
+        its own, and says nothing about Prosody's C{log}.
+        """
+        config = self.load(
+            'pidfile = "/run/prosody/prosody.pid"\nlog = "/var/log/prosody/prosody.log"\n'
+            'xcomp_pidfile = "/run/xcomp.pid"\nxcomp_log = { warn = "/var/log/xcomp.log" }\n'
+        )
+        self.assertEqual(config.pidfile, "/run/xcomp.pid")
+        self.assertEqual([(s.level, s.target) for s in config.log], [("warn", "/var/log/xcomp.log")])
+        self.assertEqual(len(config.notices), 1)
+        self.assertIn("pidfile is Prosody's", config.notices[0])
 
 
 class WarningTests(_ConfigTestCase):

@@ -84,12 +84,16 @@ class DomainTests(_ConfigTestCase):
 
     def test_duplicateVirtualHost(self) -> None:
         """
-        The same VirtualHost twice is an error at the second.
+        The same VirtualHost twice is one host, as in Prosody 0.12, which
+        re-enters its section (Debian's own prosody.cfg.lua declares
+        VirtualHost "localhost", and so does its conf.d/localhost.cfg.lua):
+        the options of both blocks, the location of the first.
         """
-        self.assertEqual(
-            self.fails('VirtualHost "a.org"\nVirtualHost "a.org"\n'),
-            self.at(2, f'VirtualHost "a.org" is already defined at {self.path}:1'),
-        )
+        config = self.load('VirtualHost "a.org"\n  name = "A"\nVirtualHost "A.org"\n  disco_hidden = true\n')
+        self.assertEqual(list(config.virtualHosts), ["a.org"])
+        host = config.virtualHosts["a.org"]
+        self.assertEqual((host.name, host.location), ("A", Location(self.path, 1)))
+        self.assertIs(host.options["disco_hidden"], True)
 
     def test_componentClashesWithVirtualHost(self) -> None:
         """

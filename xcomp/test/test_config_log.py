@@ -37,7 +37,7 @@ class StringFormTests(_ConfigTestCase):
         A file name logs info and above there, relative to the configuration.
         """
         self.assertEqual(
-            self.load('log = "xcomp.log"\n').log,
+            self.load('xcomp_log = "xcomp.log"\n').log,
             (LogSink("info", os.path.abspath(os.path.join(self.directory, "xcomp.log"))),),
         )
 
@@ -45,7 +45,7 @@ class StringFormTests(_ConfigTestCase):
         """
         With C{debug = true}, a file name logs every level.
         """
-        [sink] = self.load('debug = true\nlog = "/x.log"\n').log
+        [sink] = self.load('debug = true\nxcomp_log = "/x.log"\n').log
         self.assertEqual(sink, LogSink("debug", "/x.log"))
         self.assertEqual(sink.levels, only("debug", "info", "warn", "error"))
 
@@ -53,16 +53,16 @@ class StringFormTests(_ConfigTestCase):
         """
         C{"*console"} or C{"*syslog"} alone logs every level there.
         """
-        self.assertEqual(self.load('log = "*syslog"\n').log, (LogSink("debug", "*syslog"),))
-        self.assertEqual(self.load('log = "*console"\n').log, (LogSink("debug", "*console"),))
+        self.assertEqual(self.load('xcomp_log = "*syslog"\n').log, (LogSink("debug", "*syslog"),))
+        self.assertEqual(self.load('xcomp_log = "*console"\n').log, (LogSink("debug", "*console"),))
 
     def test_unknownStar(self) -> None:
         """
         A C{*} name xcomp has no sink for is an error at its line.
         """
         self.assertEqual(
-            self.fails('\nlog = "*graylog"\n'),
-            self.at(2, 'log: unsupported log sink "*graylog" (use "*console" or "*syslog")'),
+            self.fails('\nxcomp_log = "*graylog"\n'),
+            self.at(2, 'xcomp_log: unsupported log sink "*graylog" (use "*console" or "*syslog")'),
         )
 
     def test_notAString(self) -> None:
@@ -70,7 +70,7 @@ class StringFormTests(_ConfigTestCase):
         Neither a string nor a table is an error.
         """
         self.assertEqual(
-            self.fails("log = 3\n"), self.at(1, "log: expected a file name or a table, not 3")
+            self.fails("xcomp_log = 3\n"), self.at(1, "xcomp_log: expected a file name or a table, not 3")
         )
 
 
@@ -84,7 +84,7 @@ class LevelTableTests(_ConfigTestCase):
         C{{ level = target }} sends that level and above to each target.
         """
         self.assertEqual(
-            self.load('log = { info = "/var/log/x.log"; error = "*syslog" }\n').log,
+            self.load('xcomp_log = { info = "/var/log/x.log"; error = "*syslog" }\n').log,
             (LogSink("info", "/var/log/x.log"), LogSink("error", "*syslog")),
         )
 
@@ -93,8 +93,8 @@ class LevelTableTests(_ConfigTestCase):
         An unknown level name is an error.
         """
         self.assertEqual(
-            self.fails('log = { verbose = "*console" }\n'),
-            self.at(1, 'log: unknown log level "verbose"'),
+            self.fails('xcomp_log = { verbose = "*console" }\n'),
+            self.at(1, 'xcomp_log: unknown log level "verbose"'),
         )
 
     def test_destinationNotAString(self) -> None:
@@ -102,8 +102,8 @@ class LevelTableTests(_ConfigTestCase):
         A level's destination must be a string.
         """
         self.assertEqual(
-            self.fails("log = { warn = { } }\n"),
-            self.at(1, 'log: warn: expected a file name, "*console" or "*syslog"'),
+            self.fails("xcomp_log = { warn = { } }\n"),
+            self.at(1, 'xcomp_log: warn: expected a file name, "*console" or "*syslog"'),
         )
 
 
@@ -116,7 +116,7 @@ class SinkListTests(_ConfigTestCase):
         """
         Load C{log = { table }}, which must give one sink.
         """
-        [sink] = self.load(f"log = {{ {table} }}\n").log
+        [sink] = self.load(f"xcomp_log = {{ {table} }}\n").log
         return sink
 
     def test_issueExample(self) -> None:
@@ -201,7 +201,7 @@ class SinkListTests(_ConfigTestCase):
         is kept once.
         """
         config = self.load(
-            'log = { { levels = { min = "warn" }, to = "file", filename = "/x.log" };'
+            'xcomp_log = { { levels = { min = "warn" }, to = "file", filename = "/x.log" };'
             ' { levels = { "error" }, to = "console" }; "*syslog"; "*syslog" }\n'
         )
         self.assertEqual(
@@ -213,7 +213,7 @@ class SinkListTests(_ConfigTestCase):
         """
         C{to = "nowhere"} is no sink.
         """
-        self.assertEqual(self.load('log = { { to = "nowhere" } }\n').log, ())
+        self.assertEqual(self.load('xcomp_log = { { to = "nowhere" } }\n').log, ())
 
 
 class SinkErrorTests(_ConfigTestCase):
@@ -226,10 +226,10 @@ class SinkErrorTests(_ConfigTestCase):
         A sink type xcomp does not have is an error.
         """
         self.assertEqual(
-            self.fails('log = { { to = "graylog" } }\n'),
+            self.fails('xcomp_log = { { to = "graylog" } }\n'),
             self.at(
                 1,
-                'log: unsupported sink to = "graylog" (xcomp writes to "file", "console" '
+                'xcomp_log: unsupported sink to = "graylog" (xcomp writes to "file", "console" '
                 'or "syslog")',
             ),
         )
@@ -239,8 +239,8 @@ class SinkErrorTests(_ConfigTestCase):
         An unknown name in C{levels} is an error.
         """
         self.assertEqual(
-            self.fails('log = { { levels = { "loud" }, to = "console" } }\n'),
-            self.at(1, 'log: unknown log level "loud"'),
+            self.fails('xcomp_log = { { levels = { "loud" }, to = "console" } }\n'),
+            self.at(1, 'xcomp_log: unknown log level "loud"'),
         )
 
     def test_levelsNotATable(self) -> None:
@@ -248,8 +248,8 @@ class SinkErrorTests(_ConfigTestCase):
         C{levels} that is neither a name nor a table is an error.
         """
         self.assertEqual(
-            self.fails('log = { { levels = 2, to = "console" } }\n'),
-            self.at(1, "log: levels: expected a level name or a table, not 2"),
+            self.fails('xcomp_log = { { levels = 2, to = "console" } }\n'),
+            self.at(1, "xcomp_log: levels: expected a level name or a table, not 2"),
         )
 
     def test_minAboveMax(self) -> None:
@@ -257,8 +257,8 @@ class SinkErrorTests(_ConfigTestCase):
         A C{min} above C{max} selects nothing, which is an error.
         """
         self.assertEqual(
-            self.fails('log = { { levels = { min = "error", max = "info" }, to = "console" } }\n'),
-            self.at(1, 'log: levels: min = "error" is above max = "info"'),
+            self.fails('xcomp_log = { { levels = { min = "error", max = "info" }, to = "console" } }\n'),
+            self.at(1, 'xcomp_log: levels: min = "error" is above max = "info"'),
         )
 
     def test_emptyLevels(self) -> None:
@@ -266,8 +266,8 @@ class SinkErrorTests(_ConfigTestCase):
         An empty C{levels} table selects nothing, which is an error.
         """
         self.assertEqual(
-            self.fails('log = { { levels = { }, to = "console" } }\n'),
-            self.at(1, 'log: levels: no level named (for example levels = { min = "info" })'),
+            self.fails('xcomp_log = { { levels = { }, to = "console" } }\n'),
+            self.at(1, 'xcomp_log: levels: no level named (for example levels = { min = "info" })'),
         )
 
     def test_fileWithoutName(self) -> None:
@@ -275,8 +275,8 @@ class SinkErrorTests(_ConfigTestCase):
         A C{to = "file"} sink needs a C{filename}.
         """
         self.assertEqual(
-            self.fails('log = { { to = "file" } }\n'),
-            self.at(1, 'log: a sink with to = "file" needs a filename'),
+            self.fails('xcomp_log = { { to = "file" } }\n'),
+            self.at(1, 'xcomp_log: a sink with to = "file" needs a filename'),
         )
 
     def test_badTimestamps(self) -> None:
@@ -284,10 +284,10 @@ class SinkErrorTests(_ConfigTestCase):
         C{timestamps} must be a boolean or a format.
         """
         self.assertEqual(
-            self.fails('log = { { to = "console", timestamps = 1 } }\n'),
+            self.fails('xcomp_log = { { to = "console", timestamps = 1 } }\n'),
             self.at(
                 1,
-                'log: timestamps: expected true, false or a time format such as '
+                'xcomp_log: timestamps: expected true, false or a time format such as '
                 '"%Y-%m-%d %H:%M:%S", not 1',
             ),
         )
@@ -296,10 +296,10 @@ class SinkErrorTests(_ConfigTestCase):
         """
         An unknown C{syslog_facility} is an error that lists the known ones.
         """
-        message = self.fails('log = { { to = "syslog", syslog_facility = "local9" } }\n')
+        message = self.fails('xcomp_log = { { to = "syslog", syslog_facility = "local9" } }\n')
         self.assertTrue(
             message.startswith(
-                self.at(1, 'log: syslog_facility: unknown facility "local9" (one of auth, ')
+                self.at(1, 'xcomp_log: syslog_facility: unknown facility "local9" (one of auth, ')
             ),
             message,
         )
@@ -309,7 +309,7 @@ class SinkErrorTests(_ConfigTestCase):
         A list entry that is neither a string nor a table is an error.
         """
         self.assertEqual(
-            self.fails("log = { true }\n"), self.at(1, "log: expected a sink table, not true")
+            self.fails("xcomp_log = { true }\n"), self.at(1, "xcomp_log: expected a sink table, not true")
         )
 
 
@@ -324,7 +324,7 @@ class GlobalFacilityTests(_ConfigTestCase):
         take the global facility.
         """
         for log in ('"*syslog"', '{ warn = "*syslog" }', '{ { to = "syslog" } }'):
-            [sink] = self.load(f'syslog_facility = "local1"\nlog = {log}\n').log
+            [sink] = self.load(f'syslog_facility = "local1"\nxcomp_log = {log}\n').log
             self.assertEqual(sink.syslogFacility, "local1", log)
 
     def test_sinkTableWins(self) -> None:
@@ -332,7 +332,7 @@ class GlobalFacilityTests(_ConfigTestCase):
         A sink table's own C{syslog_facility} wins over the global one.
         """
         [sink] = self.load(
-            'syslog_facility = "local1"\nlog = { { to = "syslog", syslog_facility = "user" } }\n'
+            'syslog_facility = "local1"\nxcomp_log = { { to = "syslog", syslog_facility = "user" } }\n'
         ).log
         self.assertEqual(sink.syslogFacility, "user")
 

@@ -166,7 +166,7 @@ class PidfileTests(DaemonTestCase):
     async def check(self, daemon: bool) -> None:
         held = self.directory.child("prosody.pid")
         held.setContent(b"%d\n" % os.getpid())
-        config = self.writeConfig(CONFIG.format(port=self.heldPort(), extra=f'pidfile = "{held.path}"'))
+        config = self.writeConfig(CONFIG.format(port=self.heldPort(), extra=f'xcomp_pidfile = "{held.path}"'))
         line = await self.assertFailsWith(self.twistd(config, daemon=daemon))
         self.assertEqual(
             line,
@@ -283,7 +283,7 @@ class LogSinkTests(DaemonTestCase):
         port = freePort()
         sink = self.directory.child("xcomp.log")
         child, _ = await startRouter(
-            self, reactor, CONFIG.format(port=port, extra=f'log = {{ info = "{sink.path}" }}')
+            self, reactor, CONFIG.format(port=port, extra=f'xcomp_log = {{ info = "{sink.path}" }}')
         )
         client = ComponentClient(reactor, "a.example", "s")
         self.addCleanup(client.disconnect)

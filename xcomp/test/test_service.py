@@ -263,7 +263,7 @@ class LogGateTests(SynchronousTestCase):
         observer, twistd's included; a warning does.
         """
         sink = os.path.abspath(self.mktemp())
-        levels = self.runWithLog(f'log = {{ warn = "{sink}" }}\nVirtualHost "example.org"\n')
+        levels = self.runWithLog(f'xcomp_log = {{ warn = "{sink}" }}\nVirtualHost "example.org"\n')
         self.assertEqual(levels, [LogLevel.warn])
 
     def test_mongooseLoglevel(self) -> None:
@@ -291,7 +291,7 @@ class LogGateTests(SynchronousTestCase):
         """
         sink = os.path.abspath(self.mktemp())
         levels = self.runWithLog(
-            f'log = {{ warn = "{sink}" }}\nVirtualHost "example.org"\n', "--verbose"
+            f'xcomp_log = {{ warn = "{sink}" }}\nVirtualHost "example.org"\n', "--verbose"
         )
         self.assertEqual(levels, [LogLevel.info, LogLevel.warn])
 

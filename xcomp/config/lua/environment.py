@@ -84,6 +84,12 @@ return function(top_path, top_data)
         local previous = by_name[prepped]
         if previous then
             local at = previous.file .. ":" .. previous.line
+            if previous.kind == kind and kind == "VirtualHost" then
+                -- Prosody re-enters the host's section (Debian's own file
+                -- has VirtualHost "localhost" there and in conf.d/).
+                scope.current = previous
+                return previous
+            end
             if previous.kind == kind then
                 fail(("%s \"%s\" is already defined at %s"):format(kind, prepped, at))
             end

@@ -94,7 +94,7 @@ class Builder:
                 components[section.name] = self._hosts.external(section)
             else:
                 components[section.name] = self._hosts.internal(section)
-        pidfile = options.string(defaults, "pidfile")
+        pidfile = options.string(defaults, "xcomp_pidfile")
         dataPath = options.string(defaults, "data_path")
         acl, accessRules = readAccess(defaults, self._warnings)
         listeners = readListeners(options, accessRules)
@@ -108,6 +108,7 @@ class Builder:
             pidfile=options.path(pidfile) if pidfile else None,
             dataPath=options.path(dataPath) if dataPath else None,
             warnings=tuple(self._warnings),
+            notices=tuple(self._prosodysOwn()),
             options=options.visible(defaults),
             validateFrom=common["validateFrom"],
             discoHidden=common["discoHidden"],
@@ -122,9 +123,31 @@ class Builder:
             accessRules=MappingProxyType(accessRules),
         )
 
+    def _prosodysOwn(self) -> list[str]:
+        """
+        A line for each of Prosody's own C{pidfile} and C{log} in the file,
+        which xcomp leaves to Prosody: a file shared with a running Prosody
+        must not make xcomp take over its pidfile or write into its log.
+        """
+        found = self._global.options
+        notices = []
+        if "pidfile" in found:
+            option = found["pidfile"]
+            notices.append(
+                f"{Location(option.file, option.line)}: pidfile is Prosody's; xcomp leaves it alone "
+                "(xcomp_pidfile, or twistd's --pidfile, is xcomp's own)"
+            )
+        if "log" in found and "xcomp_log" not in found:
+            option = found["log"]
+            notices.append(
+                f"{Location(option.file, option.line)}: log is Prosody's; xcomp logs where twistd does "
+                "(xcomp_log, in the same forms, adds xcomp's own)"
+            )
+        return notices
+
     def _log(self) -> tuple[LogSink, ...]:
         """
-        The C{log} option, in the forms Prosody documents.
+        The C{xcomp_log} option, in the forms Prosody documents for C{log}.
         """
         debug = self._options.boolean(self._global, "debug", False)
         syslogFacility = "daemon"
@@ -136,7 +159,7 @@ class Builder:
                 raise ConfigError(
                     Location(facilityOption.file, facilityOption.line), str(e)
                 ) from None
-        option = self._global.options.get("log")
+        option = self._global.options.get("xcomp_log")
         if option is None:
             # twistd's own log (--logfile, --syslog) is where Prosody's
             # default console output would go; no second sink.
@@ -146,7 +169,7 @@ class Builder:
                 option.value, "debug" if debug else "info", self._options.path, syslogFacility
             )
         except ValueError as e:
-            raise ConfigError(Location(option.file, option.line), f"log: {e}") from None
+            raise ConfigError(Location(option.file, option.line), f"xcomp_log: {e}") from None
 
 
 def loadProsody(
