@@ -107,7 +107,6 @@ def _private(room: RoomState, occupant: Occupant | None, nick: str, stanza: domi
         return errorList(stanza, "not-allowed", "cancel", "Private messages are not allowed here")
     out = element(
         "message",
-        to=target.jid,
         sender=f"{room.jid}/{occupant.nick}",
         type=stanza.getAttribute("type"),
         id=stanza.getAttribute("id"),
@@ -117,7 +116,8 @@ def _private(room: RoomState, occupant: Occupant | None, nick: str, stanza: domi
             out.addChild(payload)
     out.addChild(mucUser())
     out.addElement((NS_OCCUPANT_ID, "occupant-id"))["id"] = occupant.occupantId
-    return [out]
+    # Every session of the recipient gets it.
+    return [Broadcast.of(out, target.sessions)]
 
 
 def _invite(

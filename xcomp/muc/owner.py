@@ -113,7 +113,7 @@ def destroy(
     """
     out: list[Outgoing] = []
     for occupant in room.occupants.values():
-        presence = element("presence", to=occupant.jid, sender=f"{room.jid}/{occupant.nick}", type="unavailable")
+        presence = element("presence", sender=f"{room.jid}/{occupant.nick}", type="unavailable")
         x = presence.addChild(mucUser({"affiliation": "none", "role": "none"}))
         notice = x.addElement("destroy")
         if alternate:
@@ -123,7 +123,7 @@ def destroy(
         if password:
             notice.addElement("password", content=password)
         presence.addElement((NS_OCCUPANT_ID, "occupant-id"))["id"] = occupant.occupantId
-        out.append(presence)
+        out.append(Broadcast.of(presence, occupant.sessions))
     room.occupants.clear()
     room.byJid.clear()
     room.destroyed = True

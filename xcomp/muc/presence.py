@@ -20,6 +20,8 @@ GHOST_CONDITIONS = frozenset(
     {"gone", "item-not-found", "recipient-unavailable", "redirect", "remote-server-not-found",
      "remote-server-timeout", "service-unavailable"}
 )
+#: The most sessions one occupant may join from.
+MAX_SESSIONS = 16
 #: Presence children the room replaces with its own.
 _OWN_CHILDREN = frozenset({(NS_MUC, "x"), (NS_MUC_USER, "x"), (NS_OCCUPANT_ID, "occupant-id")})
 
@@ -42,17 +44,20 @@ def presence(
     if kind == "unavailable":
         if occupant is None:
             return []
-        return room.remove(occupant, statusFrom=stanza)
+        return room.removeSession(occupant, sender, statusFrom=stanza)
     if kind is not None:
         # Subscriptions and probes have no meaning for a room.
         return []
     if nick is None:
         return errorList(stanza, "jid-malformed", "modify", "A nickname is required to join")
     if occupant is None:
+        holder = room.occupants.get(nick)
+        if holder is not None and holder.bare == bareOf(sender):
+            return _joinSession(room, holder, sender, stanza)
         return _join(room, sender, nick, stanza, created)
     if occupant.nick != nick:
         return _changeNick(room, occupant, nick, stanza)
-    return _update(room, occupant, stanza)
+    return _update(room, occupant, sender, stanza)
 
 
 def ghost(room: RoomState, occupant: Occupant | None, stanza: domish.Element) -> list[Outgoing]:
@@ -65,7 +70,7 @@ def ghost(room: RoomState, occupant: Occupant | None, stanza: domish.Element) ->
     error = child(stanza, COMPONENT_NS, "error")
     conditions = {c.name for c in error.elements()} if error is not None else set()
     if conditions & GHOST_CONDITIONS:
-        return room.remove(occupant, {"333"})
+        return room.removeSession(occupant, stanza.getAttribute("from", ""), codes={"333"})
     return []
 
 
@@ -128,25 +133,51 @@ def _join(room: RoomState, sender: str, nick: str, stanza: domish.Element, creat
     return out
 
 
-def _update(room: RoomState, occupant: Occupant, stanza: domish.Element) -> list[Outgoing]:
+def _joinSession(room: RoomState, occupant: Occupant, sender: str, stanza: domish.Element) -> list[Outgoing]:
+    """
+    Another session of an occupant's bare JID joins under its nick (as
+    Prosody allows): it gets the join sequence; the room still shows one
+    occupant, whose presence is the primary session's, so nobody else is
+    told.
+    """
+    if room.locked and room.affiliation(sender) != "owner":
+        return errorList(stanza, "item-not-found", "cancel", "This room is locked until its owner configures it")
+    if room.config.password and text(child(stanza, NS_MUC, "x"), NS_MUC, "password") != room.config.password:
+        return errorList(stanza, "not-authorized", "auth", "A password is required")
+    if len(occupant.sessions) >= MAX_SESSIONS:
+        return errorList(stanza, "resource-constraint", "wait", "Too many sessions under this nickname")
+    payload = _payload(stanza)
+    if payload is None:
+        return errorList(stanza, "not-acceptable", "modify", "The presence is too large")
+    occupant.setPayload(sender, payload)
+    room.byJid[sender] = occupant
+    out: list[Outgoing] = [room.presenceOf(other, occupant, sender) for other in room.others(occupant)]
+    out.append(room.selfPresence(occupant, {"110"} | room.nonAnonymousCodes(), [sender]))
+    out.extend(room.history.requested(sender, child(stanza, NS_MUC, "x")))
+    out.append(subjectMessage(room.jid, room.subject, sender))
+    return out
+
+
+def _update(room: RoomState, occupant: Occupant, sender: str, stanza: domish.Element) -> list[Outgoing]:
     """
     An occupant's new availability, broadcast; a presence with the MUC
     element again (a client that lost its state) gets the join sequence.
+    A session that is not the primary one only has its presence kept.
     """
     payload = _payload(stanza)
     if payload is None:
         return errorList(stanza, "not-acceptable", "modify", "The presence is too large")
-    occupant.payload = payload
-    occupant.changed()
+    primary = occupant.setPayload(sender, payload)
     out: list[Outgoing] = []
     mucX = child(stanza, NS_MUC, "x")
     if mucX is not None:
-        out.extend(room.presenceOf(other, occupant) for other in room.others(occupant))
-    out.extend(room.fanPresence(occupant, room.others(occupant)))
-    out.append(room.selfPresence(occupant, {"110"} | room.nonAnonymousCodes()))
+        out.extend(room.presenceOf(other, occupant, sender) for other in room.others(occupant))
+    if primary:
+        out.extend(room.fanPresence(occupant, room.others(occupant)))
+    out.append(room.selfPresence(occupant, {"110"} | room.nonAnonymousCodes(), None if primary else [sender]))
     if mucX is not None:
-        out.extend(room.history.requested(occupant.jid, mucX))
-        out.append(subjectMessage(room.jid, room.subject, occupant.jid))
+        out.extend(room.history.requested(sender, mucX))
+        out.append(subjectMessage(room.jid, room.subject, sender))
     return out
 
 
@@ -166,8 +197,7 @@ def _changeNick(room: RoomState, occupant: Occupant, nick: str, stanza: domish.E
     )
     del room.occupants[occupant.nick]
     occupant.nick = nick
-    occupant.payload = payload
-    occupant.changed()
+    occupant.setPayload(occupant.jid, payload)
     room.occupants[nick] = occupant
     out.extend(room.fanPresence(occupant, room.others(occupant)))
     codes = {"110"}

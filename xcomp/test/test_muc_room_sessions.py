@@ -1,0 +1,136 @@
+"""
+Tests for several sessions of one bare JID under one nick (as Prosody's
+C{muc.lib.lua} allows): L{xcomp.muc.presence} and L{xcomp.muc.state} as a
+pure state machine.
+"""
+
+from __future__ import annotations
+
+from xcomp.muc.presence import MAX_SESSIONS
+from xcomp.stanza import COMPONENT_NS
+from xcomp.test.muchelpers import ALICE, BOB, ROOM, RoomTestCase, codes, delivered, groupchat, join, to, xml
+from xcomp.testing import errorOf
+
+PHONE = "bob@users.example/phone"
+
+
+class SessionTests(RoomTestCase):
+    """
+    One occupant, several sessions.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.createInstant()
+        self.enter(BOB, "bob")
+
+    def test_secondSessionJoins(self) -> None:
+        """
+        A second resource of the same bare JID joining under the same nick
+        is not a conflict (XEP-0045 section 7.2.9 leaves it to the
+        service; Prosody admits it): it gets the occupants' presence, its
+        own with 110, and the subject; the room shows one occupant and
+        the others are told nothing.
+        """
+        out = self.enter(PHONE, "bob")
+        self.assertEqual({e["to"] for e in out}, {PHONE})
+        presences = [e for e in out if e.name == "presence"]
+        self.assertEqual([p["from"] for p in presences], [f"{ROOM}/alice", f"{ROOM}/bob"])
+        self.assertIn("110", codes(presences[-1]))
+        self.assertEqual(list(self.room.occupants), ["alice", "bob"])
+        self.assertIs(self.room.byJid[PHONE], self.room.byJid[BOB])
+
+    def test_otherBareJidConflicts(self) -> None:
+        """
+        The nick held by another bare JID is still a conflict (section
+        7.2.9).
+        """
+        [error] = self.enter("mallory@users.example/x", "bob")
+        self.assertEqual(errorOf(error), ("cancel", "conflict"))
+
+    def test_messagesReachEverySession(self) -> None:
+        """
+        Groupchat and private messages reach every session of the
+        recipient (sections 7.4, 7.5).
+        """
+        self.enter(PHONE, "bob")
+        out = delivered(self.room.message(ALICE, None, groupchat("hi")))
+        self.assertEqual(sorted(e["to"] for e in out), sorted([ALICE, BOB, PHONE]))
+        pm = xml(f"<message type='chat' to='{ROOM}/bob'><body>psst</body></message>")
+        out = delivered(self.room.message(ALICE, "bob", pm))
+        self.assertEqual(sorted(e["to"] for e in out), sorted([BOB, PHONE]))
+        self.assertEqual({e["from"] for e in out}, {f"{ROOM}/alice"})
+
+    def test_presenceReachesEverySession(self) -> None:
+        """
+        Another occupant's presence reaches every session (section 7.2.3).
+        """
+        self.enter(PHONE, "bob")
+        away = xml(f"<presence to='{ROOM}/alice'><show>away</show></presence>")
+        out = delivered(self.room.presence(ALICE, "alice", away))
+        self.assertEqual(len(to(out, BOB)), 1)
+        self.assertEqual(len(to(out, PHONE)), 1)
+
+    def test_oneSessionLeaves(self) -> None:
+        """
+        One session leaving does not make the occupant leave: only that
+        session gets the unavailable self-presence (110); the other
+        occupants see nothing while the primary session stays.
+        """
+        self.enter(PHONE, "bob")
+        gone = xml(f"<presence type='unavailable' to='{ROOM}/bob'/>")
+        out = delivered(self.room.presence(PHONE, "bob", gone))
+        [own] = out
+        self.assertEqual((own["to"], own["type"]), (PHONE, "unavailable"))
+        self.assertIn("110", codes(own))
+        self.assertIn("bob", self.room.occupants)
+        self.assertNotIn(PHONE, self.room.byJid)
+
+    def test_primaryLeaves(self) -> None:
+        """
+        When the primary session leaves, the next one's presence becomes
+        the occupant's and is broadcast; the last session leaving makes
+        the occupant leave (section 7.14).
+        """
+        self.enter(PHONE, "bob", xml(f"<presence to='{ROOM}/bob'><show>xa</show></presence>"))
+        gone = xml(f"<presence type='unavailable' to='{ROOM}/bob'/>")
+        out = delivered(self.room.presence(BOB, "bob", gone))
+        self.assertEqual(self.room.occupants["bob"].jid, PHONE)
+        [seen] = to(out, ALICE)
+        self.assertIsNone(seen.getAttribute("type"))
+        self.assertEqual(str(next(seen.elements(COMPONENT_NS, "show"))), "xa")
+        out = delivered(self.room.presence(PHONE, "bob", gone))
+        self.assertNotIn("bob", self.room.occupants)
+        self.assertEqual(to(out, ALICE)[0]["type"], "unavailable")
+
+    def test_kickRemovesEverySession(self) -> None:
+        """
+        A kick (section 8.2) takes every session out.
+        """
+        self.enter(PHONE, "bob")
+        kick = xml("<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='bob' role='none'/></query>")
+        out = delivered(self.room.adminSet(ALICE, kick))
+        self.assertEqual({e["type"] for e in to(out, BOB) + to(out, PHONE)}, {"unavailable"})
+        self.assertNotIn(PHONE, self.room.byJid)
+        self.assertNotIn(BOB, self.room.byJid)
+
+    def test_sessionsBounded(self) -> None:
+        """
+        At most L{MAX_SESSIONS} sessions share a nick; beyond,
+        resource-constraint.
+        """
+        for n in range(MAX_SESSIONS - 1):
+            self.enter(f"bob@users.example/r{n}", "bob")
+        [error] = self.enter("bob@users.example/more", "bob")
+        self.assertEqual(errorOf(error), ("wait", "resource-constraint"))
+
+    def test_secondSessionNeedsPassword(self) -> None:
+        """
+        A second session of a password-protected room must give the
+        password too (section 7.2.6).
+        """
+        self.room.config = self.room.config.__class__(password="s3")
+        [error] = self.enter(PHONE, "bob")
+        self.assertEqual(errorOf(error), ("auth", "not-authorized"))
+        out = self.enter(PHONE, "bob", join("bob", password="s3"))
+        self.assertEqual({e["to"] for e in out}, {PHONE})
