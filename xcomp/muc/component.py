@@ -35,6 +35,7 @@ from xcomp.muc.elements import (
     errorList,
 )
 from xcomp.muc.discovery import RoomDiscovery
+from xcomp.muc.occupantiq import IqForwarder
 from xcomp.muc.room import Room
 from xcomp.muc.settings import ServiceOptions
 from xcomp.muc.state import bareOf
@@ -95,6 +96,7 @@ class MUCComponent(InternalComponent):
         self._lockTimers: dict[str, IDelayedCall] = {}
         self._writes: set[defer.Deferred[None]] = set()
         self._pending: list[Stanza] | None = []
+        self.forwarder = IqForwarder(router.reactor.seconds)
         MUCHandler().setHandlerParent(self)
         RoomDiscovery(self.rooms, options).setHandlerParent(self)
         disco.DiscoHandler().setHandlerParent(self)
@@ -366,6 +368,7 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             self.xmlstream.addObserver(query, self.handleRequest)
         # After every other handler (disco, muc_mam): iqs to occupants, pings.
         self.xmlstream.addObserver("/iq[@type='get' or @type='set']", self.onOtherIq, -1)
+        self.xmlstream.addObserver("/iq[@type='result' or @type='error']", self.onAnswer)
 
     # Presence and messages
 
@@ -473,13 +476,27 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             if room is None:
                 self.parent.emit(errorList(iq, "item-not-found", "cancel", "No such room"))
             else:
-                self.parent.emit(room.iqToOccupant(sender, nick, iq))
+                self.parent.emit(self.parent.forwarder.request(room, sender, nick, iq))
             return
         payload = _query(iq)
         if (jid is None or room is not None) and payload is not None and payload.uri == NS_PING:
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if iq.getAttribute("type") == "get":
                 self.send(element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id")))
+
+
+    def onAnswer(self, iq: domish.Element) -> None:
+        """
+        A result or error to an occupant's address: the answer to an iq the
+        room forwarded (L{xcomp.muc.occupantiq}).
+        """
+        addressing = _addressing(iq)
+        if addressing is None:
+            return
+        _, jid, nick, sender = addressing
+        room = self.parent.rooms.get(jid) if jid is not None else None
+        if room is not None and nick is not None:
+            self.parent.emit(self.parent.forwarder.answer(room, sender, iq))
 
 
 def _query(iq: domish.Element) -> domish.Element | None:

@@ -1,8 +1,8 @@
 # -*- test-case-name: xcomp.test.test_muc_room_messages -*-
 """
 Messages to a room: groupchat (kept in the history), subject changes,
-private messages between occupants, mediated invitations and declines;
-and the iqs to an occupant's address.
+private messages between occupants, mediated invitations and declines.
+(iqs to an occupant's address are L{xcomp.muc.occupantiq}.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from twisted.words.xish import domish
 from xcomp.muc.elements import (
     NS_MUC_USER,
     NS_OCCUPANT_ID,
-    NS_PING,
     NS_STANZA_ID,
     Broadcast,
     Outgoing,
@@ -171,22 +170,6 @@ def _decline(room: RoomState, sender: str, stanza: domish.Element, x: domish.Ele
     if reason:
         forwarded.addChild(reasonElement(reason))
     return [notice]
-
-
-def iqToOccupant(room: RoomState, sender: str, nick: str, stanza: domish.Element) -> list[Outgoing]:
-    """
-    An iq to C{room/nick}: XEP-0410 self-pings are answered; other iqs to
-    occupants are not forwarded.
-    """
-    if stanza.getAttribute("type") not in ("get", "set"):
-        return []
-    occupant = room.byJid.get(sender)
-    if occupant is None:
-        return errorList(stanza, "not-acceptable", "cancel", "You are not in this room")
-    payload = next(iter(stanza.elements()), None)
-    if occupant.nick == nick and payload is not None and payload.uri == NS_PING:
-        return [element("iq", to=sender, sender=stanza.getAttribute("to"), type="result", id=stanza.getAttribute("id"))]
-    return errorList(stanza, "service-unavailable", "cancel", None)
 
 
 def _isForged(payload: domish.Element, room: str) -> bool:

@@ -105,12 +105,6 @@ class Room(RoomState):
         """
         return messages.message(self, sender, nick, stanza)
 
-    def iqToOccupant(self, sender: str, nick: str, stanza: domish.Element) -> list[Outgoing]:
-        """
-        An iq to C{room/nick} (L{xcomp.muc.messages.iqToOccupant}).
-        """
-        return messages.iqToOccupant(self, sender, nick, stanza)
-
     def adminGet(self, sender: str, query: domish.Element) -> domish.Element:
         """
         A C{muc#admin} list request (L{xcomp.muc.moderation.adminGet}).
