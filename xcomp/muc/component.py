@@ -36,6 +36,7 @@ from xcomp.muc.elements import (
 )
 from xcomp.muc.discovery import RoomDiscovery
 from xcomp.muc.occupantiq import IqForwarder
+from xcomp.muc.shaper import PresenceShaper
 from xcomp.muc.room import Room
 from xcomp.muc.settings import ServiceOptions
 from xcomp.muc.state import bareOf
@@ -97,6 +98,7 @@ class MUCComponent(InternalComponent):
         self._writes: set[defer.Deferred[None]] = set()
         self._pending: list[Stanza] | None = []
         self.forwarder = IqForwarder(router.reactor.seconds)
+        self.shaper = PresenceShaper(router.reactor.seconds)
         MUCHandler().setHandlerParent(self)
         RoomDiscovery(self.rooms, options).setHandlerParent(self)
         disco.DiscoHandler().setHandlerParent(self)
@@ -372,13 +374,26 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
     # Presence and messages
 
+    def _malformed(self, stanza: domish.Element) -> None:
+        """
+        A stanza whose C{to} is not a JID (a nick that fails resourceprep,
+        such as one with a tab or DEL) from a valid sender gets
+        C{jid-malformed}, as Prosody answers it, rather than nothing.
+        """
+        if _jid(stanza.getAttribute("from", "")) is not None:
+            self.parent.emit(errorList(stanza, "jid-malformed", "modify", "Not a valid address (or nickname)"))
+
     def onPresence(self, presence: domish.Element) -> None:
         component = self.parent
         addressing = _addressing(presence)
         if addressing is None:
+            self._malformed(presence)
             return
         _, jid, nick, sender = addressing
         if jid is None:
+            return
+        if presence.getAttribute("type") is None and not component.shaper.allow(bareOf(sender)):
+            component.emit(errorList(presence, "policy-violation", "wait", "Too many presences; slow down"))
             return
         room = component.rooms.get(jid)
         created = False
@@ -407,6 +422,7 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         component = self.parent
         addressing = _addressing(message)
         if addressing is None:
+            self._malformed(message)
             return
         _, jid, nick, sender = addressing
         room = component.rooms.get(jid) if jid is not None else None
@@ -468,6 +484,8 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             return
         addressing = _addressing(iq)
         if addressing is None:
+            iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
+            self._malformed(iq)
             return
         _, jid, nick, sender = addressing
         room = self.parent.rooms.get(jid) if jid is not None else None
