@@ -34,6 +34,7 @@ from xcomp.muc.elements import (
     element,
     errorList,
 )
+from xcomp.muc import register
 from xcomp.muc.discovery import RoomDiscovery
 from xcomp.muc.occupantiq import IqForwarder
 from xcomp.muc.shaper import PresenceShaper
@@ -61,6 +62,7 @@ def makeComponent(domain: str, options: Mapping[str, object], router: IRouter) -
         router,
         ServiceOptions.fromOptions(domain, options),
         dataPath=dataPath if isinstance(dataPath, str) else None,
+        allowUnaffiliatedRegister=register.allowUnaffiliated(options),
     )
 
 
@@ -86,9 +88,11 @@ class MUCComponent(InternalComponent):
         *,
         dataPath: str | None = None,
         store: SQLiteStore | None = None,
+        allowUnaffiliatedRegister: bool = False,
     ) -> None:
         super().__init__(domain, router)
         self.options = options
+        self.allowUnaffiliatedRegister = allowUnaffiliatedRegister
         self.dataPath = dataPath
         self.store = store
         self.rooms: dict[str, Room] = {}
@@ -361,6 +365,8 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         f"/iq[@type='set']/query[@xmlns='{NS_MUC_ADMIN}']": "onAdminSet",
         f"/iq[@type='get']/query[@xmlns='{NS_MUC_OWNER}']": "onOwnerGet",
         f"/iq[@type='set']/query[@xmlns='{NS_MUC_OWNER}']": "onOwnerSet",
+        f"/iq[@type='get']/query[@xmlns='{register.NS_REGISTER}']": "onRegisterGet",
+        f"/iq[@type='set']/query[@xmlns='{register.NS_REGISTER}']": "onRegisterSet",
     }
 
     def connectionInitialized(self) -> None:
@@ -470,6 +476,15 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
     def onOwnerSet(self, iq: domish.Element) -> None:
         room, sender = self._target(iq)
         self._apply(room, room.ownerSet(sender, cast(domish.Element, _query(iq))))
+
+    def onRegisterGet(self, iq: domish.Element) -> domish.Element:
+        room, sender = self._target(iq)
+        return register.registerGet(room, sender, self.parent.allowUnaffiliatedRegister)
+
+    def onRegisterSet(self, iq: domish.Element) -> None:
+        room, sender = self._target(iq)
+        query = cast(domish.Element, _query(iq))
+        self._apply(room, register.registerSet(room, sender, query, self.parent.allowUnaffiliatedRegister))
 
     def _apply(self, room: Room, outgoing: list[Outgoing]) -> None:
         self.parent.emit(outgoing)

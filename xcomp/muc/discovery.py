@@ -17,6 +17,7 @@ from twisted.words.protocols.jabber.jid import JID
 from zope.interface import implementer
 
 from xcomp.muc.elements import NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_PING
+from xcomp.muc.register import NODE_RESERVED, reservedNick
 from xcomp.muc.room import Room
 from xcomp.muc.settings import ServiceOptions
 from xcomp.plugin import disco, subprotocols
@@ -37,6 +38,10 @@ class RoomDiscovery(subprotocols.XMPPHandler):
         self.options = options
 
     def getDiscoInfo(self, requestor: JID, target: JID, nodeIdentifier: str = "") -> list[object]:
+        if nodeIdentifier == NODE_RESERVED and target.user is not None:
+            # XEP-0045 section 7.12: the requester's reserved nick, if any.
+            nick = reservedNick(self._visibleRoom(requestor, target), requestor.userhost())
+            return [] if nick is None else [disco.DiscoIdentity("conference", "text", nick)]
         if nodeIdentifier:
             return []
         if target.user is None:

@@ -11,6 +11,7 @@ from twisted.words.xish import domish
 
 from xcomp.muc.elements import NS_MUC, NS_MUC_USER, NS_OCCUPANT_ID, Outgoing, child, errorList, text
 from xcomp.muc.history import subjectMessage
+from xcomp.muc.register import reservedBy
 from xcomp.muc.state import MAX_PRESENCE_PAYLOAD, Occupant, RoomState, bareOf, rank
 from xcomp.plugin import COMPONENT_NS
 
@@ -88,6 +89,8 @@ def _refusal(room: RoomState, sender: str, nick: str, stanza: domish.Element, cr
         return errorList(stanza, "registration-required", "auth", "This room is for members only")
     if nick in room.occupants:
         return errorList(stanza, "conflict", "cancel", "That nickname is in use")
+    if reservedBy(room, nick) not in (None, bareOf(sender)):
+        return errorList(stanza, "conflict", "cancel", "That nickname is reserved by someone else")
     if room.config.password and not created:
         if text(child(stanza, NS_MUC, "x"), NS_MUC, "password") != room.config.password:
             return errorList(stanza, "not-authorized", "auth", "A password is required")
@@ -186,8 +189,8 @@ def _changeNick(room: RoomState, occupant: Occupant, nick: str, stanza: domish.E
     Change an occupant's nick: unavailable with 303 from the old one, then
     available from the new one.
     """
-    if nick in room.occupants:
-        return errorList(stanza, "conflict", "cancel", "That nickname is in use")
+    if nick in room.occupants or reservedBy(room, nick) not in (None, occupant.bare):
+        return errorList(stanza, "conflict", "cancel", "That nickname is in use or reserved")
     payload = _payload(stanza)
     if payload is None:
         return errorList(stanza, "not-acceptable", "modify", "The presence is too large")

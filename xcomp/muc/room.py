@@ -25,6 +25,7 @@ from xcomp.interfaces import IRoomExtension
 from xcomp.muc import messages, moderation, owner, presence
 from xcomp.muc.elements import NS_MUC, NS_MUC_ROOMINFO, NS_OCCUPANT_ID, NS_PING, Outgoing
 from xcomp.muc.history import MAX_HISTORY_BYTES
+from xcomp.muc.register import NS_REGISTER
 from xcomp.muc.settings import RoomConfig, ServiceOptions
 from xcomp.muc.state import AFFILIATIONS, Occupant, RoomState
 from xcomp.plugin import data_form
@@ -169,6 +170,7 @@ class Room(RoomState):
             NS_OCCUPANT_ID,
             NS_MUC + "#self-ping-optimization",
             NS_PING,
+            NS_REGISTER,
         ]
         for extension in self.extensions:
             features.extend(extension.features(self))
