@@ -26,6 +26,7 @@ from xcomp.muc.elements import (
 )
 from xcomp.muc.presence import ghost
 from xcomp.muc.state import ROLES, Occupant, RoomState, bareOf
+from xcomp.muc.voice import isVoiceForm, voiceMessage
 from xcomp.plugin import COMPONENT_NS
 
 #: The most invitations one message may carry.
@@ -49,6 +50,9 @@ def message(room: RoomState, sender: str, nick: str | None, stanza: domish.Eleme
         return _invite(room, sender, occupant, stanza, x)
     if x is not None and child(x, NS_MUC_USER, "decline") is not None:
         return _decline(room, sender, stanza, x)
+    form = isVoiceForm(stanza) if kind in (None, "normal") else None
+    if form is not None:
+        return voiceMessage(room, sender, stanza, form)
     return errorList(stanza, "bad-request", "modify", "Send groupchat messages to the room")
 
 

@@ -26,6 +26,7 @@ from xcomp.muc import messages, moderation, owner, presence
 from xcomp.muc.elements import NS_MUC, NS_MUC_ROOMINFO, NS_OCCUPANT_ID, NS_PING, Outgoing
 from xcomp.muc.history import MAX_HISTORY_BYTES
 from xcomp.muc.register import NS_REGISTER
+from xcomp.muc.voice import NS_MUC_REQUEST
 from xcomp.muc.settings import RoomConfig, ServiceOptions
 from xcomp.muc.state import AFFILIATIONS, Occupant, RoomState
 from xcomp.plugin import data_form
@@ -171,6 +172,7 @@ class Room(RoomState):
             NS_MUC + "#self-ping-optimization",
             NS_PING,
             NS_REGISTER,
+            NS_MUC_REQUEST,
         ]
         for extension in self.extensions:
             features.extend(extension.features(self))

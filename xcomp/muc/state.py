@@ -168,6 +168,8 @@ class RoomState:
         self.extra: dict[str, object] = dict(extra or {})
         self.occupants: dict[str, Occupant] = {}
         self.byJid: dict[str, Occupant] = {}
+        #: When each visitor (session) last asked for voice (L{xcomp.muc.voice}).
+        self.voiceRequests: dict[str, float] = {}
         self.history = History(jid, clock)
         self.locked = False
         self.destroyed = False
