@@ -35,14 +35,14 @@ from xcomp.muc.elements import (
     errorList,
 )
 from xcomp.muc import register
-from xcomp.muc.discovery import RoomDiscovery
+from xcomp.muc.discovery import DirectoryDiscoHandler, RoomDiscovery, UniqueNameHandler
 from xcomp.muc.occupantiq import IqForwarder
 from xcomp.muc.shaper import PresenceShaper
 from xcomp.muc.room import Room
 from xcomp.muc.settings import ServiceOptions
 from xcomp.muc.state import bareOf
 from xcomp.muc.store import SQLiteStore
-from xcomp.plugin import InternalComponent, Logger, Stanza, bounce, disco, subprotocols
+from xcomp.plugin import InternalComponent, Logger, Stanza, bounce, subprotocols
 
 __all__ = ["MUCComponent", "MUCHandler", "makeComponent"]
 
@@ -105,7 +105,8 @@ class MUCComponent(InternalComponent):
         self.shaper = PresenceShaper(router.reactor.seconds)
         MUCHandler().setHandlerParent(self)
         RoomDiscovery(self.rooms, options).setHandlerParent(self)
-        disco.DiscoHandler().setHandlerParent(self)
+        DirectoryDiscoHandler(self.rooms).setHandlerParent(self)
+        UniqueNameHandler(self.rooms).setHandlerParent(self)
 
     @property
     def storage(self) -> SQLiteStore:
