@@ -34,7 +34,7 @@ from xcomp.muc.elements import (
     element,
     errorList,
 )
-from xcomp.muc import register
+from xcomp.muc import register, roominfo
 from xcomp.muc.discovery import DirectoryDiscoHandler, RoomDiscovery, UniqueNameHandler
 from xcomp.muc.occupantiq import IqForwarder
 from xcomp.muc.shaper import PresenceShaper
@@ -378,6 +378,7 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         # After every other handler (disco, muc_mam): iqs to occupants, pings.
         self.xmlstream.addObserver("/iq[@type='get' or @type='set']", self.onOtherIq, -1)
         self.xmlstream.addObserver("/iq[@type='result' or @type='error']", self.onAnswer)
+        self.xmlstream.addObserver(f"/iq/vCard[@xmlns='{roominfo.NS_VCARD}']", self.onVcard)
 
     # Presence and messages
 
@@ -486,6 +487,34 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         room, sender = self._target(iq)
         query = cast(domish.Element, _query(iq))
         self._apply(room, register.registerSet(room, sender, query, self.parent.allowUnaffiliatedRegister))
+
+    def onVcard(self, iq: domish.Element) -> None:
+        """
+        The room's vCard (XEP-0486): read by anyone, set by owners.  A
+        vCard request to an occupant is left to L{onOtherIq}, which
+        forwards it.
+        """
+        addressing = _addressing(iq)
+        kind = iq.getAttribute("type")
+        if addressing is None or addressing[2] is not None or kind not in ("get", "set") or addressing[1] is None:
+            return
+        iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
+        room = self.parent.rooms.get(addressing[1])
+        if room is None:
+            self.parent.emit(errorList(iq, "item-not-found", "cancel", "No such room"))
+            return
+        reply = element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id"))
+        try:
+            if kind == "get":
+                reply.addChild(roominfo.vcardGet(room))
+                outgoing: list[Outgoing] = []
+            else:
+                outgoing = roominfo.vcardSet(room, addressing[3], cast(domish.Element, _query(iq)))
+        except StanzaError as e:
+            self.parent.emit(errorList(iq, e.condition, e.type, e.text))
+            return
+        self.parent.emit([reply])
+        self._apply(room, outgoing)
 
     def _apply(self, room: Room, outgoing: list[Outgoing]) -> None:
         self.parent.emit(outgoing)

@@ -16,6 +16,7 @@ from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.xish import domish
 
 from xcomp.muc.elements import NS_MUC_OWNER, NS_OCCUPANT_ID, Broadcast, Outgoing, child, element, mucUser, normalJid, text
+from xcomp.muc import roominfo
 from xcomp.muc.forms import parseForm
 from xcomp.muc.moderation import adminGet, adminSet
 from xcomp.muc.settings import NS_ROOMCONFIG, configForm, formValues, submitForm
@@ -32,7 +33,7 @@ def ownerGet(room: RoomState, sender: str, query: domish.Element) -> domish.Elem
         raise StanzaError("forbidden", "auth", "Only owners may configure the room")
     if child(query, NS_MUC_OWNER, "item") is not None:
         return adminGet(room, sender, query)
-    fields = [f for extension in room.extensions for f in extension.configFields(room)]
+    fields = roominfo.configFields(room) + [f for extension in room.extensions for f in extension.configFields(room)]
     result = domish.Element((NS_MUC_OWNER, "query"))
     result.addChild(configForm(room.config, room.options, fields).toElement())
     return result
@@ -83,6 +84,7 @@ def configure(room: RoomState, values: dict[str, list[str]]) -> list[Outgoing]:
     if attrs.evolve(config, whois=old.whois) != old:
         codes.add("104")
     extraBefore = dict(room.extra)
+    codes |= roominfo.configure(room, values)
     for extension in room.extensions:
         codes |= extension.configure(room, values)
     if room.extra != extraBefore:

@@ -12,6 +12,7 @@ from twisted.words.xish import domish
 from xcomp.muc.elements import NS_MUC, NS_MUC_USER, NS_OCCUPANT_ID, Outgoing, child, errorList, text
 from xcomp.muc.history import subjectMessage
 from xcomp.muc.register import reservedBy
+from xcomp.muc.roominfo import avatarPresence
 from xcomp.muc.state import MAX_PRESENCE_PAYLOAD, Occupant, RoomState, bareOf, rank
 from xcomp.plugin import COMPONENT_NS
 
@@ -131,6 +132,7 @@ def _join(room: RoomState, sender: str, nick: str, stanza: domish.Element, creat
     for extension in room.extensions:
         codes |= extension.joinStatusCodes(room)
     out.append(room.selfPresence(occupant, codes))
+    out.extend(avatarPresence(room, [sender]))
     out.extend(room.history.requested(sender, mucX))
     out.append(subjectMessage(room.jid, room.subject, sender))
     return out
@@ -156,6 +158,7 @@ def _joinSession(room: RoomState, occupant: Occupant, sender: str, stanza: domis
     room.byJid[sender] = occupant
     out: list[Outgoing] = [room.presenceOf(other, occupant, sender) for other in room.others(occupant)]
     out.append(room.selfPresence(occupant, {"110"} | room.nonAnonymousCodes(), [sender]))
+    out.extend(avatarPresence(room, [sender]))
     out.extend(room.history.requested(sender, child(stanza, NS_MUC, "x")))
     out.append(subjectMessage(room.jid, room.subject, sender))
     return out

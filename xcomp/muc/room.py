@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from twisted.words.xish import domish
 
 from xcomp.interfaces import IRoomExtension
-from xcomp.muc import messages, moderation, owner, presence
+from xcomp.muc import messages, moderation, owner, presence, roominfo
 from xcomp.muc.elements import NS_MUC, NS_MUC_ROOMINFO, NS_OCCUPANT_ID, NS_PING, Outgoing
 from xcomp.muc.history import MAX_HISTORY_BYTES
 from xcomp.muc.register import NS_REGISTER
@@ -192,6 +192,7 @@ class Room(RoomState):
                 data_form.Field("boolean", "muc#roomconfig_changesubject", self.config.changeSubject,
                                 label="Occupants may change the subject"),
                 data_form.Field("text-single", "muc#roomconfig_roomname", self.config.name, label="Title"),
+                *roominfo.infoFields(self),
             ],
         )
 
