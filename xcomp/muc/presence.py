@@ -157,7 +157,10 @@ def _joinSession(room: RoomState, occupant: Occupant, sender: str, stanza: domis
     occupant.setPayload(sender, payload)
     room.byJid[sender] = occupant
     out: list[Outgoing] = [room.presenceOf(other, occupant, sender) for other in room.others(occupant)]
-    out.append(room.selfPresence(occupant, {"110"} | room.nonAnonymousCodes(), [sender]))
+    codes = {"110"} | room.nonAnonymousCodes()
+    for extension in room.extensions:
+        codes |= extension.joinStatusCodes(room)
+    out.append(room.selfPresence(occupant, codes, [sender]))
     out.extend(avatarPresence(room, [sender]))
     out.extend(room.history.requested(sender, child(stanza, NS_MUC, "x")))
     out.append(subjectMessage(room.jid, room.subject, sender))
