@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 from xml.etree import ElementTree
 
 from slixmpp import JID
@@ -89,12 +89,12 @@ class Users(ComponentXMPP):
 
     async def op_affiliation(self, user: str, room: str, jid: str, affiliation: str, nick: str | None = None) -> dict[str, Any]:
         await self.plugin["xep_0045"].set_affiliation(
-            JID(room), affiliation, jid=JID(jid), nick=nick, ifrom=JID(user), timeout=TIMEOUT
+            JID(room), cast(Any, affiliation), jid=JID(jid), nick=nick, ifrom=JID(user), timeout=TIMEOUT
         )
         return {"ok": True}
 
     async def op_members(self, user: str, room: str, affiliation: str) -> dict[str, Any]:
-        jids = await self.plugin["xep_0045"].get_affiliation_list(JID(room), affiliation, ifrom=JID(user), timeout=TIMEOUT)
+        jids = await self.plugin["xep_0045"].get_affiliation_list(JID(room), cast(Any, affiliation), ifrom=JID(user), timeout=TIMEOUT)
         return {"ok": True, "jids": sorted(str(j) for j in jids)}
 
     async def op_invite(self, user: str, room: str, jid: str, reason: str = "") -> dict[str, Any]:
@@ -140,14 +140,15 @@ class Users(ComponentXMPP):
     async def op_rooms(self, user: str, service: str, page: int) -> dict[str, Any]:
         iq = self.make_iq_get(ito=JID(service), ifrom=JID(user))
         iq.enable("disco_items")
-        jids, pages = [], 0
+        jids: list[str] = []
+        pages = 0
         async for result in self.plugin["xep_0059"].iterate(iq, "disco_items", amount=page):
             pages += 1
             jids.extend(str(item[0]) for item in result["disco_items"]["items"])
         return {"ok": True, "jids": jids, "pages": pages}
 
     async def op_iq(self, user: str, to: str, type: str, payload: str) -> dict[str, Any]:
-        iq = self.make_iq(ito=JID(to), ifrom=JID(user), itype=type)
+        iq = self.make_iq(ito=JID(to), ifrom=JID(user), itype=cast(Any, type))
         iq.append(ElementTree.fromstring(payload))
         reply = await iq.send(timeout=TIMEOUT)
         return {"ok": True, "xml": str(reply)}

@@ -28,6 +28,11 @@ class ModerationTests(MAMTestCase):
     alice moderates; bob says something that is then retracted.
     """
 
+    def said(self, body: str, sender: str) -> str:
+        [stanzaId] = self.say(body, sender=sender)
+        assert stanzaId is not None
+        return stanzaId
+
     def request(self, payload: str, sender: str = ALICE, to: str = ROOM) -> list[domish.Element]:
         self.users.send(f"<iq type='set' id='mod' from='{sender}' to='{to}'>{payload}</iq>")
         return self.users.take()
@@ -47,7 +52,7 @@ class ModerationTests(MAMTestCase):
         with C{<retract id=''/>}, who moderated it (with the moderator's
         occupant id) and the reason (example 2).
         """
-        [stanzaId] = self.say("buy now", sender=BOB)
+        stanzaId = self.said("buy now", BOB)
         out = self.request(moderate(stanzaId))
         [reply] = [e for e in out if e.name == "iq"]
         self.assertEqual((reply["type"], reply["to"]), ("result", ALICE))
@@ -67,7 +72,7 @@ class ModerationTests(MAMTestCase):
         The archive keeps a tombstone (section 5): the message's ids and a
         C{<retracted/>}, no body.
         """
-        [stanzaId] = self.say("buy now", sender=BOB)
+        stanzaId = self.said("buy now", BOB)
         self.request(moderate(stanzaId))
         kept = self.archived(stanzaId)
         self.assertNotIn("buy now", kept.toXml())
@@ -81,7 +86,7 @@ class ModerationTests(MAMTestCase):
         A newcomer's history no longer has the retracted message.
         """
         self.say("kept", sender=BOB)
-        [stanzaId] = self.say("buy now", sender=BOB)
+        stanzaId = self.said("buy now", BOB)
         self.request(moderate(stanzaId))
         self.users.send(f"<presence from='carol@example.org/c' to='{ROOM}/carol'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
         history = [e for e in self.users.take() if e.name == "message" and e.body is not None]
@@ -92,7 +97,7 @@ class ModerationTests(MAMTestCase):
         Not a moderator: forbidden; no such message: item-not-found; no
         C{id} or no C{<retract/>}: bad-request.
         """
-        [stanzaId] = self.say("hello", sender=ALICE)
+        stanzaId = self.said("hello", ALICE)
         [error] = self.request(moderate(stanzaId), sender=BOB)
         self.assertEqual(errorOf(error), ("auth", "forbidden"))
         [error] = self.request(moderate("nope"))
