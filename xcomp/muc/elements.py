@@ -135,7 +135,15 @@ def errorList(stanza: domish.Element, condition: str, type: str, text: str | Non
     L{errorReply} as a list: empty when C{stanza} must not be answered.
     """
     reply = errorReply(stanza, condition, type, text)
-    return [] if reply is None else [reply]
+    if reply is None:
+        return []
+    if stanza.name == "presence" and child(stanza, NS_MUC, "x") is not None:
+        # A refused join echoes the MUC element (XEP-0045 examples 19-28),
+        # by which clients (slixmpp's xep_0045) tell a join error.
+        refused = reply.element()
+        refused.addElement((NS_MUC, "x"))
+        return [refused]
+    return [reply]
 
 
 def _parsedJid(value: str | None) -> JID | None:

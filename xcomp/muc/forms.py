@@ -26,6 +26,12 @@ def parseForm(x: domish.Element, formType: str | None = "submit") -> data_form.F
         form = data_form.Form.fromElement(x)
     except (data_form.Error, KeyError, ValueError):
         raise StanzaError("bad-request", "modify", "The form cannot be read") from None
+    if form.formNamespace is None and "FORM_TYPE" in form.fields:
+        # A submitted form may leave out the field's type (XEP-0068 section
+        # 3.1 asks for hidden, clients such as slixmpp omit it); Prosody
+        # reads FORM_TYPE whatever its type.
+        field = form.fields.pop("FORM_TYPE")
+        form.formNamespace = str(field.values[0]) if field.values else None
     if formType is not None and form.formType != formType:
         raise StanzaError("bad-request", "modify", f"Expected a form of type {formType}")
     return form

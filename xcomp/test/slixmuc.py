@@ -93,6 +93,10 @@ class Users(ComponentXMPP):
         )
         return {"ok": True}
 
+    async def op_role(self, user: str, room: str, nick: str, role: str) -> dict[str, Any]:
+        await self.plugin["xep_0045"].set_role(JID(room), nick, cast(Any, role), ifrom=JID(user), timeout=TIMEOUT)
+        return {"ok": True}
+
     async def op_members(self, user: str, room: str, affiliation: str) -> dict[str, Any]:
         jids = await self.plugin["xep_0045"].get_affiliation_list(JID(room), cast(Any, affiliation), ifrom=JID(user), timeout=TIMEOUT)
         return {"ok": True, "jids": sorted(str(j) for j in jids)}

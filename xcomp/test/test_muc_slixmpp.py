@@ -149,3 +149,145 @@ class OccupantTests(SlixmppMUCTestCase):
         await self.users.next(lambda e: e["to"] == self.jid("alice") and "still here?" in e["xml"], since)
         leaves = [e for e in self.users.events[since:] if e["to"] == self.jid("bob") and e["type"] == "unavailable"]
         self.assertEqual(leaves, [])
+
+
+NS_REGISTER = "jabber:iq:register"
+NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
+NS_REQUEST = "http://jabber.org/protocol/muc#request"
+NS_RETRACT = "urn:xmpp:message-retract:1"
+NS_SID = "urn:xmpp:sid:0"
+
+
+def registration(nick: str) -> str:
+    return (
+        f"<query xmlns='{NS_REGISTER}'><x xmlns='jabber:x:data' type='submit'>"
+        "<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#register</value></field>"
+        f"<field var='muc#register_roomnick'><value>{nick}</value></field></x></query>"
+    )
+
+
+def stanzaId(event: dict[str, Any]) -> str:
+    [marker] = parsed(event).iter(f"{{{NS_SID}}}stanza-id")
+    return marker.get("id", "")
+
+
+class FeatureTests(SlixmppMUCTestCase):
+    """
+    Voice requests, registration, the room list, moderation, avatars,
+    invitations, bad nicks.
+    """
+
+    async def test_voiceRequest(self) -> None:
+        """
+        XEP-0045 section 8.6: in a moderated room bob is a visitor; his
+        voice request (slixmpp's C{request_voice}) reaches alice, the
+        moderator, as a muc#request form; she submits it with
+        muc#request_allow and bob becomes a participant.
+        """
+        await self.createRoom(**{"muc#roomconfig_moderatedroom": True})
+        joined = await self.ok("join", user=self.jid("bob"), room=ROOM, nick="bob")
+        self.assertEqual(joined["role"], "visitor")
+        since = self.users.mark()
+        await self.ok("requestVoice", user=self.jid("bob"), room=ROOM)
+        request = await self.users.next(lambda e: e["to"] == self.jid("alice") and NS_REQUEST in e["xml"], since)
+        self.assertIn(self.jid("bob"), request["xml"])
+        await self.ok("approveVoice", user=self.jid("alice"), room=ROOM, jid=self.jid("bob"), nick="bob")
+        voiced = await self.users.next(
+            lambda e: e["to"] == self.jid("bob") and e["name"] == "presence" and muc(e, "role") == "participant", since
+        )
+        self.assertIn("110", codes(voiced))
+
+    async def test_registration(self) -> None:
+        """
+        XEP-0045 sections 7.10 and 7.12: bob, a member, registers a nick;
+        disco on x-roomuser-item gives it back; carol may not join with it
+        (conflict).
+        """
+        await self.createRoom()
+        await self.ok("affiliation", user=self.jid("alice"), room=ROOM, jid=f"bob@{USERS}", affiliation="member")
+        await self.ok("iq", user=self.jid("bob"), to=ROOM, type="set", payload=registration("Bobby"))
+        info = await self.ok("iq", user=self.jid("bob"), to=ROOM, type="get",
+                             payload=f"<query xmlns='{NS_DISCO_INFO}' node='x-roomuser-item'/>")
+        [identity] = parsed(info).iter(f"{{{NS_DISCO_INFO}}}identity")
+        self.assertEqual(identity.get("name"), "Bobby")
+        refused = await self.users.command("join", user=self.jid("carol"), room=ROOM, nick="Bobby")
+        self.assertEqual(refused["condition"], "conflict")
+        joined = await self.ok("join", user=self.jid("bob"), room=ROOM, nick="Bobby")
+        self.assertEqual(joined["affiliation"], "member")
+
+    async def test_roomListPaged(self) -> None:
+        """
+        XEP-0059 through slixmpp's RSM iterator: 12 public rooms, 5 a page,
+        come in 3 pages, each room once (XEP-0045 section 6.3).
+        """
+        rooms = [f"r{n:02d}@{MUC}" for n in range(12)]
+        for room in rooms:
+            await self.createRoom(room=room)
+        listed = await self.ok("rooms", user=self.jid("bob"), service=MUC, page=5)
+        # slixmpp keeps a page's items in a set: their order is lost.
+        self.assertEqual((sorted(listed["jids"]), len(listed["jids"]), listed["pages"]), (rooms, 12, 3))
+
+    async def test_moderation(self) -> None:
+        """
+        XEP-0425 through slixmpp's C{xep_0425}: alice retracts bob's
+        message by its stanza id; bob's client gets the retraction.
+        """
+        await self.createRoom()
+        await self.ok("join", user=self.jid("bob"), room=ROOM, nick="bob")
+        since = self.users.mark()
+        echo = await self.say("bob", "buy now")
+        await self.ok("moderate", user=self.jid("alice"), room=ROOM, stanzaId=stanzaId(echo), reason="spam")
+        notice = await self.users.next(lambda e: e["to"] == self.jid("bob") and NS_RETRACT in e["xml"], since)
+        [retract] = parsed(notice).iter(f"{{{NS_RETRACT}}}retract")
+        self.assertEqual(retract.get("id"), stanzaId(echo))
+
+    async def test_avatar(self) -> None:
+        """
+        XEP-0486: alice sets the room's vCard with a photo; bob gets the
+        XEP-0153 hash in a presence from the room, and in disco's roominfo.
+        """
+        await self.createRoom()
+        await self.ok("join", user=self.jid("bob"), room=ROOM, nick="bob")
+        image = b"not really a png" * 10
+        digest = hashlib.sha1(image).hexdigest()
+        since = self.users.mark()
+        vcard = (
+            "<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE>"
+            f"<BINVAL>{base64.b64encode(image).decode()}</BINVAL></PHOTO></vCard>"
+        )
+        await self.ok("iq", user=self.jid("alice"), to=ROOM, type="set", payload=vcard)
+        update = await self.users.next(lambda e: e["to"] == self.jid("bob") and e["from"] == ROOM, since)
+        self.assertIn(digest, update["xml"])
+        info = await self.ok("iq", user=self.jid("bob"), to=ROOM, type="get", payload=f"<query xmlns='{NS_DISCO_INFO}'/>")
+        self.assertIn(digest, info["xml"])
+
+    async def test_invitationToOtherServer(self) -> None:
+        """
+        XEP-0045 section 7.8.2: alice invites a user of another server
+        (slixmpp's C{invite}); the room routes the invitation there; the
+        user's decline comes back to alice from the room.
+        """
+        await self.createRoom()
+        guest = f"guest@{OTHER}/laptop"
+        await self.ok("invite", user=self.jid("alice"), room=ROOM, jid=f"guest@{OTHER}", reason="tea?")
+        invitation = await self.other.next(lambda e: e.name == "message")
+        self.assertEqual(invitation["from"], ROOM)
+        self.assertIn(f"from='{self.jid('alice')}'", invitation.toXml())
+        since = self.users.mark()
+        self.other.send(
+            f"<message from='{guest}' to='{ROOM}'><x xmlns='{NS_MUC_USER}'>"
+            f"<decline to='{self.jid('alice')}'><reason>busy</reason></decline></x></message>"
+        )
+        decline = await self.users.next(lambda e: e["to"] == self.jid("alice") and "decline" in e["xml"], since)
+        self.assertEqual(decline["from"], ROOM)
+        self.assertIn("busy", decline["xml"])
+
+    async def test_nickFailingResourceprep(self) -> None:
+        """
+        A join with a tab in the nick (RFC 7622 section 3.4) gets
+        jid-malformed rather than no answer.
+        """
+        self.other.send(f"<presence id='bad' from='guest@{OTHER}/l' to='{ROOM}/a&#9;b'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+        error = await self.other.next(lambda e: e.getAttribute("id") == "bad")
+        self.assertEqual(error["type"], "error")
+        self.assertIn("jid-malformed", error.toXml())
