@@ -83,14 +83,14 @@ class SlixmppMUCTestCase(TestCase):
         self.assertTrue(result["ok"], f"{op} {arguments}: {result}")
         return result
 
-    async def createRoom(self, owner: str = "alice", room: str = ROOM, **fields: Any) -> dict[str, Any]:
+    async def createRoom(self, owner: str = "alice", room: str = ROOM, fields: dict[str, Any] | None = None) -> dict[str, Any]:
         """
         C{owner} creates and configures the room (XEP-0045 sections 10.1.2
         and 10.1.3).
         """
         joined = await self.ok("join", user=self.jid(owner), room=room, nick=owner)
         self.assertIn("201", joined["codes"])
-        await self.ok("configure", user=self.jid(owner), room=room, fields=fields)
+        await self.ok("configure", user=self.jid(owner), room=room, fields=fields or {})
         return joined
 
     async def say(self, user: str, body: str, room: str = ROOM) -> dict[str, Any]:
@@ -184,7 +184,7 @@ class FeatureTests(SlixmppMUCTestCase):
         moderator, as a muc#request form; she submits it with
         muc#request_allow and bob becomes a participant.
         """
-        await self.createRoom(**{"muc#roomconfig_moderatedroom": True})
+        await self.createRoom(fields={"muc#roomconfig_moderatedroom": True})
         joined = await self.ok("join", user=self.jid("bob"), room=ROOM, nick="bob")
         self.assertEqual(joined["role"], "visitor")
         since = self.users.mark()
