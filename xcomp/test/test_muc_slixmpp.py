@@ -291,3 +291,69 @@ class FeatureTests(SlixmppMUCTestCase):
         error = await self.other.next(lambda e: e.getAttribute("id") == "bad")
         self.assertEqual(error["type"], "error")
         self.assertIn("jid-malformed", error.toXml())
+
+
+class RoomLifeTests(SlixmppMUCTestCase):
+    """
+    One room from creation to destruction.
+    """
+
+    async def test_wholeLife(self) -> None:
+        """
+        alice creates the room and configures it members-only and
+        moderated (XEP-0045 10.1.3); adds bob as a member with his nick
+        reserved (9.5); invites carol (7.8.2), which makes her a member, and
+        carol registers a nick (7.10); a stranger is refused
+        (registration-required, 7.2.6) and carol's reserved nick is refused
+        to bob (7.2.9); alice takes carol's voice and carol asks for it
+        back (8.6); bob posts spam and alice retracts it (XEP-0425), which
+        leaves a tombstone in the archive (XEP-0313); alice destroys the
+        room (10.9) and everyone is told; the room is gone.
+        """
+        alice, bob, carol = self.jid("alice"), self.jid("bob"), self.jid("carol")
+        await self.createRoom(fields={"muc#roomconfig_membersonly": True, "muc#roomconfig_moderatedroom": True,
+                                      "muc#roomconfig_roomname": "Life"})
+        await self.ok("affiliation", user=alice, room=ROOM, jid=f"bob@{USERS}", affiliation="member", nick="Bobby")
+        members = await self.ok("members", user=alice, room=ROOM, affiliation="member")
+        self.assertEqual(members["jids"], [f"bob@{USERS}"])
+
+        since = self.users.mark()
+        await self.ok("invite", user=alice, room=ROOM, jid=f"carol@{USERS}", reason="join us")
+        invitation = await self.users.next(lambda e: e["to"] == f"carol@{USERS}" and "invite" in e["xml"], since)
+        self.assertEqual(invitation["from"], ROOM)
+        await self.ok("iq", user=carol, to=ROOM, type="set", payload=registration("Caro"))
+
+        stranger = await self.users.command("join", user=self.jid("mallory"), room=ROOM, nick="mal")
+        self.assertEqual(stranger["condition"], "registration-required")
+        taken = await self.users.command("join", user=bob, room=ROOM, nick="Caro")
+        self.assertEqual(taken["condition"], "conflict")
+        self.assertEqual((await self.ok("join", user=bob, room=ROOM, nick="Bobby"))["role"], "participant")
+        self.assertEqual((await self.ok("join", user=carol, room=ROOM, nick="Caro"))["affiliation"], "member")
+
+        since = self.users.mark()
+        await self.ok("role", user=alice, room=ROOM, nick="Caro", role="visitor")
+        await self.users.next(lambda e: e["to"] == carol and muc(e, "role") == "visitor", since)
+        await self.ok("requestVoice", user=carol, room=ROOM)
+        await self.users.next(lambda e: e["to"] == alice and NS_REQUEST in e["xml"], since)
+        await self.ok("approveVoice", user=alice, room=ROOM, jid=carol, nick="Caro")
+        await self.users.next(lambda e: e["to"] == carol and e["name"] == "presence" and muc(e, "role") == "participant", since)
+
+        spam = await self.say("bob", "cheap pills", room=ROOM)
+        since = self.users.mark()
+        await self.ok("moderate", user=alice, room=ROOM, stanzaId=stanzaId(spam), reason="spam")
+        await self.users.next(lambda e: e["to"] == carol and NS_RETRACT in e["xml"], since)
+        since = self.users.mark()
+        await self.ok("iq", user=alice, to=ROOM, type="set",
+                      payload="<query xmlns='urn:xmpp:mam:2' queryid='life'/>")
+        archived = [e["xml"] for e in self.users.events[since:] if e["to"] == alice and "queryid=\"life\"" in e["xml"]]
+        self.assertEqual(len(archived), 1)
+        self.assertNotIn("cheap pills", archived[0])
+        self.assertIn("retracted", archived[0])
+
+        since = self.users.mark()
+        await self.ok("destroy", user=alice, room=ROOM, reason="done")
+        for user in (alice, bob, carol):
+            gone = await self.users.next(lambda e: e["to"] == user and e["type"] == "unavailable", since)
+            self.assertIn("destroy", gone["xml"])
+        after = await self.users.command("iq", user=bob, to=ROOM, type="get", payload=f"<query xmlns='{NS_DISCO_INFO}'/>")
+        self.assertEqual(after["condition"], "item-not-found")
