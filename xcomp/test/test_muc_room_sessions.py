@@ -6,6 +6,8 @@ pure state machine.
 
 from __future__ import annotations
 
+from twisted.words.xish import domish
+
 from xcomp.muc.presence import MAX_SESSIONS
 from xcomp.stanza import COMPONENT_NS
 from xcomp.test.muchelpers import ALICE, BOB, ROOM, RoomTestCase, codes, delivered, groupchat, join, to, xml
@@ -134,3 +136,41 @@ class SessionTests(RoomTestCase):
         self.assertEqual(errorOf(error), ("auth", "not-authorized"))
         out = self.enter(PHONE, "bob", join("bob", password="s3"))
         self.assertEqual({e["to"] for e in out}, {PHONE})
+
+
+class OccupantIdTests(RoomTestCase):
+    """
+    XEP-0421 occupant ids.
+    """
+
+    def occupantId(self, stanza: domish.Element) -> str:
+        [marker] = stanza.elements("urn:xmpp:occupant-id:0", "occupant-id")
+        return str(marker["id"])
+
+    def test_stablePerBareJid(self) -> None:
+        """
+        XEP-0421 section 4: one bare JID keeps its id across sessions, nick
+        changes and rejoining; another bare JID has another; the room's
+        salt makes it differ between rooms.
+        """
+        self.createInstant()
+        first = self.occupantId(to(self.enter(BOB, "bob"), ALICE)[0])
+        self.enter(PHONE, "bob")
+        changed = to(self.enter(BOB, "robert", xml(f"<presence to='{ROOM}/robert'/>")), ALICE)
+        self.assertEqual({self.occupantId(p) for p in changed}, {first})
+        self.room.presence(BOB, "robert", xml(f"<presence type='unavailable' to='{ROOM}/robert'/>"))
+        self.room.presence(PHONE, "robert", xml(f"<presence type='unavailable' to='{ROOM}/robert'/>"))
+        again = self.occupantId(to(self.enter(BOB, "bob"), ALICE)[0])
+        self.assertEqual(again, first)
+        self.assertNotEqual(self.room.occupantIdOf("carol@users.example"), first)
+        other = type(self.room)("other@muc.example", self.options)
+        self.assertNotEqual(other.occupantIdOf("bob@users.example"), first)
+
+    def test_survivesStorage(self) -> None:
+        """
+        A persistent room keeps its salt, so ids stay the same after a
+        restart.
+        """
+        before = self.room.occupantIdOf("bob@users.example")
+        loaded = type(self.room).load(ROOM, self.room.dump(), self.options)
+        self.assertEqual(loaded.occupantIdOf("bob@users.example"), before)
