@@ -40,7 +40,7 @@ def message(room: RoomState, sender: str, nick: str | None, stanza: domish.Eleme
     kind = stanza.getAttribute("type")
     occupant = room.byJid.get(sender)
     if kind == "error":
-        return ghost(room, occupant, stanza)
+        return ghost(room, occupant, stanza, sender)
     if nick is not None:
         return _private(room, occupant, nick, stanza)
     if kind == "groupchat":

@@ -42,7 +42,7 @@ def presence(
     kind = stanza.getAttribute("type")
     occupant = room.byJid.get(sender)
     if kind == "error":
-        return ghost(room, occupant, stanza)
+        return ghost(room, occupant, stanza, sender)
     if kind == "unavailable":
         if occupant is None:
             return []
@@ -62,17 +62,17 @@ def presence(
     return _update(room, occupant, sender, stanza)
 
 
-def ghost(room: RoomState, occupant: Occupant | None, stanza: domish.Element) -> list[Outgoing]:
+def ghost(room: RoomState, occupant: Occupant | None, stanza: domish.Element, sender: str) -> list[Outgoing]:
     """
-    An error from an occupant's address: remove the occupant if it says the
-    occupant is gone.
+    An error from an occupant's address (the normalised C{sender}): remove
+    that session if it says the session is gone.
     """
     if occupant is None:
         return []
     error = child(stanza, COMPONENT_NS, "error")
     conditions = {c.name for c in error.elements()} if error is not None else set()
     if conditions & GHOST_CONDITIONS:
-        return room.removeSession(occupant, stanza.getAttribute("from", ""), codes={"333"})
+        return room.removeSession(occupant, sender, codes={"333"})
     return []
 
 

@@ -411,7 +411,7 @@ class RoomState:
         session is in (only the leaving session is told, with 110), and
         leaves with the last (L{remove}).
         """
-        if len(occupant.sessions) == 1:
+        if len(occupant.sessions) == 1 or session not in occupant.sessions:
             return self.remove(occupant, codes, statusFrom=statusFrom)
         wasPrimary = session == occupant.jid
         gone = self.presenceElement(occupant, True, type="unavailable", codes={"110", *codes}, role="none")

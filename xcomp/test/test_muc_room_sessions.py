@@ -174,3 +174,27 @@ class OccupantIdTests(RoomTestCase):
         before = self.room.occupantIdOf("bob@users.example")
         loaded = type(self.room).load(ROOM, self.room.dump(), self.options)
         self.assertEqual(loaded.occupantIdOf("bob@users.example"), before)
+
+
+class GhostSessionTests(RoomTestCase):
+    """
+    Errors from one session's address.
+    """
+
+    def test_goneSessionRemoved(self) -> None:
+        """
+        A message error saying one session is gone (XEP-0045 section 9.6,
+        status 333 in Prosody) removes only that session.
+        """
+        self.createInstant()
+        self.enter(BOB, "bob")
+        self.enter(PHONE, "bob")
+        error = xml(
+            f"<message type='error' to='{ROOM}'><error type='cancel'>"
+            "<recipient-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+        )
+        out = delivered(self.room.message(PHONE, None, error))
+        self.assertEqual([e["to"] for e in out], [PHONE])
+        self.assertIn("333", codes(out[0]))
+        self.assertIn("bob", self.room.occupants)
+        self.assertEqual(list(self.room.occupants["bob"].sessions), [BOB])
