@@ -142,8 +142,8 @@ def _joinSession(room: RoomState, occupant: Occupant, sender: str, stanza: domis
     """
     Another session of an occupant's bare JID joins under its nick (as
     Prosody allows): it gets the join sequence; the room still shows one
-    occupant, whose presence is the primary session's, so nobody else is
-    told.
+    occupant, whose presence is the primary session's, and the others get
+    that presence again, as Prosody sends it.
     """
     if room.locked and room.affiliation(sender) != "owner":
         return errorList(stanza, "item-not-found", "cancel", "This room is locked until its owner configures it")
@@ -157,6 +157,7 @@ def _joinSession(room: RoomState, occupant: Occupant, sender: str, stanza: domis
     occupant.setPayload(sender, payload)
     room.byJid[sender] = occupant
     out: list[Outgoing] = [room.presenceOf(other, occupant, sender) for other in room.others(occupant)]
+    out.extend(room.fanPresence(occupant, room.others(occupant)))
     codes = {"110"} | room.nonAnonymousCodes()
     for extension in room.extensions:
         codes |= extension.joinStatusCodes(room)

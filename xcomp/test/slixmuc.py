@@ -46,11 +46,17 @@ class Users(ComponentXMPP):
         for plugin in ("xep_0030", "xep_0004", "xep_0059", "xep_0092", "xep_0199", "xep_0425"):
             self.register_plugin(plugin)
         self.register_plugin("xep_0045", {"multi_from": True})
+        #: Joins waiting, by (occupant JID, user): their error, if any.
+        self.joins: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self.add_event_handler("session_start", lambda _: say("READY"))
         for name in ("message", "presence"):
             self.register_handler(Callback(f"dump {name}", MatchXPath(f"{{jabber:component:accept}}{name}"), self._dump))
 
     def _dump(self, stanza: Any) -> None:
+        if stanza.name == "presence" and stanza["type"] == "error":
+            refused = self.joins.get((str(stanza["from"]), str(stanza["to"])))
+            if refused is not None and not refused.done():
+                refused.set_result(stanza)
         event = {"name": stanza.name, "from": str(stanza["from"]), "to": str(stanza["to"]),
                  "type": stanza["type"], "xml": str(stanza)}
         say("EVENT", json.dumps(event))
@@ -58,10 +64,23 @@ class Users(ComponentXMPP):
     # Commands: each returns what the RESULT carries.
 
     async def op_join(self, user: str, room: str, nick: str, password: str | None = None) -> dict[str, Any]:
+        # xep_0045 tells a join error only by the MUC element echoed in it;
+        # a server that leaves it out (Prosody 0.12) is caught here too.
+        refused: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        key = (f"{room}/{nick}", user)
+        self.joins[key] = refused
+        joining = asyncio.ensure_future(self.plugin["xep_0045"].join_muc_wait(
+            JID(room), nick, password=password, presence_options={"pfrom": JID(user)}, timeout=TIMEOUT
+        ))
         try:
-            presence, _, occupants, history = await self.plugin["xep_0045"].join_muc_wait(
-                JID(room), nick, password=password, presence_options={"pfrom": JID(user)}, timeout=TIMEOUT
-            )
+            await asyncio.wait([joining, refused], timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.joins.pop(key, None)
+        if refused.done():
+            joining.cancel()
+            return {"ok": False, "condition": refused.result()["error"]["condition"]}
+        try:
+            presence, _, occupants, history = joining.result()
         except PresenceError as e:
             return {"ok": False, "condition": e.condition}
         item = presence["muc"]
@@ -77,6 +96,10 @@ class Users(ComponentXMPP):
 
     async def op_say(self, user: str, room: str, body: str) -> dict[str, Any]:
         self.send_message(mto=JID(room), mbody=body, mtype="groupchat", mfrom=JID(user))
+        return {"ok": True}
+
+    async def op_pm(self, user: str, to: str, body: str) -> dict[str, Any]:
+        self.send_message(mto=JID(to), mbody=body, mtype="chat", mfrom=JID(user))
         return {"ok": True}
 
     async def op_configure(self, user: str, room: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -31,12 +31,14 @@ class SessionTests(RoomTestCase):
         A second resource of the same bare JID joining under the same nick
         is not a conflict (XEP-0045 section 7.2.9 leaves it to the
         service; Prosody admits it): it gets the occupants' presence, its
-        own with 110, and the subject; the room shows one occupant and
-        the others are told nothing.
+        own with 110, and the subject; the room shows one occupant, whose
+        unchanged presence the others get again (as Prosody sends it).
         """
         out = self.enter(PHONE, "bob")
-        self.assertEqual({e["to"] for e in out}, {PHONE})
-        presences = [e for e in out if e.name == "presence"]
+        self.assertEqual({e["to"] for e in out}, {PHONE, ALICE})
+        [again] = to(out, ALICE)
+        self.assertEqual((again["from"], again.getAttribute("type")), (f"{ROOM}/bob", None))
+        presences = [e for e in to(out, PHONE) if e.name == "presence"]
         self.assertEqual([p["from"] for p in presences], [f"{ROOM}/alice", f"{ROOM}/bob"])
         self.assertIn("110", codes(presences[-1]))
         self.assertEqual(list(self.room.occupants), ["alice", "bob"])
@@ -135,7 +137,7 @@ class SessionTests(RoomTestCase):
         [error] = self.enter(PHONE, "bob")
         self.assertEqual(errorOf(error), ("auth", "not-authorized"))
         out = self.enter(PHONE, "bob", join("bob", password="s3"))
-        self.assertEqual({e["to"] for e in out}, {PHONE})
+        self.assertIn("110", codes([p for p in to(out, PHONE) if p.name == "presence"][-1]))
 
 
 class OccupantIdTests(RoomTestCase):

@@ -63,9 +63,16 @@ class SlixmppMUCTestCase(TestCase):
 
     timeout = 90
 
+    async def startServer(self, port: int) -> None:
+        """
+        Run the server under test, listening for components on C{port}:
+        C{twistd xcomp} here, Prosody in L{xcomp.test.test_muc_prosody}.
+        """
+        await startRouter(self, reactor, CONFIG.format(port=port, users=USERS, other=OTHER, muc=MUC))
+
     async def setUp(self) -> None:  # type: ignore[override]
         port = freePort()
-        await startRouter(self, reactor, CONFIG.format(port=port, users=USERS, other=OTHER, muc=MUC))
+        await self.startServer(port)
         self.users = SlixUsers.spawn(self, reactor, USERS, "users-s3cret", port)
         await self.users.ready
         self.other = ComponentClient(reactor, OTHER, "other-s3cret")
@@ -128,7 +135,8 @@ class OccupantTests(SlixmppMUCTestCase):
     async def test_severalSessions(self) -> None:
         """
         Prosody's multi-session nicks: alice's second resource joins under
-        her nick; the room still has one alice; bob's groupchat and private
+        her nick; the room still has one alice (bob gets her presence
+        again, as Prosody sends it); bob's groupchat and private
         messages reach both sessions; one session leaving does not make
         alice leave.
         """
@@ -137,11 +145,20 @@ class OccupantTests(SlixmppMUCTestCase):
         since = self.users.mark()
         phone = await self.ok("join", user=self.jid("alice", "phone"), room=ROOM, nick="alice")
         self.assertIn("110", phone["codes"])
-        self.assertEqual([e for e in self.users.events[since:] if e["to"] == self.jid("bob")], [])
+        # bob gets alice's presence again, as Prosody sends it: still one
+        # alice, available, under her nick.
+        again = [e for e in self.users.events[since:] if e["to"] == self.jid("bob")]
+        self.assertEqual([(e["from"], e["type"]) for e in again], [(f"{ROOM}/alice", "available")])
         since = self.users.mark()
         await self.say("bob", "hello both")
         for resource in ("desk", "phone"):
             await self.users.next(lambda e: e["to"] == self.jid("alice", resource) and "hello both" in e["xml"], since)
+        await self.ok("pm", user=self.jid("bob"), to=f"{ROOM}/alice", body="psst")
+        for resource in ("desk", "phone"):
+            private = await self.users.next(
+                lambda e: e["to"] == self.jid("alice", resource) and "psst" in e["xml"], since
+            )
+            self.assertEqual((private["from"], private["type"]), (f"{ROOM}/bob", "chat"))
         since = self.users.mark()
         await self.ok("leave", user=self.jid("alice", "phone"), room=ROOM, nick="alice")
         await self.users.next(lambda e: e["to"] == self.jid("alice", "phone") and e["type"] == "unavailable", since)
