@@ -33,6 +33,7 @@ from xcomp.muc.elements import (
     Outgoing,
     element,
     errorList,
+    toOccupant,
 )
 from xcomp.muc import register, roominfo
 from xcomp.muc.discovery import DirectoryDiscoHandler, RoomDiscovery, UniqueNameHandler
@@ -369,6 +370,12 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         f"/iq[@type='get']/query[@xmlns='{register.NS_REGISTER}']": "onRegisterGet",
         f"/iq[@type='set']/query[@xmlns='{register.NS_REGISTER}']": "onRegisterSet",
     }
+
+    def handleRequest(self, iq: domish.Element) -> None:
+        # A muc#admin, muc#owner or register query to an occupant is the
+        # occupant's: left unhandled here, it is forwarded.
+        if not toOccupant(iq):
+            super().handleRequest(iq)
 
     def connectionInitialized(self) -> None:
         self.xmlstream.addObserver("/presence", self.onPresence)

@@ -23,7 +23,7 @@ from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 from zope.interface import implementer
 
-from xcomp.muc.elements import NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_PING
+from xcomp.muc.elements import NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_PING, toOccupant
 from xcomp.muc.register import NODE_RESERVED, reservedNick
 from xcomp.muc.room import Room
 from xcomp.muc.rsm import NS_RSM, PageRequest, paginate
@@ -111,6 +111,12 @@ class DirectoryDiscoHandler(disco.DiscoHandler):
     def __init__(self, rooms: Mapping[str, Room]) -> None:
         super().__init__()
         self.rooms = rooms
+
+    def handleRequest(self, iq: domish.Element) -> None:
+        # Disco of an occupant is the occupant's to answer: left unhandled
+        # here, it is forwarded (xcomp.muc.occupantiq).
+        if not toOccupant(iq):
+            super().handleRequest(iq)
 
     def _onDiscoItems(self, iq: domish.Element) -> defer.Deferred[domish.Element]:
         target = JID(iq["to"])

@@ -171,6 +171,16 @@ def normalBareJid(value: str | None) -> str | None:
     return None if jid is None else jid.userhost()
 
 
+def toOccupant(stanza: domish.Element) -> bool:
+    """
+    Whether a stanza is addressed to an occupant (C{room@service/nick}):
+    such iqs are forwarded, whatever their payload, as Prosody forwards
+    them (disco#info for capabilities, vCards, versions...).
+    """
+    jid = _parsedJid(stanza.getAttribute("to"))
+    return jid is not None and jid.user is not None and jid.resource is not None
+
+
 def mucUser(
     item: Mapping[str, str] | None = None,
     codes: Iterable[str] = (),

@@ -164,3 +164,20 @@ class ForwardingThroughRouterTests(MUCTestCase):
         [answer] = self.users.take(lambda e: e.name == "iq" and e.getAttribute("to") == alice)
         self.assertEqual((answer["type"], answer["id"], answer["from"]), ("result", "ver", f"room@{MUC}/bob"))
         self.assertIn("bobclient", answer.toXml())
+
+    def test_discoForwarded(self) -> None:
+        """
+        disco#info to an occupant (how clients read each other's
+        capabilities, XEP-0115) is forwarded to the occupant, not answered
+        by the room, as Prosody forwards every iq to an occupant.
+        """
+        alice, bob = "alice@example.org/a", "bob@example.org/b"
+        self.instantRoom(alice)
+        self.join(bob, "bob")
+        self.users.take()
+        self.users.send(
+            f"<iq type='get' id='caps' from='{alice}' to='room@{MUC}/bob'>"
+            "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+        )
+        [request] = self.users.take()
+        self.assertEqual((request["to"], request["from"], request["type"]), (bob, f"room@{MUC}/owner", "get"))
