@@ -5,8 +5,10 @@ The C{muc} component: the glue between the router and the rooms.
 L{MUCComponent} is an L{InternalComponent} holding the room table, the
 storage and the extensions (C{muc_mam}); L{MUCHandler} is an ordinary wokkel
 handler that finds the room a stanza is for, calls the pure
-L{Room<xcomp.muc.room.Room>}, sends what it returns and stores what changed.
-Service discovery goes through wokkel's C{DiscoHandler}, which asks
+L{Room<xcomp.muc.room.Room>}, sends what it returns and stores what changed;
+L{RoomIqHandler<xcomp.muc.roomiq.RoomIqHandler>} does the same for
+registration, room vCards and the answers to forwarded iqs.  Service
+discovery goes through a wokkel C{DiscoHandler}, which asks
 L{RoomDiscovery<xcomp.muc.discovery.RoomDiscovery>}.
 """
 
@@ -14,14 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
 from typing import Iterable, Mapping, cast
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 from twisted.words.protocols.jabber.error import StanzaError
-from twisted.words.protocols.jabber.jid import JID, InvalidFormat
+from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 
 from xcomp.interfaces import IRoomExtension, IRouter
@@ -31,15 +32,19 @@ from xcomp.muc.elements import (
     NS_PING,
     Broadcast,
     Outgoing,
+    addressing,
     element,
     errorList,
+    firstChild,
+    preparedJid,
     toOccupant,
 )
-from xcomp.muc import register, roominfo
+from xcomp.muc import register
 from xcomp.muc.discovery import DirectoryDiscoHandler, RoomDiscovery, UniqueNameHandler
 from xcomp.muc.occupantiq import IqForwarder
 from xcomp.muc.shaper import PresenceShaper
 from xcomp.muc.room import Room
+from xcomp.muc.roomiq import RoomIqHandler
 from xcomp.muc.settings import ServiceOptions
 from xcomp.muc.state import bareOf
 from xcomp.muc.store import SQLiteStore
@@ -105,6 +110,7 @@ class MUCComponent(InternalComponent):
         self.forwarder = IqForwarder(router.reactor.seconds)
         self.shaper = PresenceShaper(router.reactor.seconds)
         MUCHandler().setHandlerParent(self)
+        RoomIqHandler(self).setHandlerParent(self)
         RoomDiscovery(self.rooms, options).setHandlerParent(self)
         DirectoryDiscoHandler(self.rooms).setHandlerParent(self)
         UniqueNameHandler(self.rooms).setHandlerParent(self)
@@ -328,32 +334,6 @@ class MUCComponent(InternalComponent):
             self.settle(room)
 
 
-@lru_cache(maxsize=16384)
-def _jid(address: str) -> JID | None:
-    """
-    C{address} parsed and prepared, or C{None} if it is not a JID.  Cached,
-    since occupants send from the same addresses again and again; bounded,
-    unlike Twisted's C{internJID}.
-    """
-    try:
-        return JID(address)
-    except (InvalidFormat, UnicodeError):
-        return None
-
-
-def _addressing(stanza: domish.Element) -> tuple[str, str | None, str | None, str] | None:
-    """
-    (domain, room JID or C{None} for the service itself, nick, sender) of a
-    stanza, with JIDs normalised; C{None} when an address is not a JID.
-    """
-    to = _jid(stanza.getAttribute("to", ""))
-    sender = _jid(stanza.getAttribute("from", ""))
-    if to is None or sender is None:
-        return None
-    room = to.userhost() if to.user else None
-    return to.host, room, to.resource, sender.full()
-
-
 class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
     """
     The wokkel handler of a L{MUCComponent}: presence, messages, the
@@ -367,12 +347,10 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         f"/iq[@type='set']/query[@xmlns='{NS_MUC_ADMIN}']": "onAdminSet",
         f"/iq[@type='get']/query[@xmlns='{NS_MUC_OWNER}']": "onOwnerGet",
         f"/iq[@type='set']/query[@xmlns='{NS_MUC_OWNER}']": "onOwnerSet",
-        f"/iq[@type='get']/query[@xmlns='{register.NS_REGISTER}']": "onRegisterGet",
-        f"/iq[@type='set']/query[@xmlns='{register.NS_REGISTER}']": "onRegisterSet",
     }
 
     def handleRequest(self, iq: domish.Element) -> None:
-        # A muc#admin, muc#owner or register query to an occupant is the
+        # A muc#admin or muc#owner query to an occupant is the
         # occupant's: left unhandled here, it is forwarded.
         if not toOccupant(iq):
             super().handleRequest(iq)
@@ -384,8 +362,6 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             self.xmlstream.addObserver(query, self.handleRequest)
         # After every other handler (disco, muc_mam): iqs to occupants, pings.
         self.xmlstream.addObserver("/iq[@type='get' or @type='set']", self.onOtherIq, -1)
-        self.xmlstream.addObserver("/iq[@type='result' or @type='error']", self.onAnswer)
-        self.xmlstream.addObserver(f"/iq/vCard[@xmlns='{roominfo.NS_VCARD}']", self.onVcard)
 
     # Presence and messages
 
@@ -395,16 +371,16 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         such as one with a tab or DEL) from a valid sender gets
         C{jid-malformed}, as Prosody answers it, rather than nothing.
         """
-        if _jid(stanza.getAttribute("from", "")) is not None:
+        if preparedJid(stanza.getAttribute("from", "")) is not None:
             self.parent.emit(errorList(stanza, "jid-malformed", "modify", "Not a valid address (or nickname)"))
 
     def onPresence(self, presence: domish.Element) -> None:
         component = self.parent
-        addressing = _addressing(presence)
-        if addressing is None:
+        found = addressing(presence)
+        if found is None:
             self._malformed(presence)
             return
-        _, jid, nick, sender = addressing
+        _, jid, nick, sender = found
         if jid is None:
             return
         if presence.getAttribute("type") is None and not component.shaper.allow(bareOf(sender)):
@@ -435,11 +411,11 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
     def onMessage(self, message: domish.Element) -> None:
         component = self.parent
-        addressing = _addressing(message)
-        if addressing is None:
+        found = addressing(message)
+        if found is None:
             self._malformed(message)
             return
-        _, jid, nick, sender = addressing
+        _, jid, nick, sender = found
         room = component.rooms.get(jid) if jid is not None else None
         if room is None:
             text = "No such room" if jid is not None else "Send messages to a room"
@@ -456,10 +432,10 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
         @raise StanzaError: no such room, or the iq is for an occupant.
         """
-        addressing = _addressing(iq)
-        if addressing is None:
+        found = addressing(iq)
+        if found is None:
             raise StanzaError("jid-malformed", "modify")
-        _, jid, nick, sender = addressing
+        _, jid, nick, sender = found
         if jid is None or nick is not None:
             raise StanzaError("bad-request", "modify", "Send this to a room")
         room = self.parent.rooms.get(jid)
@@ -472,56 +448,19 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
     def onAdminGet(self, iq: domish.Element) -> domish.Element:
         room, sender = self._target(iq)
-        return room.adminGet(sender, cast(domish.Element, _query(iq)))
+        return room.adminGet(sender, cast(domish.Element, firstChild(iq)))
 
     def onAdminSet(self, iq: domish.Element) -> None:
         room, sender = self._target(iq)
-        self._apply(room, room.adminSet(sender, cast(domish.Element, _query(iq))))
+        self._apply(room, room.adminSet(sender, cast(domish.Element, firstChild(iq))))
 
     def onOwnerGet(self, iq: domish.Element) -> domish.Element:
         room, sender = self._target(iq)
-        return room.ownerGet(sender, cast(domish.Element, _query(iq)))
+        return room.ownerGet(sender, cast(domish.Element, firstChild(iq)))
 
     def onOwnerSet(self, iq: domish.Element) -> None:
         room, sender = self._target(iq)
-        self._apply(room, room.ownerSet(sender, cast(domish.Element, _query(iq))))
-
-    def onRegisterGet(self, iq: domish.Element) -> domish.Element:
-        room, sender = self._target(iq)
-        return register.registerGet(room, sender, self.parent.allowUnaffiliatedRegister)
-
-    def onRegisterSet(self, iq: domish.Element) -> None:
-        room, sender = self._target(iq)
-        query = cast(domish.Element, _query(iq))
-        self._apply(room, register.registerSet(room, sender, query, self.parent.allowUnaffiliatedRegister))
-
-    def onVcard(self, iq: domish.Element) -> None:
-        """
-        The room's vCard (XEP-0486): read by anyone, set by owners.  A
-        vCard request to an occupant is left to L{onOtherIq}, which
-        forwards it.
-        """
-        addressing = _addressing(iq)
-        kind = iq.getAttribute("type")
-        if addressing is None or addressing[2] is not None or kind not in ("get", "set") or addressing[1] is None:
-            return
-        iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
-        room = self.parent.rooms.get(addressing[1])
-        if room is None:
-            self.parent.emit(errorList(iq, "item-not-found", "cancel", "No such room"))
-            return
-        reply = element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id"))
-        try:
-            if kind == "get":
-                reply.addChild(roominfo.vcardGet(room))
-                outgoing: list[Outgoing] = []
-            else:
-                outgoing = roominfo.vcardSet(room, addressing[3], cast(domish.Element, _query(iq)))
-        except StanzaError as e:
-            self.parent.emit(errorList(iq, e.condition, e.type, e.text))
-            return
-        self.parent.emit([reply])
-        self._apply(room, outgoing)
+        self._apply(room, room.ownerSet(sender, cast(domish.Element, firstChild(iq))))
 
     def _apply(self, room: Room, outgoing: list[Outgoing]) -> None:
         self.parent.emit(outgoing)
@@ -534,12 +473,12 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         """
         if iq.handled:
             return
-        addressing = _addressing(iq)
-        if addressing is None:
+        found = addressing(iq)
+        if found is None:
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             self._malformed(iq)
             return
-        _, jid, nick, sender = addressing
+        _, jid, nick, sender = found
         room = self.parent.rooms.get(jid) if jid is not None else None
         if nick is not None:
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
@@ -548,29 +487,8 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
             else:
                 self.parent.emit(self.parent.forwarder.request(room, sender, nick, iq))
             return
-        payload = _query(iq)
+        payload = firstChild(iq)
         if (jid is None or room is not None) and payload is not None and payload.uri == NS_PING:
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if iq.getAttribute("type") == "get":
                 self.send(element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id")))
-
-
-    def onAnswer(self, iq: domish.Element) -> None:
-        """
-        A result or error to an occupant's address: the answer to an iq the
-        room forwarded (L{xcomp.muc.occupantiq}).
-        """
-        addressing = _addressing(iq)
-        if addressing is None:
-            return
-        _, jid, nick, sender = addressing
-        room = self.parent.rooms.get(jid) if jid is not None else None
-        if room is not None and nick is not None:
-            self.parent.emit(self.parent.forwarder.answer(room, sender, iq))
-
-
-def _query(iq: domish.Element) -> domish.Element | None:
-    """
-    The first child element of an iq.
-    """
-    return next(iter(iq.elements()), None)

@@ -155,6 +155,39 @@ def _parsedJid(value: str | None) -> JID | None:
         return None
 
 
+@lru_cache(maxsize=16384)
+def preparedJid(address: str) -> JID | None:
+    """
+    C{address} parsed and prepared, or C{None} if it is not a JID.  Cached,
+    since occupants send from the same addresses again and again; bounded,
+    unlike Twisted's C{internJID}.
+    """
+    try:
+        return JID(address)
+    except (InvalidFormat, UnicodeError):
+        return None
+
+
+def addressing(stanza: domish.Element) -> tuple[str, str | None, str | None, str] | None:
+    """
+    (domain, room JID or C{None} for the service itself, nick, sender) of a
+    stanza, with JIDs normalised; C{None} when an address is not a JID.
+    """
+    to = preparedJid(stanza.getAttribute("to", ""))
+    sender = preparedJid(stanza.getAttribute("from", ""))
+    if to is None or sender is None:
+        return None
+    room = to.userhost() if to.user else None
+    return to.host, room, to.resource, sender.full()
+
+
+def firstChild(stanza: domish.Element) -> domish.Element | None:
+    """
+    The first child element of a stanza (an iq's payload).
+    """
+    return next(iter(stanza.elements()), None)
+
+
 def normalJid(value: str | None) -> str | None:
     """
     C{value} as a normalised JID, or C{None} if it is not a JID.
