@@ -27,7 +27,7 @@ from zope.interface import implementer
 
 from xcomp.interfaces import IRoomExtension
 from xcomp.muc.component import MUCComponent
-from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise
+from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise, toOccupant
 from xcomp.muc.settings import OptionReader, asBoolean, asInteger
 from xcomp.muc.state import Occupant, RoomState, rank
 from xcomp.muc.retraction import NS_MODERATE, ModerationHandler
@@ -285,6 +285,11 @@ class MAMHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         super().__init__()
         self.archive = archive
         self._cleanup: task.LoopingCall | None = None
+
+    def handleRequest(self, iq: domish.Element) -> None:
+        # A MAM query to an occupant is the occupant's: it is forwarded.
+        if not toOccupant(iq):
+            super().handleRequest(iq)
 
     def connectionInitialized(self) -> None:
         for query in self.iqHandlers:

@@ -34,6 +34,7 @@ from xcomp.muc.elements import (
     normalJid,
     reason as reasonElement,
     serialise,
+    toOccupant,
 )
 from xcomp.muc.state import RoomState
 from xcomp.muc.store import ArchiveEntry, ItemNotFound
@@ -113,6 +114,11 @@ class ModerationHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
     def __init__(self, archive: _Archive) -> None:
         super().__init__()
         self.archive = archive
+
+    def handleRequest(self, iq: domish.Element) -> None:
+        # One to an occupant is the occupant's: it is forwarded.
+        if not toOccupant(iq):
+            super().handleRequest(iq)
 
     def connectionInitialized(self) -> None:
         for query in self.iqHandlers:

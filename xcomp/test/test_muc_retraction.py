@@ -116,3 +116,13 @@ class ModerationTests(MAMTestCase):
         self.users.send(f"<iq type='get' id='i' from='{BOB}' to='{ROOM}'><query xmlns='{NS_DISCO_INFO}'/></iq>")
         [info] = self.users.take()
         self.assertIn(NS_MODERATE, [f["var"] for f in next(info.elements(NS_DISCO_INFO, "query")).elements(NS_DISCO_INFO, "feature")])
+
+    def test_toOccupantForwarded(self) -> None:
+        """
+        A MAM query or a moderation sent to an occupant's address is not
+        the room's: it is forwarded to the occupant, as every iq to an
+        occupant is.
+        """
+        for payload in (f"<query xmlns='{NS_MAM}' queryid='x'/>", moderate("some-id")):
+            [forwarded] = self.request(payload, to=f"{ROOM}/bob")
+            self.assertEqual((forwarded["to"], forwarded["from"], forwarded["type"]), (BOB, f"{ROOM}/alice", "set"))
