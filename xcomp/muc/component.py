@@ -42,7 +42,7 @@ from xcomp.muc.elements import (
 from xcomp.muc import register
 from xcomp.muc.discovery import DirectoryDiscoHandler, RoomDiscovery, UniqueNameHandler
 from xcomp.muc.occupantiq import IqForwarder
-from xcomp.muc.shaper import PresenceShaper
+from xcomp.muc.shaper import PresenceShapers
 from xcomp.muc.room import Room
 from xcomp.muc.roomiq import RoomIqHandler
 from xcomp.muc.settings import ServiceOptions
@@ -108,7 +108,7 @@ class MUCComponent(InternalComponent):
         self._writes: set[defer.Deferred[None]] = set()
         self._pending: list[Stanza] | None = []
         self.forwarder = IqForwarder(router.reactor.seconds)
-        self.shaper = PresenceShaper(router.reactor.seconds)
+        self.shaper = PresenceShapers(router.reactor.seconds)
         MUCHandler().setHandlerParent(self)
         RoomIqHandler(self).setHandlerParent(self)
         RoomDiscovery(self.rooms, options).setHandlerParent(self)
@@ -383,7 +383,7 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         _, jid, nick, sender = found
         if jid is None:
             return
-        if presence.getAttribute("type") is None and not component.shaper.allow(bareOf(sender)):
+        if presence.getAttribute("type") is None and not component.shaper.allow(bareOf(sender), jid):
             component.emit(errorList(presence, "policy-violation", "wait", "Too many presences; slow down"))
             return
         room = component.rooms.get(jid)

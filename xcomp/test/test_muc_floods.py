@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from xcomp.muc.shaper import BURST, PresenceShaper
+from xcomp.muc.shaper import ROOM_BURST, SERVICE_BURST, PresenceShaper, PresenceShapers
 from xcomp.test.test_muc import MUC, NS_MUC, ROOM, MUCTestCase
 from xcomp.testing import errorOf
 
@@ -32,6 +32,20 @@ class ShaperTests(SynchronousTestCase):
         self.assertTrue(shaper.allow("other@x"))
         now[0] += 0.5
         self.assertEqual([shaper.allow("m@x") for _ in range(2)], [True, False])
+
+    def test_serviceAndRoom(self) -> None:
+        """
+        A client rejoining its 100 rooms at once is let through (the
+        service's burst); ten status changes to one room are, the eleventh
+        is not, and a refused presence takes nothing from the service's
+        bucket.
+        """
+        shapers = PresenceShapers(lambda: 0.0)
+        self.assertTrue(all(shapers.allow("u@x", f"r{n}@muc") for n in range(100)))
+        self.assertEqual([shapers.allow("v@x", "r@muc") for _ in range(ROOM_BURST + 1)][-2:], [True, False])
+        for _ in range(1000):
+            shapers.allow("v@x", "r@muc")
+        self.assertTrue(shapers.allow("v@x", "other@muc"))
 
     def test_bounded(self) -> None:
         """
@@ -72,8 +86,8 @@ class BadInputTests(MUCTestCase):
         """
         10,000 join attempts from one JID, to as many rooms and to one room
         under as many nicks: past the burst each gets
-        C{wait}/C{policy-violation}; at most the burst's rooms are made,
-        and the occupant of another room receives nothing.
+        C{wait}/C{policy-violation}; at most the service burst's rooms are
+        made, and the occupant of another room receives nothing.
         """
         self.instantRoom(ALICE)
         self.users.take()
@@ -83,10 +97,11 @@ class BadInputTests(MUCTestCase):
             self.users.send(f"<presence id='k{n}' from='{MALLORY}' to='{ROOM}/m{n}'><x xmlns='{NS_MUC}'/></presence>")
         self.assertEqual(self.users.take(lambda e: e.getAttribute("to") == ALICE), [])
         errors = [e for e in self.users.take() if e.getAttribute("type") == "error"]
-        self.assertEqual(len(errors), 10000 - BURST)
+        self.assertEqual(len(errors), 10000 - SERVICE_BURST)
         self.assertEqual({errorOf(e) for e in errors}, {("wait", "policy-violation")})
-        self.assertLessEqual(len(self.component.rooms), BURST + 1)
-        self.assertLessEqual(len(self.component.shaper), 2)
+        self.assertLessEqual(len(self.component.rooms), SERVICE_BURST + 1)
+        self.assertLessEqual(len(self.component.shaper.service), 2)
+        self.assertLessEqual(len(self.component.shaper.rooms), SERVICE_BURST + 2)
 
     def test_presenceFlood(self) -> None:
         """
@@ -100,7 +115,7 @@ class BadInputTests(MUCTestCase):
         for n in range(1000):
             self.users.send(f"<presence from='{MALLORY}' to='{ROOM}/m'><status>{n}</status></presence>")
         seen = self.users.take(lambda e: e.getAttribute("to") == ALICE)
-        self.assertLessEqual(len(seen), BURST)
+        self.assertLessEqual(len(seen), ROOM_BURST)
         self.users.send(f"<presence type='unavailable' from='{MALLORY}' to='{ROOM}/m'/>")
         [gone] = self.users.take(lambda e: e.getAttribute("to") == ALICE)
         self.assertEqual(gone["type"], "unavailable")
