@@ -58,7 +58,7 @@ def presence(
             return _joinSession(room, holder, sender, stanza)
         return _join(room, sender, nick, stanza, created)
     if occupant.nick != nick:
-        return _changeNick(room, occupant, nick, stanza)
+        return _changeNick(room, occupant, sender, nick, stanza)
     return _update(room, occupant, sender, stanza)
 
 
@@ -191,16 +191,19 @@ def _update(room: RoomState, occupant: Occupant, sender: str, stanza: domish.Ele
     return out
 
 
-def _changeNick(room: RoomState, occupant: Occupant, nick: str, stanza: domish.Element) -> list[Outgoing]:
+def _changeNick(room: RoomState, occupant: Occupant, sender: str, nick: str, stanza: domish.Element) -> list[Outgoing]:
     """
     Change an occupant's nick: unavailable with 303 from the old one, then
-    available from the new one.
+    available from the new one.  One of several sessions that changes its
+    nick splits off (L{_splitSession}).
     """
     if nick in room.occupants or reservedBy(room, nick) not in (None, occupant.bare):
         return errorList(stanza, "conflict", "cancel", "That nickname is in use or reserved")
     payload = _payload(stanza)
     if payload is None:
         return errorList(stanza, "not-acceptable", "modify", "The presence is too large")
+    if len(occupant.sessions) > 1:
+        return _splitSession(room, occupant, sender, nick, payload, stanza)
     everyone = list(room.occupants.values())
     out = room.fanPresence(
         occupant, everyone, type="unavailable", codes={"303"}, itemExtra={"nick": nick}, selfCodes={"110"}
@@ -214,6 +217,36 @@ def _changeNick(room: RoomState, occupant: Occupant, nick: str, stanza: domish.E
     if _nickRewritten(stanza, nick):
         codes.add("210")
     out.append(room.selfPresence(occupant, codes))
+    return out
+
+
+def _splitSession(
+    room: RoomState, occupant: Occupant, sender: str, nick: str, payload: str, stanza: domish.Element
+) -> list[Outgoing]:
+    """
+    One of an occupant's sessions takes another nick, as Prosody splits it:
+    that session alone sees its old nick go (303, 110) and then the old
+    occupant as someone else; everyone sees a new occupant under the new
+    nick, with the same role; the old occupant stays with its other
+    sessions (the next one's presence is shown if the primary left).
+    """
+    gone = room.presenceElement(occupant, True, type="unavailable", codes={"303", "110"},
+                                itemExtra={"nick": nick, "jid": sender})
+    gone["to"] = sender
+    wasPrimary = sender == occupant.jid
+    occupant.dropSession(sender)
+    out: list[Outgoing] = [gone]
+    if wasPrimary:
+        out.extend(room.fanPresence(occupant, list(room.occupants.values()), selfCodes={"110"}))
+    split = Occupant(nick, sender, occupant.role, occupant.occupantId, payload)
+    room.occupants[nick] = split
+    room.byJid[sender] = split
+    out.extend(room.fanPresence(split, room.others(split)))
+    codes = {"110"}
+    if _nickRewritten(stanza, nick):
+        codes.add("210")
+    out.append(room.selfPresence(split, codes))
+    out.append(room.presenceOf(occupant, split))
     return out
 
 

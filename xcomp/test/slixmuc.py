@@ -98,6 +98,11 @@ class Users(ComponentXMPP):
         self.send_message(mto=JID(room), mbody=body, mtype="groupchat", mfrom=JID(user))
         return {"ok": True}
 
+    async def op_presence(self, user: str, to: str) -> dict[str, Any]:
+        # A nick change, as a client sends it (a presence to the new nick).
+        self.send_presence(pto=JID(to), pfrom=JID(user))
+        return {"ok": True}
+
     async def op_pm(self, user: str, to: str, body: str) -> dict[str, Any]:
         self.send_message(mto=JID(to), mbody=body, mtype="chat", mfrom=JID(user))
         return {"ok": True}

@@ -140,7 +140,35 @@ class ParityScenarios(SlixmppMUCTestCase):
         taken = await self.users.command("join", user=self.jid("bob"), room=ROOM, nick="alice")
         self.assertEqual(taken["condition"], "conflict")
 
+    async def scenario_sessionChangesNick(self) -> None:
+        """
+        One of alice's two sessions takes the nick "ally": it sees "alice"
+        go with 303 and 110; bob sees "ally" come and "alice" stay; the
+        other session is still alice.
+        """
+        await self.createRoom()
+        await self.ok("join", user=self.jid("bob"), room=ROOM, nick="bob")
+        await self.ok("join", user=self.jid("alice", "phone"), room=ROOM, nick="alice")
+        since = self.users.mark()
+        await self.ok("presence", user=self.jid("alice", "phone"), to=f"{ROOM}/ally")
+        changed = await self.users.next(
+            lambda e: e["to"] == self.jid("alice", "phone") and e["type"] == "unavailable", since
+        )
+        self.assertEqual(changed["from"], f"{ROOM}/alice")
+        self.assertLessEqual({"110", "303"}, codes(changed))
+        await self.users.next(lambda e: e["to"] == self.jid("bob") and e["from"] == f"{ROOM}/ally", since)
+        await self.say("bob", "who is here?")
+        seen = [e for e in self.users.events[since:] if e["to"] == self.jid("bob") and e["name"] == "presence"]
+        self.assertNotIn((f"{ROOM}/alice", "unavailable"), [(e["from"], e["type"]) for e in seen])
+        await self.users.next(lambda e: e["to"] == self.jid("alice") and "who is here?" in e["xml"], since)
+
     # One test per scenario, named for trial.
+
+    async def test_sessionChangesNick(self) -> None:
+        """
+        L{scenario_sessionChangesNick}.
+        """
+        await self.scenario_sessionChangesNick()
 
     async def test_severalSessions(self) -> None:
         """

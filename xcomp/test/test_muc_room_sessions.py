@@ -200,3 +200,31 @@ class GhostSessionTests(RoomTestCase):
         self.assertIn("333", codes(out[0]))
         self.assertIn("bob", self.room.occupants)
         self.assertEqual(list(self.room.occupants["bob"].sessions), [BOB])
+
+
+class SplitSessionTests(RoomTestCase):
+    """
+    One of several sessions changing its nick (Prosody's split).
+    """
+
+    def test_sessionSplitsOff(self) -> None:
+        """
+        bob's phone takes the nick "robert": the phone alone sees "bob" go
+        with 303 and 110, then "bob" as someone else; alice (and bob's
+        desk) see a new occupant "robert" and "bob" stay; the desk session
+        is still bob.
+        """
+        self.createInstant()
+        self.enter(BOB, "bob")
+        self.enter(PHONE, "bob")
+        out = delivered(self.room.presence(PHONE, "robert", xml(f"<presence to='{ROOM}/robert'/>")))
+        phone = to(out, PHONE)
+        self.assertEqual((phone[0]["from"], phone[0]["type"]), (f"{ROOM}/bob", "unavailable"))
+        self.assertEqual(codes(phone[0]), {"110", "303"})
+        self.assertEqual(phone[-1]["from"], f"{ROOM}/bob")
+        self.assertIsNone(phone[-1].getAttribute("type"))
+        for other in (ALICE, BOB):
+            self.assertEqual([(p["from"], p.getAttribute("type")) for p in to(out, other)], [(f"{ROOM}/robert", None)])
+        self.assertEqual(sorted(self.room.occupants), ["alice", "bob", "robert"])
+        self.assertEqual(list(self.room.occupants["bob"].sessions), [BOB])
+        self.assertIs(self.room.byJid[PHONE], self.room.occupants["robert"])
