@@ -30,7 +30,7 @@ from xcomp.muc.component import MUCComponent
 from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise, toOccupant
 from xcomp.muc.settings import OptionReader, asBoolean, asInteger
 from xcomp.muc.state import Occupant, RoomState, rank
-from xcomp.muc.retraction import NS_MODERATE, ModerationHandler
+from xcomp.muc.retraction import NS_MODERATE, NS_MODERATE_0, ModerationHandler
 from xcomp.muc.store import ArchiveEntry, ArchivePage, ArchiveQuery, ItemNotFound
 from xcomp.plugin import Logger, data_form, subprotocols
 
@@ -180,7 +180,7 @@ class RoomArchive:
     def features(self, room: RoomState) -> list[str]:
         # The archived messages carry the room's XEP-0359 stanza ids, which
         # an entity that adds them advertises (XEP-0359 section 6).
-        return [NS_MAM, NS_MAM_EXTENDED, NS_STANZA_ID, NS_MODERATE] if self.enabled(room) else []
+        return [NS_MAM, NS_MAM_EXTENDED, NS_STANZA_ID, NS_MODERATE, NS_MODERATE_0] if self.enabled(room) else []
 
     def groupchat(self, room: RoomState, message: domish.Element, occupant: Occupant) -> None:
         if not self.enabled(room) or child(message, message.uri, "body") is None:

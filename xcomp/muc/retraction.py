@@ -42,6 +42,11 @@ from xcomp.plugin import COMPONENT_NS, parseElement, subprotocols
 
 NS_MODERATE = "urn:xmpp:message-moderate:1"
 NS_RETRACT = "urn:xmpp:message-retract:1"
+#: The namespaces of XEP-0425 before version 0.3, which clients still send
+#: (a request in a XEP-0422 C{<apply-to/>}); announced to them too.
+NS_MODERATE_0 = "urn:xmpp:message-moderate:0"
+NS_RETRACT_0 = "urn:xmpp:message-retract:0"
+NS_FASTEN = "urn:xmpp:fasten:0"
 #: The longest reason kept.
 MAX_REASON = 1024
 
@@ -67,6 +72,13 @@ def announcement(room: RoomState, stanzaId: str, moderatorNick: str, moderatorId
     retract.addChild(moderated(room, moderatorNick, moderatorId, reason))
     if reason:
         retract.addChild(reasonElement(reason, NS_RETRACT))
+    # The same, as clients of XEP-0425 0.2 read it.
+    applyTo = message.addElement((NS_FASTEN, "apply-to"))
+    applyTo["id"] = stanzaId
+    legacy = applyTo.addChild(moderated(room, moderatorNick, moderatorId, reason, NS_MODERATE_0))
+    legacy.addElement((NS_RETRACT_0, "retract"))
+    if reason:
+        legacy.addChild(reasonElement(reason, NS_MODERATE_0))
     return message
 
 
@@ -109,7 +121,10 @@ class ModerationHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
     Answers XEP-0425 moderation requests to the rooms of one component.
     """
 
-    iqHandlers = {f"/iq[@type='set']/moderate[@xmlns='{NS_MODERATE}']": "onModerate"}
+    iqHandlers = {
+        f"/iq[@type='set']/moderate[@xmlns='{NS_MODERATE}']": "onModerate",
+        f"/iq[@type='set']/apply-to[@xmlns='{NS_FASTEN}']/moderate[@xmlns='{NS_MODERATE_0}']": "onModerate",
+    }
 
     def __init__(self, archive: _Archive) -> None:
         super().__init__()
@@ -126,7 +141,7 @@ class ModerationHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
     def onModerate(self, iq: domish.Element) -> defer.Deferred[None]:
         component = self.archive.component
-        request = next(iq.elements(NS_MODERATE, "moderate"))
+        request, stanzaId, retractNs = _request(iq)
         to = JID(iq["to"])
         if to.user is None or to.resource is not None:
             raise StanzaError("bad-request", "modify", "Send this to the room")
@@ -137,12 +152,11 @@ class ModerationHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         moderator = room.byJid.get(sender)
         if moderator is None or moderator.role != "moderator":
             raise StanzaError("forbidden", "auth", "Only moderators may retract messages")
-        stanzaId = request.getAttribute("id")
-        if not stanzaId or next(request.elements(NS_RETRACT, "retract"), None) is None:
+        if not stanzaId or next(request.elements(retractNs, "retract"), None) is None:
             raise StanzaError("bad-request", "modify", "Say which message to retract, and retract it")
         if not self.archive.enabled(room):
             raise StanzaError("item-not-found", "cancel", "This room keeps no archive")
-        reasonText = next((str(r) for r in request.elements(NS_MODERATE, "reason")), None)
+        reasonText = next((str(r) for r in request.elements(request.uri, "reason")), None)
         if reasonText is not None:
             reasonText = reasonText[:MAX_REASON]
         nick, occupantId = moderator.nick, moderator.occupantId
@@ -164,3 +178,16 @@ class ModerationHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         # Written first: the message may still wait in the archive's queue.
         d = self.archive.pending().addCallback(lambda _: store.entry(room.jid, stanzaId))
         return d.addCallback(found).addCallback(done).addErrback(notFound)
+
+
+def _request(iq: domish.Element) -> tuple[domish.Element, str | None, str]:
+    """
+    The C{<moderate/>} of a request, the stanza id it names, and the
+    namespace its C{<retract/>} is in: XEP-0425 0.3's, or 0.2's inside a
+    C{<apply-to/>}.
+    """
+    current = next(iq.elements(NS_MODERATE, "moderate"), None)
+    if current is not None:
+        return current, current.getAttribute("id"), NS_RETRACT
+    applyTo = next(iq.elements(NS_FASTEN, "apply-to"))
+    return next(applyTo.elements(NS_MODERATE_0, "moderate")), applyTo.getAttribute("id"), NS_RETRACT_0

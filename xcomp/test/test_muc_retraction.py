@@ -9,7 +9,7 @@ from __future__ import annotations
 from twisted.words.xish import domish
 
 from xcomp.muc.mam import NS_MAM
-from xcomp.muc.retraction import NS_MODERATE, NS_RETRACT
+from xcomp.muc.retraction import NS_FASTEN, NS_MODERATE, NS_MODERATE_0, NS_RETRACT, NS_RETRACT_0
 from xcomp.test.mamhelpers import ALICE, BOB, NS_DISCO_INFO, ROOM, MAMTestCase, form
 from xcomp.testing import errorOf
 
@@ -126,3 +126,25 @@ class ModerationTests(MAMTestCase):
         for payload in (f"<query xmlns='{NS_MAM}' queryid='x'/>", moderate("some-id")):
             [forwarded] = self.request(payload, to=f"{ROOM}/bob")
             self.assertEqual((forwarded["to"], forwarded["from"], forwarded["type"]), (BOB, f"{ROOM}/alice", "set"))
+
+    def test_legacyRequest(self) -> None:
+        """
+        XEP-0425 0.2's request (C{urn:xmpp:message-moderate:0} in a
+        XEP-0422 C{<apply-to/>}), which older clients send, retracts too;
+        the announcement carries both forms.
+        """
+        stanzaId = self.said("buy now", BOB)
+        out = self.request(
+            f"<apply-to xmlns='{NS_FASTEN}' id='{stanzaId}'><moderate xmlns='{NS_MODERATE_0}'>"
+            f"<retract xmlns='{NS_RETRACT_0}'/><reason>spam</reason></moderate></apply-to>"
+        )
+        [reply] = [e for e in out if e.name == "iq"]
+        self.assertEqual(reply["type"], "result")
+        [notice] = [e for e in out if e.name == "message" and e["to"] == BOB]
+        self.assertEqual(next(notice.elements(NS_RETRACT, "retract"))["id"], stanzaId)
+        applyTo = next(notice.elements(NS_FASTEN, "apply-to"))
+        self.assertEqual(applyTo["id"], stanzaId)
+        legacy = next(applyTo.elements(NS_MODERATE_0, "moderated"))
+        self.assertEqual(legacy["by"], f"{ROOM}/alice")
+        self.assertIsNotNone(next(legacy.elements(NS_RETRACT_0, "retract"), None))
+        self.assertNotIn("buy now", self.archived(stanzaId).toXml())
