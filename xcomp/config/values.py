@@ -48,7 +48,7 @@ KNOWN = frozenset(
     network_default_read_size multiplex_buffer_size
     buffer_size_limit body_size_limit admin_socket console_banner
     console_prettyprint_settings use_dane gc_settings lua_gc_stepmul lua_gc_pause
-    component_module load_global_modules defined""".split()
+    component_module load_global_modules defined enforce_registered_nickname""".split()
 )
 KNOWN_PREFIXES = (
     "c2s_", "s2s_", "http_", "https_", "bosh_", "websocket_", "muc_", "mam_",

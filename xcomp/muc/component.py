@@ -69,6 +69,7 @@ def makeComponent(domain: str, options: Mapping[str, object], router: IRouter) -
         ServiceOptions.fromOptions(domain, options),
         dataPath=dataPath if isinstance(dataPath, str) else None,
         allowUnaffiliatedRegister=register.allowUnaffiliated(options),
+        enforceRegisteredNick=register.enforceNick(options),
     )
 
 
@@ -95,10 +96,12 @@ class MUCComponent(InternalComponent):
         dataPath: str | None = None,
         store: SQLiteStore | None = None,
         allowUnaffiliatedRegister: bool = False,
+        enforceRegisteredNick: bool = False,
     ) -> None:
         super().__init__(domain, router)
         self.options = options
         self.allowUnaffiliatedRegister = allowUnaffiliatedRegister
+        self.enforceRegisteredNick = enforceRegisteredNick
         self.dataPath = dataPath
         self.store = store
         self.rooms: dict[str, Room] = {}
@@ -402,6 +405,12 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
                 return
             room = component.newRoom(jid)
             created = True
+        elif component.enforceRegisteredNick and nick is not None and presence.getAttribute("type") is None:
+            enforced = register.enforcedNick(room, sender, nick)
+            if enforced is None:
+                component.emit(errorList(presence, "not-acceptable", "cancel", "Use your registered nickname"))
+                return
+            nick = enforced
         outgoing = room.presence(sender, nick, presence, created=created)
         if created and not room.isEmpty():
             component.created(room)

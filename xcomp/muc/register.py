@@ -45,6 +45,32 @@ def allowUnaffiliated(options: Mapping[str, object]) -> bool:
     return OptionReader(options)("allow_unaffiliated_register", False, asBoolean)
 
 
+def enforceNick(options: Mapping[str, object]) -> bool:
+    """
+    Prosody's C{enforce_registered_nickname}: a user with a reserved nick
+    joins under it whatever nick it asks for, and may not change to
+    another.  Off by default, as in Prosody.
+
+    @raise ValueError: not a boolean.
+    """
+    return OptionReader(options)("enforce_registered_nickname", False, asBoolean)
+
+
+def enforcedNick(room: RoomState, sender: str, nick: str) -> str | None:
+    """
+    The nick C{sender} must use when it asks for C{nick} with
+    C{enforce_registered_nickname} on: its reserved one when it joins;
+    C{None} when it is in the room and asks for another than its reserved
+    one (refused with C{not-acceptable}, as Prosody does).
+    """
+    reserved = reservedNick(room, bareOf(sender))
+    if reserved is None or reserved == nick:
+        return nick
+    if sender in room.byJid:
+        return None
+    return reserved
+
+
 def reservations(room: RoomState) -> dict[str, str]:
     """
     Bare JID to reserved nick.

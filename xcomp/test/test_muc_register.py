@@ -13,7 +13,7 @@ from twisted.words.xish import domish
 
 from xcomp.muc.register import NS_REGISTER, registerGet, registerSet, reservedNick
 from xcomp.muc.settings import RoomConfig
-from xcomp.test.muchelpers import ALICE, BOB, CAROL, NS_ADMIN, ROOM, RoomTestCase, adminQuery, delivered, join, xml
+from xcomp.test.muchelpers import ALICE, BOB, CAROL, NS_ADMIN, ROOM, RoomTestCase, adminQuery, codes, delivered, join, xml
 from xcomp.test.test_muc import MUC, MUCTestCase, NS_DISCO_INFO
 from xcomp.testing import errorOf
 
@@ -205,3 +205,42 @@ class RegistrationThroughComponentTests(MUCTestCase):
             f"<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>{field}{field}</x></query>",
         )
         self.assertEqual(errorOf(reply), ("modify", "bad-request"))
+
+
+class EnforcedNickTests(MUCTestCase):
+    """
+    Prosody's C{enforce_registered_nickname}.
+    """
+
+    options = {"enforce_registered_nickname": True}
+
+    def test_enforced(self) -> None:
+        """
+        bob, with the reserved nick "Bobby", asking to join as "bob" joins
+        as "Bobby" with 210 (XEP-0045 section 7.2.11, the nick the service
+        assigned); changing to another nick then gets not-acceptable, as
+        Prosody answers.
+        """
+        bob = "bob@example.org/b"
+        self.instantRoom()
+        self.iq("alice@example.org/a", "set", f"room@{MUC}",
+                f"<query xmlns='{NS_ADMIN}'><item affiliation='member' jid='bob@example.org' nick='Bobby'/></query>")
+        received = self.join(bob, "bob")
+        [own] = [e for e in received if e.name == "presence" and "110" in codes(e)]
+        self.assertEqual(own["from"], f"room@{MUC}/Bobby")
+        self.assertIn("210", codes(own))
+        self.users.send(f"<presence from='{bob}' to='room@{MUC}/other'/>")
+        [error] = self.users.take(lambda e: e.getAttribute("to") == bob)
+        self.assertEqual(errorOf(error), ("cancel", "not-acceptable"))
+
+    def test_offByDefault(self) -> None:
+        """
+        Without the option a member may use another nick than its reserved
+        one.
+        """
+        self.component.enforceRegisteredNick = False
+        self.instantRoom()
+        self.iq("alice@example.org/a", "set", f"room@{MUC}",
+                f"<query xmlns='{NS_ADMIN}'><item affiliation='member' jid='bob@example.org' nick='Bobby'/></query>")
+        received = self.join("bob@example.org/b", "bob")
+        self.assertIn(f"room@{MUC}/bob", [e["from"] for e in received if e.name == "presence"])
