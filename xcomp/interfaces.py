@@ -275,6 +275,20 @@ class IArchiveStore(Interface):
         none archived before the POSIX time C{since} (unless C{None}).
         """
 
+    def entry(room, stanzaId):
+        """
+        One archived message of C{room} by its stanza id: a L{Deferred}
+        firing with its L{xcomp.muc.store.ArchiveEntry}, or failing with
+        L{xcomp.muc.store.ItemNotFound}.
+        """
+
+    def replaceStanza(room, stanzaId, stanza):
+        """
+        Replace what is kept of one archived message (a XEP-0425
+        moderation leaves a tombstone): a L{Deferred} firing with C{None},
+        or failing with L{xcomp.muc.store.ItemNotFound}.
+        """
+
 
 class IRoomExtension(Interface):
     """

@@ -5,8 +5,10 @@ The C{muc} component: the glue between the router and the rooms.
 L{MUCComponent} is an L{InternalComponent} holding the room table, the
 storage and the extensions (C{muc_mam}); L{MUCHandler} is an ordinary wokkel
 handler that finds the room a stanza is for, calls the pure
-L{Room<xcomp.muc.room.Room>}, sends what it returns and stores what changed.
-Service discovery goes through wokkel's C{DiscoHandler}, which asks
+L{Room<xcomp.muc.room.Room>}, sends what it returns and stores what changed;
+L{RoomIqHandler<xcomp.muc.roomiq.RoomIqHandler>} does the same for
+registration, room vCards and the answers to forwarded iqs.  Service
+discovery goes through a wokkel C{DiscoHandler}, which asks
 L{RoomDiscovery<xcomp.muc.discovery.RoomDiscovery>}.
 """
 
@@ -14,14 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
 from typing import Iterable, Mapping, cast
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 from twisted.words.protocols.jabber.error import StanzaError
-from twisted.words.protocols.jabber.jid import JID, InvalidFormat
+from twisted.words.protocols.jabber.jid import JID
 from twisted.words.xish import domish
 
 from xcomp.interfaces import IRoomExtension, IRouter
@@ -31,17 +32,25 @@ from xcomp.muc.elements import (
     NS_PING,
     Broadcast,
     Outgoing,
+    addressing,
     element,
     errorList,
+    firstChild,
+    preparedJid,
+    toOccupant,
 )
-from xcomp.muc.discovery import RoomDiscovery
+from xcomp.muc import register
+from xcomp.muc.discovery import DirectoryDiscoHandler, RoomDiscovery, UniqueNameHandler
 from xcomp.muc.nicks import nickTooLong, tooLongError
+from xcomp.muc.occupantiq import IqForwarder
+from xcomp.muc.shaper import PresenceShapers
 from xcomp.muc.room import Room
+from xcomp.muc.roomiq import RoomIqHandler
 from xcomp.muc.settings import ServiceOptions
 from xcomp.muc.state import bareOf
 from xcomp.muc.store import SQLiteStore
 from xcomp.muc.tombstones import Tombstone, Tombstones
-from xcomp.plugin import InternalComponent, Logger, Stanza, bounce, disco, subprotocols
+from xcomp.plugin import InternalComponent, Logger, Stanza, bounce, subprotocols
 
 __all__ = ["MUCComponent", "MUCHandler", "makeComponent"]
 
@@ -61,6 +70,8 @@ def makeComponent(domain: str, options: Mapping[str, object], router: IRouter) -
         router,
         ServiceOptions.fromOptions(domain, options),
         dataPath=dataPath if isinstance(dataPath, str) else None,
+        allowUnaffiliatedRegister=register.allowUnaffiliated(options),
+        enforceRegisteredNick=register.enforceNick(options),
     )
 
 
@@ -86,9 +97,13 @@ class MUCComponent(InternalComponent):
         *,
         dataPath: str | None = None,
         store: SQLiteStore | None = None,
+        allowUnaffiliatedRegister: bool = False,
+        enforceRegisteredNick: bool = False,
     ) -> None:
         super().__init__(domain, router)
         self.options = options
+        self.allowUnaffiliatedRegister = allowUnaffiliatedRegister
+        self.enforceRegisteredNick = enforceRegisteredNick
         self.dataPath = dataPath
         self.store = store
         self.rooms: dict[str, Room] = {}
@@ -98,9 +113,13 @@ class MUCComponent(InternalComponent):
         self._writes: set[defer.Deferred[None]] = set()
         self._pending: list[Stanza] | None = []
         self.tombstones = Tombstones(router.reactor.seconds, options.tombstoneExpiry, options.maxRooms)
+        self.forwarder = IqForwarder(router.reactor.seconds)
+        self.shaper = PresenceShapers(router.reactor.seconds)
         MUCHandler().setHandlerParent(self)
+        RoomIqHandler(self).setHandlerParent(self)
         RoomDiscovery(self.rooms, options).setHandlerParent(self)
-        disco.DiscoHandler().setHandlerParent(self)
+        DirectoryDiscoHandler(self.rooms).setHandlerParent(self)
+        UniqueNameHandler(self.rooms).setHandlerParent(self)
 
     @property
     def storage(self) -> SQLiteStore:
@@ -358,32 +377,6 @@ class MUCComponent(InternalComponent):
             room.locked = False
 
 
-@lru_cache(maxsize=16384)
-def _jid(address: str) -> JID | None:
-    """
-    C{address} parsed and prepared, or C{None} if it is not a JID.  Cached,
-    since occupants send from the same addresses again and again; bounded,
-    unlike Twisted's C{internJID}.
-    """
-    try:
-        return JID(address)
-    except (InvalidFormat, UnicodeError):
-        return None
-
-
-def _addressing(stanza: domish.Element) -> tuple[str, str | None, str | None, str] | None:
-    """
-    (domain, room JID or C{None} for the service itself, nick, sender) of a
-    stanza, with JIDs normalised; C{None} when an address is not a JID.
-    """
-    to = _jid(stanza.getAttribute("to", ""))
-    sender = _jid(stanza.getAttribute("from", ""))
-    if to is None or sender is None:
-        return None
-    room = to.userhost() if to.user else None
-    return to.host, room, to.resource, sender.full()
-
-
 class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
     """
     The wokkel handler of a L{MUCComponent}: presence, messages, the
@@ -399,6 +392,12 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         f"/iq[@type='set']/query[@xmlns='{NS_MUC_OWNER}']": "onOwnerSet",
     }
 
+    def handleRequest(self, iq: domish.Element) -> None:
+        # A muc#admin or muc#owner query to an occupant is the
+        # occupant's: left unhandled here, it is forwarded.
+        if not toOccupant(iq):
+            super().handleRequest(iq)
+
     def connectionInitialized(self) -> None:
         self.xmlstream.addObserver("/presence", self.onPresence)
         self.xmlstream.addObserver("/message", self.onMessage)
@@ -409,13 +408,26 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
     # Presence and messages
 
+    def _malformed(self, stanza: domish.Element) -> None:
+        """
+        A stanza whose C{to} is not a JID (a nick that fails resourceprep,
+        such as one with a tab or DEL) from a valid sender gets
+        C{jid-malformed}, as Prosody answers it, rather than nothing.
+        """
+        if preparedJid(stanza.getAttribute("from", "")) is not None:
+            self.parent.emit(errorList(stanza, "jid-malformed", "modify", "Not a valid address (or nickname)"))
+
     def onPresence(self, presence: domish.Element) -> None:
         component = self.parent
-        addressing = _addressing(presence)
-        if addressing is None:
+        found = addressing(presence)
+        if found is None:
+            self._malformed(presence)
             return
-        _, jid, nick, sender = addressing
+        _, jid, nick, sender = found
         if jid is None:
+            return
+        if presence.getAttribute("type") is None and not component.shaper.allow(bareOf(sender), jid):
+            component.emit(errorList(presence, "policy-violation", "wait", "Too many presences; slow down"))
             return
         room = component.rooms.get(jid)
         created = False
@@ -436,6 +448,12 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
                 return
             room = component.newRoom(jid)
             created = True
+        elif component.enforceRegisteredNick and nick is not None and presence.getAttribute("type") is None:
+            enforced = register.enforcedNick(room, sender, nick)
+            if enforced is None:
+                component.emit(errorList(presence, "not-acceptable", "cancel", "Use your registered nickname"))
+                return
+            nick = enforced
         outgoing = room.presence(sender, nick, presence, created=created)
         if created and not room.isEmpty():
             component.created(room)
@@ -445,10 +463,11 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
     def onMessage(self, message: domish.Element) -> None:
         component = self.parent
-        addressing = _addressing(message)
-        if addressing is None:
+        found = addressing(message)
+        if found is None:
+            self._malformed(message)
             return
-        _, jid, nick, sender = addressing
+        _, jid, nick, sender = found
         room = component.rooms.get(jid) if jid is not None else None
         if room is None:
             text = "No such room" if jid is not None else "Send messages to a room"
@@ -465,10 +484,10 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
         @raise StanzaError: no such room, or the iq is for an occupant.
         """
-        addressing = _addressing(iq)
-        if addressing is None:
+        found = addressing(iq)
+        if found is None:
             raise StanzaError("jid-malformed", "modify")
-        _, jid, nick, sender = addressing
+        _, jid, nick, sender = found
         if jid is None or nick is not None:
             raise StanzaError("bad-request", "modify", "Send this to a room")
         room = self.parent.rooms.get(jid)
@@ -481,19 +500,19 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
 
     def onAdminGet(self, iq: domish.Element) -> domish.Element:
         room, sender = self._target(iq)
-        return room.adminGet(sender, cast(domish.Element, _query(iq)))
+        return room.adminGet(sender, cast(domish.Element, firstChild(iq)))
 
     def onAdminSet(self, iq: domish.Element) -> None:
         room, sender = self._target(iq)
-        self._apply(room, room.adminSet(sender, cast(domish.Element, _query(iq))))
+        self._apply(room, room.adminSet(sender, cast(domish.Element, firstChild(iq))))
 
     def onOwnerGet(self, iq: domish.Element) -> domish.Element:
         room, sender = self._target(iq)
-        return room.ownerGet(sender, cast(domish.Element, _query(iq)))
+        return room.ownerGet(sender, cast(domish.Element, firstChild(iq)))
 
     def onOwnerSet(self, iq: domish.Element) -> None:
         room, sender = self._target(iq)
-        self._apply(room, room.ownerSet(sender, cast(domish.Element, _query(iq))))
+        self._apply(room, room.ownerSet(sender, cast(domish.Element, firstChild(iq))))
 
     def _apply(self, room: Room, outgoing: list[Outgoing]) -> None:
         self.parent.emit(outgoing)
@@ -506,27 +525,22 @@ class MUCHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         """
         if iq.handled:
             return
-        addressing = _addressing(iq)
-        if addressing is None:
+        found = addressing(iq)
+        if found is None:
+            iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
+            self._malformed(iq)
             return
-        _, jid, nick, sender = addressing
+        _, jid, nick, sender = found
         room = self.parent.rooms.get(jid) if jid is not None else None
         if nick is not None:
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if room is None:
                 self.parent.emit(errorList(iq, "item-not-found", "cancel", "No such room"))
             else:
-                self.parent.emit(room.iqToOccupant(sender, nick, iq))
+                self.parent.emit(self.parent.forwarder.request(room, sender, nick, iq))
             return
-        payload = _query(iq)
+        payload = firstChild(iq)
         if (jid is None or room is not None) and payload is not None and payload.uri == NS_PING:
             iq.handled = True  # type: ignore[attr-defined]  # wokkel's flag, set on the element
             if iq.getAttribute("type") == "get":
                 self.send(element("iq", to=iq.getAttribute("from"), sender=iq.getAttribute("to"), type="result", id=iq.getAttribute("id")))
-
-
-def _query(iq: domish.Element) -> domish.Element | None:
-    """
-    The first child element of an iq.
-    """
-    return next(iter(iq.elements()), None)

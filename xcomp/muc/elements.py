@@ -135,7 +135,15 @@ def errorList(stanza: domish.Element, condition: str, type: str, text: str | Non
     L{errorReply} as a list: empty when C{stanza} must not be answered.
     """
     reply = errorReply(stanza, condition, type, text)
-    return [] if reply is None else [reply]
+    if reply is None:
+        return []
+    if stanza.name == "presence" and child(stanza, NS_MUC, "x") is not None:
+        # A refused join echoes the MUC element (XEP-0045 examples 19-28),
+        # by which clients (slixmpp's xep_0045) tell a join error.
+        refused = reply.element()
+        refused.addElement((NS_MUC, "x"))
+        return [refused]
+    return [reply]
 
 
 def _parsedJid(value: str | None) -> JID | None:
@@ -145,6 +153,39 @@ def _parsedJid(value: str | None) -> JID | None:
         return JID(value)
     except (InvalidFormat, UnicodeError):
         return None
+
+
+@lru_cache(maxsize=16384)
+def preparedJid(address: str) -> JID | None:
+    """
+    C{address} parsed and prepared, or C{None} if it is not a JID.  Cached,
+    since occupants send from the same addresses again and again; bounded,
+    unlike Twisted's C{internJID}.
+    """
+    try:
+        return JID(address)
+    except (InvalidFormat, UnicodeError):
+        return None
+
+
+def addressing(stanza: domish.Element) -> tuple[str, str | None, str | None, str] | None:
+    """
+    (domain, room JID or C{None} for the service itself, nick, sender) of a
+    stanza, with JIDs normalised; C{None} when an address is not a JID.
+    """
+    to = preparedJid(stanza.getAttribute("to", ""))
+    sender = preparedJid(stanza.getAttribute("from", ""))
+    if to is None or sender is None:
+        return None
+    room = to.userhost() if to.user else None
+    return to.host, room, to.resource, sender.full()
+
+
+def firstChild(stanza: domish.Element) -> domish.Element | None:
+    """
+    The first child element of a stanza (an iq's payload).
+    """
+    return next(iter(stanza.elements()), None)
 
 
 def normalJid(value: str | None) -> str | None:
@@ -161,6 +202,16 @@ def normalBareJid(value: str | None) -> str | None:
     """
     jid = _parsedJid(value)
     return None if jid is None else jid.userhost()
+
+
+def toOccupant(stanza: domish.Element) -> bool:
+    """
+    Whether a stanza is addressed to an occupant (C{room@service/nick}):
+    such iqs are forwarded, whatever their payload, as Prosody forwards
+    them (disco#info for capabilities, vCards, versions...).
+    """
+    jid = _parsedJid(stanza.getAttribute("to"))
+    return jid is not None and jid.user is not None and jid.resource is not None
 
 
 def mucUser(

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 import attrs
 from twisted.words.xish import domish
 
-from xcomp.muc.elements import NS_MUC, addressed, child, delay, element, parseStamp, serialise
+from xcomp.muc.elements import NS_MUC, NS_STANZA_ID, addressed, child, delay, element, parseStamp, serialise
 from xcomp.plugin import COMPONENT_NS, Stanza, parseElement
 
 #: The most bytes of history a room keeps, whatever its history length.
@@ -108,6 +108,23 @@ class History:
     def _add(self, stamp: float, attributes: Mapping[str, str], template: bytes) -> None:
         self._entries.append(HistoryEntry(stamp, attributes, template, serialise(delay(stamp, self._room))))
         self._bytes += len(template)
+
+    def retract(self, stanzaId: str, room: str) -> bool:
+        """
+        Forget the message with this XEP-0359 stanza id (by C{room}): a
+        moderator retracted it (XEP-0425).  Whether it was kept.
+        """
+        for entry in list(self._entries):
+            try:
+                message = parseElement(entry.template, {"": COMPONENT_NS})
+            except ValueError:
+                continue
+            for marker in message.elements(NS_STANZA_ID, "stanza-id"):
+                if marker.getAttribute("id") == stanzaId and marker.getAttribute("by") == room:
+                    self._entries.remove(entry)
+                    self._bytes -= len(entry.template)
+                    return True
+        return False
 
     def trim(self, limit: int) -> None:
         """

@@ -26,10 +26,11 @@ from zope.interface import implementer
 
 from xcomp.interfaces import IRoomExtension
 from xcomp.muc.component import MUCComponent
-from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise
+from xcomp.muc.elements import NS_DELAY, NS_STANZA_ID, child, element, formatStamp, parseStamp, serialise, toOccupant
 from xcomp.muc.options import parsePeriod
 from xcomp.muc.settings import OptionReader, asBoolean, asInteger
 from xcomp.muc.state import Occupant, RoomState, rank
+from xcomp.muc.retraction import NS_MODERATE, NS_MODERATE_0, ModerationHandler
 from xcomp.muc.store import ArchiveEntry, ArchivePage, ArchiveQuery, ItemNotFound
 from xcomp.plugin import Logger, data_form, subprotocols
 
@@ -94,6 +95,7 @@ def attach(component: object, options: Mapping[str, object]) -> None:
     archive = RoomArchive(component, ArchiveOptions.fromOptions(options))
     component.addExtension(archive)
     MAMHandler(archive).setHandlerParent(component)
+    ModerationHandler(archive).setHandlerParent(component)
 
 
 @implementer(IRoomExtension)
@@ -148,7 +150,7 @@ class RoomArchive:
     def features(self, room: RoomState) -> list[str]:
         # The archived messages carry the room's XEP-0359 stanza ids, which
         # an entity that adds them advertises (XEP-0359 section 6).
-        return [NS_MAM, NS_MAM_EXTENDED, NS_STANZA_ID] if self.enabled(room) else []
+        return [NS_MAM, NS_MAM_EXTENDED, NS_STANZA_ID, NS_MODERATE, NS_MODERATE_0] if self.enabled(room) else []
 
     def groupchat(self, room: RoomState, message: domish.Element, occupant: Occupant) -> None:
         if not self.enabled(room) or child(message, message.uri, "body") is None:
@@ -253,6 +255,11 @@ class MAMHandler(subprotocols.XMPPHandler, subprotocols.IQHandlerMixin):
         super().__init__()
         self.archive = archive
         self._cleanup: task.LoopingCall | None = None
+
+    def handleRequest(self, iq: domish.Element) -> None:
+        # A MAM query to an occupant is the occupant's: it is forwarded.
+        if not toOccupant(iq):
+            super().handleRequest(iq)
 
     def connectionInitialized(self) -> None:
         for query in self.iqHandlers:

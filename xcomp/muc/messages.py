@@ -1,8 +1,8 @@
 # -*- test-case-name: xcomp.test.test_muc_room_messages -*-
 """
 Messages to a room: groupchat (kept in the history), subject changes,
-private messages between occupants, mediated invitations and declines;
-and the iqs to an occupant's address.
+private messages between occupants, mediated invitations and declines.
+(iqs to an occupant's address are L{xcomp.muc.occupantiq}.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from twisted.words.xish import domish
 from xcomp.muc.elements import (
     NS_MUC_USER,
     NS_OCCUPANT_ID,
-    NS_PING,
     NS_STANZA_ID,
     Broadcast,
     Outgoing,
@@ -27,6 +26,7 @@ from xcomp.muc.elements import (
 )
 from xcomp.muc.presence import ghost
 from xcomp.muc.state import ROLES, Occupant, RoomState, bareOf
+from xcomp.muc.voice import isVoiceForm, voiceMessage
 from xcomp.plugin import COMPONENT_NS
 
 #: The most invitations one message may carry.
@@ -40,7 +40,7 @@ def message(room: RoomState, sender: str, nick: str | None, stanza: domish.Eleme
     kind = stanza.getAttribute("type")
     occupant = room.byJid.get(sender)
     if kind == "error":
-        return ghost(room, occupant, stanza)
+        return ghost(room, occupant, stanza, sender)
     if nick is not None:
         return _private(room, occupant, nick, stanza)
     if kind == "groupchat":
@@ -50,6 +50,9 @@ def message(room: RoomState, sender: str, nick: str | None, stanza: domish.Eleme
         return _invite(room, sender, occupant, stanza, x)
     if x is not None and child(x, NS_MUC_USER, "decline") is not None:
         return _decline(room, sender, stanza, x)
+    form = isVoiceForm(stanza) if kind in (None, "normal") else None
+    if form is not None:
+        return voiceMessage(room, sender, stanza, form)
     return errorList(stanza, "bad-request", "modify", "Send groupchat messages to the room")
 
 
@@ -107,7 +110,6 @@ def _private(room: RoomState, occupant: Occupant | None, nick: str, stanza: domi
         return errorList(stanza, "not-allowed", "cancel", "Private messages are not allowed here")
     out = element(
         "message",
-        to=target.jid,
         sender=f"{room.jid}/{occupant.nick}",
         type=stanza.getAttribute("type"),
         id=stanza.getAttribute("id"),
@@ -117,7 +119,8 @@ def _private(room: RoomState, occupant: Occupant | None, nick: str, stanza: domi
             out.addChild(payload)
     out.addChild(mucUser())
     out.addElement((NS_OCCUPANT_ID, "occupant-id"))["id"] = occupant.occupantId
-    return [out]
+    # Every session of the recipient gets it.
+    return [Broadcast.of(out, target.sessions)]
 
 
 def _invite(
@@ -171,22 +174,6 @@ def _decline(room: RoomState, sender: str, stanza: domish.Element, x: domish.Ele
     if reason:
         forwarded.addChild(reasonElement(reason))
     return [notice]
-
-
-def iqToOccupant(room: RoomState, sender: str, nick: str, stanza: domish.Element) -> list[Outgoing]:
-    """
-    An iq to C{room/nick}: XEP-0410 self-pings are answered; other iqs to
-    occupants are not forwarded.
-    """
-    if stanza.getAttribute("type") not in ("get", "set"):
-        return []
-    occupant = room.byJid.get(sender)
-    if occupant is None:
-        return errorList(stanza, "not-acceptable", "cancel", "You are not in this room")
-    payload = next(iter(stanza.elements()), None)
-    if occupant.nick == nick and payload is not None and payload.uri == NS_PING:
-        return [element("iq", to=sender, sender=stanza.getAttribute("to"), type="result", id=stanza.getAttribute("id"))]
-    return errorList(stanza, "service-unavailable", "cancel", None)
 
 
 def _isForged(payload: domish.Element, room: str) -> bool:

@@ -15,6 +15,7 @@ from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.xish import domish
 
 from xcomp.muc.elements import Outgoing, child, normalBareJid, reason as reasonElement, text
+from xcomp.muc.register import checkReservation, prepareNick, reservations, reserve
 from xcomp.muc.state import AFFILIATIONS, ROLES, Occupant, RoomState
 
 
@@ -30,6 +31,8 @@ class _AffiliationChange:
     bare: str
     affiliation: str
     reason: str | None
+    #: The nick reserved with it (a C{nick} beside the C{jid}).
+    nick: str | None = None
 
 
 def adminGet(room: RoomState, sender: str, query: domish.Element) -> domish.Element:
@@ -53,9 +56,12 @@ def adminGet(room: RoomState, sender: str, query: domish.Element) -> domish.Elem
         listed = {bare: a for bare, a in room.affiliations.items() if a == affiliation}
         if affiliation == "owner" and room.options.adminsOwnRooms:
             listed.update(dict.fromkeys(room.options.admins, "owner"))
+        nicks = reservations(room)
         for bare in sorted(listed):
             entry = result.addElement("item")
             entry["affiliation"], entry["jid"] = affiliation, bare
+            if bare in nicks:
+                entry["nick"] = nicks[bare]
         return result
     if role is not None:
         if role not in ROLES or role == "none":
@@ -138,11 +144,18 @@ def _checkAffiliation(
     if affiliation not in AFFILIATIONS:
         raise StanzaError("bad-request", "modify", "No such affiliation")
     bare = normalBareJid(item.getAttribute("jid"))
+    nick = None
     if bare is None:
         occupant = room.occupants.get(item.getAttribute("nick") or "")
         if occupant is None:
             raise StanzaError("bad-request", "modify", "An item needs a valid jid or an occupant's nick")
         bare = occupant.bare
+    elif item.getAttribute("nick") is not None and affiliation in ("member", "admin", "owner"):
+        # A list entry with its reserved nick (XEP-0045 section 9.5).
+        nick = prepareNick(room, item.getAttribute("nick"))
+        if nick is None:
+            raise StanzaError("jid-malformed", "modify", "Not a valid nickname")
+        checkReservation(room, bare, nick)
     actorAffiliation = room.affiliation(sender)
     if actorAffiliation not in ("admin", "owner"):
         raise StanzaError("forbidden", "auth", "Only admins and owners may change affiliations")
@@ -158,7 +171,7 @@ def _checkAffiliation(
         owners -= {c.bare for c in earlier if isinstance(c, _AffiliationChange) and c.affiliation != "owner"}
         if owners <= {bare}:
             raise StanzaError("conflict", "cancel", "A room keeps at least one owner")
-    return _AffiliationChange(bare, affiliation, reason)
+    return _AffiliationChange(bare, affiliation, reason, nick)
 
 
 def _applyRole(room: RoomState, change: _RoleChange, actor: str | None) -> list[Outgoing]:
@@ -177,6 +190,10 @@ def _applyAffiliation(room: RoomState, change: _AffiliationChange, actor: str | 
         room.affiliations.pop(change.bare, None)
     else:
         room.affiliations[change.bare] = change.affiliation
+    if change.affiliation in ("none", "outcast"):
+        reserve(room, change.bare, None)
+    elif change.nick is not None:
+        reserve(room, change.bare, change.nick)
     room.stateChanged = True
     out: list[Outgoing] = []
     for occupant in [o for o in room.occupants.values() if o.bare == change.bare]:

@@ -80,6 +80,12 @@ OPTIONS = (
     PluginOption("muc_max_nick_length", Integer(1, 1023), 23, "the longest nick in bytes (affiliated users are exempt)"),
     PluginOption("muc_max_occupants", Integer(1, 100000), 1000, "the most occupants a room has"),
     PluginOption("muc_max_rooms", Integer(1, 10000000), 10000, "the most rooms the service holds"),
+    _boolean(
+        "enforce_registered_nickname",
+        False,
+        "a user with a reserved nick joins under it, and may not change to another",
+    ),
+    _boolean("allow_unaffiliated_register", False, "users with no affiliation may register a nick with a room"),
 )
 
 

@@ -16,6 +16,7 @@ from twisted.words.protocols.jabber.error import StanzaError
 from twisted.words.xish import domish
 
 from xcomp.muc.elements import NS_MUC_OWNER, NS_OCCUPANT_ID, Broadcast, Outgoing, child, element, mucUser, normalJid, text
+from xcomp.muc.forms import parseForm
 from xcomp.muc.moderation import adminGet, adminSet
 from xcomp.muc.settings import NS_ROOMCONFIG, configForm, formValues, submitForm
 from xcomp.muc.state import RoomState, rank
@@ -57,7 +58,7 @@ def ownerSet(room: RoomState, sender: str, query: domish.Element) -> list[Outgoi
     x = child(query, data_form.NS_X_DATA, "x")
     if x is None:
         raise StanzaError("bad-request", "modify", "Expected a form, a destroy or items")
-    form = data_form.Form.fromElement(x)
+    form = parseForm(x, None)
     if form.formType == "cancel":
         if room.locked:
             return destroy(room)
@@ -113,7 +114,7 @@ def destroy(
     """
     out: list[Outgoing] = []
     for occupant in room.occupants.values():
-        presence = element("presence", to=occupant.jid, sender=f"{room.jid}/{occupant.nick}", type="unavailable")
+        presence = element("presence", sender=f"{room.jid}/{occupant.nick}", type="unavailable")
         x = presence.addChild(mucUser({"affiliation": "none", "role": "none"}))
         notice = x.addElement("destroy")
         if alternate:
@@ -123,7 +124,7 @@ def destroy(
         if password:
             notice.addElement("password", content=password)
         presence.addElement((NS_OCCUPANT_ID, "occupant-id"))["id"] = occupant.occupantId
-        out.append(presence)
+        out.append(Broadcast.of(presence, occupant.sessions))
     room.occupants.clear()
     room.byJid.clear()
     room.destroyed = True

@@ -11,6 +11,8 @@ from twisted.words.xish import domish
 
 from xcomp.muc.elements import NS_MUC, NS_MUC_USER, NS_OCCUPANT_ID, Outgoing, child, errorList, text
 from xcomp.muc.history import subjectMessage
+from xcomp.muc.register import reservedBy
+from xcomp.muc.roominfo import avatarPresence
 from xcomp.muc.state import MAX_PRESENCE_PAYLOAD, Occupant, RoomState, bareOf, rank
 from xcomp.plugin import COMPONENT_NS
 
@@ -20,6 +22,8 @@ GHOST_CONDITIONS = frozenset(
     {"gone", "item-not-found", "recipient-unavailable", "redirect", "remote-server-not-found",
      "remote-server-timeout", "service-unavailable"}
 )
+#: The most sessions one occupant may join from.
+MAX_SESSIONS = 16
 #: Presence children the room replaces with its own.
 _OWN_CHILDREN = frozenset({(NS_MUC, "x"), (NS_MUC_USER, "x"), (NS_OCCUPANT_ID, "occupant-id")})
 
@@ -38,34 +42,37 @@ def presence(
     kind = stanza.getAttribute("type")
     occupant = room.byJid.get(sender)
     if kind == "error":
-        return ghost(room, occupant, stanza)
+        return ghost(room, occupant, stanza, sender)
     if kind == "unavailable":
         if occupant is None:
             return []
-        return room.remove(occupant, statusFrom=stanza)
+        return room.removeSession(occupant, sender, statusFrom=stanza)
     if kind is not None:
         # Subscriptions and probes have no meaning for a room.
         return []
     if nick is None:
         return errorList(stanza, "jid-malformed", "modify", "A nickname is required to join")
     if occupant is None:
+        holder = room.occupants.get(nick)
+        if holder is not None and holder.bare == bareOf(sender):
+            return _joinSession(room, holder, sender, stanza)
         return _join(room, sender, nick, stanza, created)
     if occupant.nick != nick:
-        return _changeNick(room, occupant, nick, stanza)
-    return _update(room, occupant, stanza)
+        return _changeNick(room, occupant, sender, nick, stanza)
+    return _update(room, occupant, sender, stanza)
 
 
-def ghost(room: RoomState, occupant: Occupant | None, stanza: domish.Element) -> list[Outgoing]:
+def ghost(room: RoomState, occupant: Occupant | None, stanza: domish.Element, sender: str) -> list[Outgoing]:
     """
-    An error from an occupant's address: remove the occupant if it says the
-    occupant is gone.
+    An error from an occupant's address (the normalised C{sender}): remove
+    that session if it says the session is gone.
     """
     if occupant is None:
         return []
     error = child(stanza, COMPONENT_NS, "error")
     conditions = {c.name for c in error.elements()} if error is not None else set()
     if conditions & GHOST_CONDITIONS:
-        return room.remove(occupant, {"333"})
+        return room.removeSession(occupant, sender, codes={"333"})
     return []
 
 
@@ -83,6 +90,8 @@ def _refusal(room: RoomState, sender: str, nick: str, stanza: domish.Element, cr
         return errorList(stanza, "registration-required", "auth", "This room is for members only")
     if nick in room.occupants:
         return errorList(stanza, "conflict", "cancel", "That nickname is in use")
+    if reservedBy(room, nick) not in (None, bareOf(sender)):
+        return errorList(stanza, "conflict", "cancel", "That nickname is reserved by someone else")
     if room.config.password and not created:
         if text(child(stanza, NS_MUC, "x"), NS_MUC, "password") != room.config.password:
             return errorList(stanza, "not-authorized", "auth", "A password is required")
@@ -123,57 +132,121 @@ def _join(room: RoomState, sender: str, nick: str, stanza: domish.Element, creat
     for extension in room.extensions:
         codes |= extension.joinStatusCodes(room)
     out.append(room.selfPresence(occupant, codes))
+    out.extend(avatarPresence(room, [sender]))
     out.extend(room.history.requested(sender, mucX))
     out.append(subjectMessage(room.jid, room.subject, sender))
     return out
 
 
-def _update(room: RoomState, occupant: Occupant, stanza: domish.Element) -> list[Outgoing]:
+def _joinSession(room: RoomState, occupant: Occupant, sender: str, stanza: domish.Element) -> list[Outgoing]:
     """
-    An occupant's new availability, broadcast; a presence with the MUC
-    element again (a client that lost its state) gets the join sequence.
+    Another session of an occupant's bare JID joins under its nick (as
+    Prosody allows): it gets the join sequence; the room still shows one
+    occupant, whose presence is the primary session's, and the others get
+    that presence again, as Prosody sends it.
     """
+    if room.locked and room.affiliation(sender) != "owner":
+        return errorList(stanza, "item-not-found", "cancel", "This room is locked until its owner configures it")
+    if room.config.password and text(child(stanza, NS_MUC, "x"), NS_MUC, "password") != room.config.password:
+        return errorList(stanza, "not-authorized", "auth", "A password is required")
+    if len(occupant.sessions) >= MAX_SESSIONS:
+        return errorList(stanza, "resource-constraint", "wait", "Too many sessions under this nickname")
     payload = _payload(stanza)
     if payload is None:
         return errorList(stanza, "not-acceptable", "modify", "The presence is too large")
-    occupant.payload = payload
-    occupant.changed()
-    out: list[Outgoing] = []
-    mucX = child(stanza, NS_MUC, "x")
-    if mucX is not None:
-        out.extend(room.presenceOf(other, occupant) for other in room.others(occupant))
+    occupant.setPayload(sender, payload)
+    room.byJid[sender] = occupant
+    out: list[Outgoing] = [room.presenceOf(other, occupant, sender) for other in room.others(occupant)]
     out.extend(room.fanPresence(occupant, room.others(occupant)))
-    out.append(room.selfPresence(occupant, {"110"} | room.nonAnonymousCodes()))
-    if mucX is not None:
-        out.extend(room.history.requested(occupant.jid, mucX))
-        out.append(subjectMessage(room.jid, room.subject, occupant.jid))
+    codes = {"110"} | room.nonAnonymousCodes()
+    for extension in room.extensions:
+        codes |= extension.joinStatusCodes(room)
+    out.append(room.selfPresence(occupant, codes, [sender]))
+    out.extend(avatarPresence(room, [sender]))
+    out.extend(room.history.requested(sender, child(stanza, NS_MUC, "x")))
+    out.append(subjectMessage(room.jid, room.subject, sender))
     return out
 
 
-def _changeNick(room: RoomState, occupant: Occupant, nick: str, stanza: domish.Element) -> list[Outgoing]:
+def _update(room: RoomState, occupant: Occupant, sender: str, stanza: domish.Element) -> list[Outgoing]:
     """
-    Change an occupant's nick: unavailable with 303 from the old one, then
-    available from the new one.
+    An occupant's new availability, broadcast; a presence with the MUC
+    element again (a client that lost its state) gets the join sequence.
+    A session that is not the primary one only has its presence kept.
     """
-    if nick in room.occupants:
-        return errorList(stanza, "conflict", "cancel", "That nickname is in use")
     payload = _payload(stanza)
     if payload is None:
         return errorList(stanza, "not-acceptable", "modify", "The presence is too large")
+    primary = occupant.setPayload(sender, payload)
+    out: list[Outgoing] = []
+    mucX = child(stanza, NS_MUC, "x")
+    if mucX is not None:
+        out.extend(room.presenceOf(other, occupant, sender) for other in room.others(occupant))
+    if primary:
+        out.extend(room.fanPresence(occupant, room.others(occupant)))
+    out.append(room.selfPresence(occupant, {"110"} | room.nonAnonymousCodes(), None if primary else [sender]))
+    if mucX is not None:
+        out.extend(room.history.requested(sender, mucX))
+        out.append(subjectMessage(room.jid, room.subject, sender))
+    return out
+
+
+def _changeNick(room: RoomState, occupant: Occupant, sender: str, nick: str, stanza: domish.Element) -> list[Outgoing]:
+    """
+    Change an occupant's nick: unavailable with 303 from the old one, then
+    available from the new one.  One of several sessions that changes its
+    nick splits off (L{_splitSession}).
+    """
+    if nick in room.occupants or reservedBy(room, nick) not in (None, occupant.bare):
+        return errorList(stanza, "conflict", "cancel", "That nickname is in use or reserved")
+    payload = _payload(stanza)
+    if payload is None:
+        return errorList(stanza, "not-acceptable", "modify", "The presence is too large")
+    if len(occupant.sessions) > 1:
+        return _splitSession(room, occupant, sender, nick, payload, stanza)
     everyone = list(room.occupants.values())
     out = room.fanPresence(
         occupant, everyone, type="unavailable", codes={"303"}, itemExtra={"nick": nick}, selfCodes={"110"}
     )
     del room.occupants[occupant.nick]
     occupant.nick = nick
-    occupant.payload = payload
-    occupant.changed()
+    occupant.setPayload(occupant.jid, payload)
     room.occupants[nick] = occupant
     out.extend(room.fanPresence(occupant, room.others(occupant)))
     codes = {"110"}
     if _nickRewritten(stanza, nick):
         codes.add("210")
     out.append(room.selfPresence(occupant, codes))
+    return out
+
+
+def _splitSession(
+    room: RoomState, occupant: Occupant, sender: str, nick: str, payload: str, stanza: domish.Element
+) -> list[Outgoing]:
+    """
+    One of an occupant's sessions takes another nick, as Prosody splits it:
+    that session alone sees its old nick go (303, 110) and then the old
+    occupant as someone else; everyone sees a new occupant under the new
+    nick, with the same role; the old occupant stays with its other
+    sessions (the next one's presence is shown if the primary left).
+    """
+    gone = room.presenceElement(occupant, True, type="unavailable", codes={"303", "110"},
+                                itemExtra={"nick": nick, "jid": sender})
+    gone["to"] = sender
+    wasPrimary = sender == occupant.jid
+    occupant.dropSession(sender)
+    out: list[Outgoing] = [gone]
+    if wasPrimary:
+        out.extend(room.fanPresence(occupant, list(room.occupants.values()), selfCodes={"110"}))
+    split = Occupant(nick, sender, occupant.role, occupant.occupantId, payload)
+    room.occupants[nick] = split
+    room.byJid[sender] = split
+    out.extend(room.fanPresence(split, room.others(split)))
+    codes = {"110"}
+    if _nickRewritten(stanza, nick):
+        codes.add("210")
+    out.append(room.selfPresence(split, codes))
+    out.append(room.presenceOf(occupant, split))
     return out
 
 

@@ -22,9 +22,11 @@ from typing import Callable, Iterable, Mapping, Sequence
 from twisted.words.xish import domish
 
 from xcomp.interfaces import IRoomExtension
-from xcomp.muc import messages, moderation, owner, presence
+from xcomp.muc import messages, moderation, owner, presence, roominfo
 from xcomp.muc.elements import NS_MUC, NS_MUC_ROOMINFO, NS_OCCUPANT_ID, NS_PING, Outgoing
 from xcomp.muc.history import MAX_HISTORY_BYTES
+from xcomp.muc.register import NS_REGISTER
+from xcomp.muc.voice import NS_MUC_REQUEST
 from xcomp.muc.settings import RoomConfig, ServiceOptions
 from xcomp.muc.state import AFFILIATIONS, Occupant, RoomState
 from xcomp.plugin import data_form
@@ -105,12 +107,6 @@ class Room(RoomState):
         """
         return messages.message(self, sender, nick, stanza)
 
-    def iqToOccupant(self, sender: str, nick: str, stanza: domish.Element) -> list[Outgoing]:
-        """
-        An iq to C{room/nick} (L{xcomp.muc.messages.iqToOccupant}).
-        """
-        return messages.iqToOccupant(self, sender, nick, stanza)
-
     def adminGet(self, sender: str, query: domish.Element) -> domish.Element:
         """
         A C{muc#admin} list request (L{xcomp.muc.moderation.adminGet}).
@@ -175,6 +171,8 @@ class Room(RoomState):
             NS_OCCUPANT_ID,
             NS_MUC + "#self-ping-optimization",
             NS_PING,
+            NS_REGISTER,
+            NS_MUC_REQUEST,
         ]
         for extension in self.extensions:
             features.extend(extension.features(self))
@@ -194,6 +192,7 @@ class Room(RoomState):
                 data_form.Field("boolean", "muc#roomconfig_changesubject", self.config.changeSubject,
                                 label="Occupants may change the subject"),
                 data_form.Field("text-single", "muc#roomconfig_roomname", self.config.name, label="Title"),
+                *roominfo.infoFields(self),
             ],
         )
 

@@ -372,9 +372,11 @@ def submitForm(
         return value
 
     def language(current: str) -> str:
-        value = text("muc#roomconfig_lang", current)
+        value = text("muc#roomconfig_lang", current).strip()
         if len(value) > 64:
             raise ValueError("muc#roomconfig_lang: longer than 64 characters")
+        if not all(c.isascii() and (c.isalnum() or c == "-") for c in value):
+            raise ValueError("muc#roomconfig_lang: not a language tag")
         return value
 
     password = text("muc#roomconfig_roomsecret", config.password)

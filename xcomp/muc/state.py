@@ -66,10 +66,16 @@ def rank(affiliation: str) -> int:
 @attrs.define(eq=False)
 class Occupant:
     """
-    One occupant: a nick in the room held by one real (full) JID.
+    One occupant: a nick in the room held by one bare JID from one or more
+    sessions (full JIDs), as Prosody allows.
 
-    @ivar payload: the serialised children of the occupant's last presence
-        (show, status, caps...), re-broadcast with the room's own items.
+    @ivar jid: the primary session: the real JID shown to those who may
+        see real JIDs, whose presence the room shows.
+    @ivar payload: the serialised children of the primary session's last
+        presence (show, status, caps...), re-broadcast with the room's own
+        items.
+    @ivar sessions: every session's full JID and the payload of its last
+        presence, the primary first.
     @ivar occupantId: the XEP-0421 id: the same for one bare JID in one room.
     @ivar rendered: the occupant's available presence as the room last
         serialised it, with the real JID (C{True}) and without; cleared by
@@ -82,10 +88,36 @@ class Occupant:
     occupantId: str
     payload: str = ""
     rendered: dict[bool, bytes] = attrs.field(factory=dict, repr=False)
+    sessions: dict[str, str] = attrs.field(factory=dict, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.sessions.setdefault(self.jid, self.payload)
 
     @property
     def bare(self) -> str:
         return bareOf(self.jid)
+
+    def setPayload(self, session: str, payload: str) -> bool:
+        """
+        Keep the payload of one session's presence; return whether it is
+        the primary's (and so what the room shows).
+        """
+        self.sessions[session] = payload
+        if session != self.jid:
+            return False
+        self.payload = payload
+        self.changed()
+        return True
+
+    def dropSession(self, session: str) -> None:
+        """
+        Forget one of several sessions; the next one becomes primary if it
+        was the primary.
+        """
+        del self.sessions[session]
+        if session == self.jid:
+            self.jid, self.payload = next(iter(self.sessions.items()))
+            self.changed()
 
     def changed(self) -> None:
         """
@@ -136,6 +168,8 @@ class RoomState:
         self.extra: dict[str, object] = dict(extra or {})
         self.occupants: dict[str, Occupant] = {}
         self.byJid: dict[str, Occupant] = {}
+        #: When each visitor (session) last asked for voice (L{xcomp.muc.voice}).
+        self.voiceRequests: dict[str, float] = {}
         self.history = History(jid, clock)
         self.locked = False
         self.destroyed = False
@@ -209,7 +243,7 @@ class RoomState:
         """
         The real JIDs of every occupant.
         """
-        return [o.jid for o in self.occupants.values()]
+        return [session for o in self.occupants.values() for session in o.sessions]
 
     # Presence rendering
 
@@ -251,16 +285,18 @@ class RoomState:
             occupant.rendered[withJid] = template
         return template
 
-    def presenceOf(self, occupant: Occupant, recipient: Occupant) -> Stanza:
+    def presenceOf(self, occupant: Occupant, recipient: Occupant, session: str | None = None) -> Stanza:
         """
-        C{occupant}'s current presence, addressed to one C{recipient}.
+        C{occupant}'s current presence, addressed to one session of
+        C{recipient} (its primary one unless told).
         """
         template = self.presenceTemplate(occupant, self.seesJids(recipient))
+        to = session or recipient.jid
         return Stanza(
             "presence",
             COMPONENT_NS,
-            {"from": f"{self.jid}/{occupant.nick}", "to": recipient.jid},
-            addressed(template, "presence", recipient.jid),
+            {"from": f"{self.jid}/{occupant.nick}", "to": to},
+            addressed(template, "presence", to),
         )
 
     def fanPresence(
@@ -280,14 +316,16 @@ class RoomState:
         only for those allowed to see it.  When C{occupant} is among them it
         gets the codes of C{selfCodes} too.
         """
-        seeing, blind, himself = [], [], False
+        seeing: list[str] = []
+        blind: list[str] = []
+        himself = False
         for recipient in recipients:
             if recipient is occupant and selfCodes is not None:
                 himself = True
             elif self.seesJids(recipient):
-                seeing.append(recipient.jid)
+                seeing.extend(recipient.sessions)
             else:
-                blind.append(recipient.jid)
+                blind.extend(recipient.sessions)
         codes = codes or set()
         plain = type is None and role is None and not itemExtra and not itemChildren and not codes
 
@@ -309,18 +347,16 @@ class RoomState:
             else:
                 out.append(Broadcast.of(render(withJid, codes), jids))
         if himself:
-            own = render(True, codes | (selfCodes or set()))
-            own["to"] = occupant.jid
-            out.append(own)
+            out.append(Broadcast.of(render(True, codes | (selfCodes or set())), occupant.sessions))
         return out
 
-    def selfPresence(self, occupant: Occupant, codes: set[str]) -> domish.Element:
+    def selfPresence(self, occupant: Occupant, codes: set[str], sessions: Iterable[str] | None = None) -> Broadcast:
         """
-        The presence an occupant gets about itself.
+        The presence an occupant gets about itself, to each of its
+        C{sessions} (all of them unless told).
         """
         presence = self.presenceElement(occupant, True, codes=codes)
-        presence["to"] = occupant.jid
-        return presence
+        return Broadcast.of(presence, occupant.sessions if sessions is None else sessions)
 
     # Leaving
 
@@ -366,6 +402,27 @@ class RoomState:
             selfCodes={"110"},
         )
         del self.occupants[occupant.nick]
-        del self.byJid[occupant.jid]
+        for session in occupant.sessions:
+            del self.byJid[session]
+        return out
+
+    def removeSession(self, occupant: Occupant, session: str, statusFrom: domish.Element | None = None,
+                      codes: Iterable[str] = ()) -> list[Outgoing]:
+        """
+        One session of an occupant leaves: the occupant stays while another
+        session is in (only the leaving session is told, with 110), and
+        leaves with the last (L{remove}).
+        """
+        if len(occupant.sessions) == 1 or session not in occupant.sessions:
+            return self.remove(occupant, codes, statusFrom=statusFrom)
+        wasPrimary = session == occupant.jid
+        gone = self.presenceElement(occupant, True, type="unavailable", codes={"110", *codes}, role="none")
+        gone["to"] = session
+        occupant.dropSession(session)
+        del self.byJid[session]
+        out: list[Outgoing] = [gone]
+        if wasPrimary:
+            # Another session's presence is now the occupant's.
+            out.extend(self.fanPresence(occupant, list(self.occupants.values()), selfCodes={"110"}))
         return out
 

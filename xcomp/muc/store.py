@@ -244,6 +244,12 @@ class SQLiteStore:
     def query(self, room: str, query: ArchiveQuery) -> defer.Deferred[ArchivePage]:
         return self._runner.runInteraction(_query, room, query)
 
+    def entry(self, room: str, stanzaId: str) -> defer.Deferred[ArchiveEntry]:
+        return self._runner.runInteraction(_entry, room, stanzaId)
+
+    def replaceStanza(self, room: str, stanzaId: str, stanza: str) -> defer.Deferred[None]:
+        return self._runner.runInteraction(_replaceStanza, room, stanzaId, stanza)
+
     def deleteArchive(self, room: str) -> defer.Deferred[None]:
         return self._runner.runInteraction(_execute, "DELETE FROM archive WHERE room = ?", (room,))
 
@@ -289,6 +295,23 @@ def _execute(cursor: sqlite3.Cursor, sql: str, args: Sequence[object]) -> int:
 
 def _executeMany(cursor: sqlite3.Cursor, sql: str, rows: Sequence[Sequence[object]]) -> None:
     cursor.executemany(sql, rows)
+
+
+def _entry(cursor: sqlite3.Cursor, room: str, stanzaId: str) -> ArchiveEntry:
+    cursor.execute(
+        "SELECT room, id, stamp, nick, occupant_id, jid, stanza FROM archive WHERE room = ? AND id = ?",
+        (room, stanzaId),
+    )
+    row = cursor.fetchone()
+    if row is None:
+        raise ItemNotFound(stanzaId)
+    return ArchiveEntry(*row)
+
+
+def _replaceStanza(cursor: sqlite3.Cursor, room: str, stanzaId: str, stanza: str) -> None:
+    cursor.execute("UPDATE archive SET stanza = ? WHERE room = ? AND id = ?", (stanza, room, stanzaId))
+    if cursor.rowcount == 0:
+        raise ItemNotFound(stanzaId)
 
 
 def _seq(cursor: sqlite3.Cursor, room: str, stanzaId: str) -> int:

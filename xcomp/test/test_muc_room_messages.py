@@ -251,14 +251,3 @@ class MessageTests(RoomTestCase):
         self.assertEqual((message["to"], message["from"]), (BOB, ROOM))
         forwarded = next(next(message.elements(NS_MUC_USER, "x")).elements(NS_MUC_USER, "decline"))
         self.assertEqual(forwarded["from"], "carol@users.example")
-
-    def test_selfPing(self) -> None:
-        """
-        XEP-0410: a ping to one's own occupant JID is answered; from a
-        non-occupant it gets not-acceptable.
-        """
-        ping = xml(f"<iq type='get' id='sp' to='{ROOM}/bob'><ping xmlns='urn:xmpp:ping'/></iq>")
-        [result] = delivered(self.room.iqToOccupant(BOB, "bob", ping))
-        self.assertEqual((result["type"], result["to"], result["from"]), ("result", BOB, f"{ROOM}/bob"))
-        [error] = delivered(self.room.iqToOccupant(CAROL, "bob", ping))
-        self.assertEqual(errorOf(error), ("cancel", "not-acceptable"))
