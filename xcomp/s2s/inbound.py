@@ -106,8 +106,8 @@ class InboundFactory(_TypingProtocol):
     def verify(self, receiving: str, originating: str, streamID: str, key: str) -> defer.Deferred[bool]:
         """Ask the authoritative server of C{originating} about a dialback key."""
 
-    def serverTLS(self) -> IOpenSSLServerConnectionCreator:
-        """The TLS server connection creator for STARTTLS."""
+    def serverTLS(self, local: str) -> IOpenSSLServerConnectionCreator:
+        """The TLS server side for STARTTLS on a stream to C{local}."""
 
     def peerValidFor(self, connection: object, domain: str) -> bool:
         """Whether the TLS peer's certificate is trusted and valid for C{domain}."""
@@ -347,7 +347,8 @@ class InboundStream(Protocol):
             self.close(None)
             return
         self._write(TLS_PROCEED)
-        self.transport.startTLS(self._factory.serverTLS())
+        assert self.local is not None
+        self.transport.startTLS(self._factory.serverTLS(self.local))
         self.secure = True
         self._tlsOffered = False
         self._restart()

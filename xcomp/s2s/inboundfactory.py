@@ -9,7 +9,7 @@ settings), and L{s2sEndpoint}, the server endpoint of one s2s listener.
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING, Callable, Protocol as _TypingProtocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol as _TypingProtocol
 
 from twisted.internet import defer
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
@@ -51,15 +51,16 @@ class InboundTLS(_TypingProtocol):
     The server side of s2s TLS (L{xcomp.s2s.tls.S2STLS}).
     """
 
-    def serverCreator(self) -> IOpenSSLServerConnectionCreator:
+    def serverOptions(self, default: str | None = None) -> IOpenSSLServerConnectionCreator | None:
         """
-        The connection creator for STARTTLS and direct TLS: picks the
-        local domain's certificate by SNI, asks for the peer's.
+        The connection creator for STARTTLS and direct TLS: SNI picks the
+        local domain's certificate, C{default}'s without SNI; the peer's
+        certificate is asked for, never required.
         """
 
-    def peerValidFor(self, connection: object, domain: str) -> bool:
+    def peerValidFor(self, peer: Any, domain: str) -> bool:
         """
-        Whether the peer of the TLS C{connection} presented a trusted
+        Whether the peer of the TLS connection C{peer} presented a trusted
         certificate valid for C{domain}.
         """
 
@@ -125,12 +126,13 @@ class InboundListenerFactory(_ServerFactory):
         """
         return self._verifier.verify(receiving, originating, streamID, key)
 
-    def serverTLS(self) -> IOpenSSLServerConnectionCreator:
+    def serverTLS(self, local: str) -> IOpenSSLServerConnectionCreator:
         """
-        The server side of STARTTLS.
+        The server side of STARTTLS on a stream to C{local}.
         """
-        assert self._tls is not None, "STARTTLS is offered only with certificates"
-        return self._tls.serverCreator()
+        options = self._tls.serverOptions(local) if self._tls is not None else None
+        assert options is not None, "STARTTLS is offered only with a certificate"
+        return options
 
     def peerValidFor(self, connection: object, domain: str) -> bool:
         """
@@ -163,6 +165,7 @@ def s2sEndpoint(
     version = ipaddress.ip_address(listener.interface).version
     endpointType = TCP6ServerEndpoint if version == 6 else TCP4ServerEndpoint
     endpoint: IStreamServerEndpoint = endpointType(reactor, listener.port, interface=listener.interface)
-    if listener.directTLS and tls is not None:
-        endpoint = TLSServerEndpoint(endpoint, tls.serverCreator())
+    options = tls.serverOptions() if listener.directTLS and tls is not None else None
+    if options is not None:
+        endpoint = TLSServerEndpoint(endpoint, options)
     return endpoint

@@ -22,6 +22,7 @@ from xcomp.logsinks import Logger
 from xcomp.router import Router
 from xcomp.s2s.dialback import DialbackSecret
 from xcomp.s2s.inboundfactory import DialbackVerifier, InboundListenerFactory, InboundTLS, s2sEndpoint
+from xcomp.s2s.tls import S2STLS
 
 __all__ = ["OutboundRoute", "S2SService", "localDomains"]
 
@@ -84,8 +85,8 @@ class S2SService(MultiService):
         """
         @param config: The configuration; C{config.s2s} must be set.
         @param outbox: The component listeners' L{Outbox}.
-        @param tls: The s2s TLS settings; built from C{config.s2s} when
-            L{None}.
+        @param tls: The s2s TLS settings (also the outgoing pool's); built
+            from C{config.s2s} when L{None}.
         @param pool: The outgoing pool; built when L{None}.
         @raise ConfigError: A certificate cannot be loaded, or a direct TLS
             port has none.
@@ -97,7 +98,7 @@ class S2SService(MultiService):
         self.router = router
         isLocal = localDomains(config, router)
         secret = DialbackSecret(s2s.dialbackSecret)
-        if tls is None and s2s.certificates:
+        if tls is None:
             tls = _defaultTLS(s2s)
         self.tls = tls
         if pool is None:
@@ -114,7 +115,7 @@ class S2SService(MultiService):
             outbox=outbox,
         )
         for listener in s2s.listeners:
-            if listener.directTLS and tls is None:
+            if listener.directTLS and not s2s.certificates:
                 raise ConfigError(
                     listener.location or s2s.location,
                     f"s2s direct TLS port {listener.port}: no certificate is configured for any domain",
@@ -147,9 +148,11 @@ class S2SService(MultiService):
 
 def _defaultTLS(s2s: S2SConfig) -> InboundTLS:
     """
-    s2s-env's TLS settings for C{s2s}.
+    The TLS identities of the local domains and the trust store.
+
+    @raise ConfigError: A certificate, key or CA file cannot be used.
     """
-    raise NotImplementedError("s2s TLS comes with xcomp.s2s.tls")
+    return S2STLS(s2s)
 
 
 def _defaultPool(

@@ -99,7 +99,7 @@ class FakeTLS:
     valid: set[str] = attrs.field(factory=set)
     creator: object = attrs.field(factory=object)
 
-    def serverCreator(self) -> object:
+    def serverOptions(self, default: str | None = None) -> object:
         return self.creator
 
     def peerValidFor(self, connection: object, domain: str) -> bool:
