@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import re
 
-from twisted.internet import defer, protocol
+import attrs
+
+from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IReactorTCP, IReactorTime
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
+from xcomp.interfaces import IRoute
+from xcomp.stanza import Stanza
 from xcomp.test.certs import Issued
 from xcomp.test.loopback import PROCESS_TIMEOUT
 
-__all__ = ["RawServerPeer", "clientTLS", "connectPeer", "s2sHeader"]
+__all__ = ["FakePool", "RawServerPeer", "clientTLS", "connectPeer", "s2sHeader"]
 
 
 def s2sHeader(to: str, sender: str | None) -> bytes:
@@ -116,3 +121,41 @@ async def connectPeer(reactor: IReactorTCP, port: int, host: str = "127.0.0.1") 
     peer = await endpoint.connect(protocol.Factory.forProtocol(lambda: RawServerPeer(reactor)))  # type: ignore[arg-type]
     assert isinstance(peer, RawServerPeer)
     return peer
+
+
+@implementer(IRoute)
+@attrs.define
+class FakePool:
+    """
+    s2s-out's pool: records what is sent to remote domains, answers every
+    dialback verification with C{answer}.
+    """
+
+    domain: str = "*"
+    answer: bool = True
+    sent: list[Stanza] = attrs.field(factory=list)
+    verified: list[tuple[str, str, str, str]] = attrs.field(factory=list)
+    closed: bool = False
+    _waiting: list[defer.Deferred[Stanza]] = attrs.field(factory=list)
+
+    def send(self, stanza: Stanza) -> None:
+        self.sent.append(stanza)
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            waiter.callback(stanza)
+
+    def next(self) -> defer.Deferred[Stanza]:
+        """
+        Fire with the next stanza sent to a remote domain.
+        """
+        waiter: defer.Deferred[Stanza] = defer.Deferred()
+        self._waiting.append(waiter)
+        return waiter.addTimeout(PROCESS_TIMEOUT, reactor)
+
+    def verify(self, receiving: str, originating: str, streamID: str, key: str) -> defer.Deferred[bool]:
+        self.verified.append((receiving, originating, streamID, key))
+        return defer.succeed(self.answer)
+
+    def close(self) -> defer.Deferred[None]:
+        self.closed = True
+        return defer.succeed(None)

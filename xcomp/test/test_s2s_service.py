@@ -10,63 +10,22 @@ from __future__ import annotations
 import socket
 
 import attrs
-from twisted.internet import defer, reactor
+from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
-from zope.interface import implementer
 
 from xcomp.config import ListenerConfig, RouterConfig
 from xcomp.config.model import S2SConfig, S2SListenerConfig
-from xcomp.interfaces import IRoute
 from xcomp.s2s.service import S2SService
 from xcomp.service import RouterService
-from xcomp.stanza import Stanza
 from xcomp.tap import CommandLineService
 from xcomp.test.helpers import makeConfig
-from xcomp.test.loopback import PROCESS_TIMEOUT, ComponentClient, freePort
-from xcomp.test.s2srawpeer import connectPeer, s2sHeader
+from xcomp.test.loopback import ComponentClient, freePort
+from xcomp.test.s2srawpeer import FakePool, connectPeer, s2sHeader
 
 COMPONENT = "comp.example.org"
 HOST = "example.org"
 REMOTE = "remote.example.net"
 SECRET = "s3cret"
-
-
-@implementer(IRoute)
-@attrs.define
-class FakePool:
-    """
-    s2s-out's pool: records what is sent to remote domains, answers every
-    dialback verification with C{answer}.
-    """
-
-    domain: str = "*"
-    answer: bool = True
-    sent: list[Stanza] = attrs.field(factory=list)
-    verified: list[tuple[str, str, str, str]] = attrs.field(factory=list)
-    closed: bool = False
-    _waiting: list[defer.Deferred[Stanza]] = attrs.field(factory=list)
-
-    def send(self, stanza: Stanza) -> None:
-        self.sent.append(stanza)
-        waiting, self._waiting = self._waiting, []
-        for waiter in waiting:
-            waiter.callback(stanza)
-
-    def next(self) -> defer.Deferred[Stanza]:
-        """
-        Fire with the next stanza sent to a remote domain.
-        """
-        waiter: defer.Deferred[Stanza] = defer.Deferred()
-        self._waiting.append(waiter)
-        return waiter.addTimeout(PROCESS_TIMEOUT, reactor)
-
-    def verify(self, receiving: str, originating: str, streamID: str, key: str) -> defer.Deferred[bool]:
-        self.verified.append((receiving, originating, streamID, key))
-        return defer.succeed(self.answer)
-
-    def close(self) -> defer.Deferred[None]:
-        self.closed = True
-        return defer.succeed(None)
 
 
 def s2sConfig(port: int, **options: object) -> RouterConfig:
