@@ -83,9 +83,23 @@ class Target(_TypingProtocol):
     One place to connect to (L{xcomp.s2s.resolver.Target}).
     """
 
-    host: str
-    port: int
-    directTLS: bool
+    @property
+    def host(self) -> str:
+        """
+        A host name or IP address.
+        """
+
+    @property
+    def port(self) -> int:
+        """
+        The TCP port.
+        """
+
+    @property
+    def directTLS(self) -> bool:
+        """
+        Whether TLS starts with the connection (XEP-0368).
+        """
 
 
 class Resolver(_TypingProtocol):
@@ -139,7 +153,9 @@ class OutboundLink:
     The outgoing side of one (local, remote) domain pair.
 
     @ivar state: C{"idle"} (no connection), C{"connecting"} (resolving,
-        connecting or negotiating) or C{"up"}.
+        connecting or negotiating), C{"up"}, or C{"closing"} (the
+        connection is going away; what is sent meanwhile waits for the
+        next one).
     @ivar queuedBytes: The bytes of the stanzas in the queue.
     """
 
@@ -175,6 +191,8 @@ class OutboundLink:
         self._verifies: dict[tuple[str, str, str], list[tuple[str, defer.Deferred[bool], bool]]] = {}
         self._pendingVerifies = 0
         self._stream: OutboundStream | None = None
+        # The stream that became ready, while it lasts.
+        self._upStream: OutboundStream | None = None
         self._connector: IConnector | None = None
         self._deadline: IDelayedCall | None = None
         self._idle: IDelayedCall | None = None
@@ -208,10 +226,15 @@ class OutboundLink:
         queue it and connect if nothing is under way.
         """
         if self.state == "up":
-            assert self._stream is not None
-            self._lastSent = self._clock.seconds()
-            self._stream.write(data)
-            return
+            stream = self._stream
+            assert stream is not None
+            if stream.state == "ready":
+                self._lastSent = self._clock.seconds()
+                stream.write(data)
+                return
+            # Closing (idle, or the remote ended its stream): this one
+            # waits for the next connection.
+            self.state = "closing"
         self._queue.append((stanza, data))
         self.queuedBytes += len(data)
         self._connect()
@@ -379,6 +402,7 @@ class OutboundLink:
             self._deadline.cancel()
         self._deadline = None
         self.state = "up"
+        self._upStream = stream
         self._log.info(
             "s2s link {local} -> {remote} up ({method}, {address})",
             local=self.local,
@@ -412,7 +436,8 @@ class OutboundLink:
         if stream is not self._stream:
             return
         self._stream = None
-        wasUp = self.state == "up"
+        wasUp = stream is self._upStream
+        self._upStream = None
         if self.state == "connecting":
             self._giveUp("remote-server-timeout", f"The s2s link to {self.remote} failed: {reason}")
         self._cancelTimers()
@@ -456,6 +481,7 @@ class OutboundLink:
         if quiet < self._idleTimeout:
             self._idle = self._clock.callLater(self._idleTimeout - quiet, self._idleCheck)
             return
+        self.state = "closing"
         self._stream.fail(f"idle for {self._idleTimeout:g}s")
 
     def _sendVerifies(self, stream: OutboundStream) -> None:

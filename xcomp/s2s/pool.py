@@ -170,7 +170,7 @@ class OutboundPool:
         waits = [
             link.shutdown("remote-server-timeout", "Shutting down") for link in list(self._links.values())
         ]
-        done = defer.DeferredList(waits)
+        done = defer.DeferredList(waits, consumeErrors=True)
         done.addTimeout(CLOSE_TIMEOUT, self._clock)
         ended: defer.Deferred[None] = done.addBoth(lambda _: None)
         return ended

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import attrs
 from twisted.internet import defer
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.internet.testing import StringTransport
 
+from xcomp.s2s import outboundlink
 from xcomp.s2s.outbound import DIALBACK_NS, SASL_NS, SERVER_NS, TLS_NS
 from xcomp.stanza import STREAMS_NS
 
@@ -47,14 +49,15 @@ class FakeResolver:
     table: dict[str, list[Target] | None] = attrs.field(factory=dict)
     asked: list[str] = attrs.field(factory=list)
 
-    def resolve(self, domain: str) -> defer.Deferred[list[Target]]:
+    def resolve(self, domain: str) -> defer.Deferred[list[outboundlink.Target]]:
         self.asked.append(domain)
         if domain not in self.table:
             return defer.fail(NotFound(domain))
         targets = self.table[domain]
         if targets is None:
             return defer.Deferred()
-        return defer.succeed(list(targets))
+        found: list[outboundlink.Target] = list(targets)
+        return defer.succeed(found)
 
 
 @attrs.define
@@ -69,9 +72,10 @@ class FakeTLS:
     valid: bool = True
     creators: list[tuple[str, str]] = attrs.field(factory=list)
 
-    def clientCreator(self, local: str, remote: str) -> object:
+    def clientCreator(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
         self.creators.append((local, remote))
-        return ("creator", local, remote)
+        # Only compared, never used: the transport pretends to start TLS.
+        return ("creator", local, remote)  # type: ignore[return-value]
 
     def peerValidFor(self, connection: object, domain: str) -> bool:
         return self.valid and domain == REMOTE
