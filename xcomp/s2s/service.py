@@ -8,7 +8,7 @@ configuration asks for s2s.
 
 from __future__ import annotations
 
-from typing import Protocol as _TypingProtocol
+from typing import Any, Protocol as _TypingProtocol, cast
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
@@ -22,7 +22,10 @@ from xcomp.logsinks import Logger
 from xcomp.router import Router
 from xcomp.s2s.dialback import DialbackSecret
 from xcomp.s2s.inboundfactory import DialbackVerifier, InboundListenerFactory, InboundTLS, s2sEndpoint
+from xcomp.s2s.outboundlink import Resolver
+from xcomp.s2s.pool import OutboundPool
 from xcomp.s2s.tls import S2STLS
+from xcomp.stanza import Stanza
 
 __all__ = ["OutboundRoute", "S2SService", "localDomains"]
 
@@ -36,7 +39,7 @@ class OutboundRoute(DialbackVerifier, _TypingProtocol):
 
     domain: str
 
-    def send(self, stanza: object) -> None:
+    def send(self, stanza: Stanza) -> None:
         """Deliver a stanza for a remote domain."""
 
     def close(self) -> defer.Deferred[None]:
@@ -81,6 +84,7 @@ class S2SService(MultiService):
         outbox: Outbox | None = None,
         tls: InboundTLS | None = None,
         pool: OutboundRoute | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         """
         @param config: The configuration; C{config.s2s} must be set.
@@ -88,6 +92,8 @@ class S2SService(MultiService):
         @param tls: The s2s TLS settings (also the outgoing pool's); built
             from C{config.s2s} when L{None}.
         @param pool: The outgoing pool; built when L{None}.
+        @param resolver: Where the pool finds remote servers; the system's
+            DNS settings (and the connect overrides) when L{None}.
         @raise ConfigError: A certificate cannot be loaded, or a direct TLS
             port has none.
         """
@@ -102,8 +108,20 @@ class S2SService(MultiService):
             tls = _defaultTLS(s2s)
         self.tls = tls
         if pool is None:
-            pool = _defaultPool(router, s2s, reactor, tls, secret, isLocal)
-        self.pool = pool
+            # The same secret on both sides: remote servers verify the keys
+            # the pool sends with the factory's answers to db:verify.
+            if resolver is None:
+                resolver = _defaultResolver(s2s, reactor)
+            pool = OutboundPool(
+                router,
+                s2s,
+                reactor,  # type: ignore[arg-type]
+                tls=cast(Any, tls),
+                resolver=resolver,
+                secret=secret,
+                isLocal=isLocal,
+            )
+        self.pool: OutboundRoute = pool
         self.factory = InboundListenerFactory(
             router,
             s2s,
@@ -155,15 +173,8 @@ def _defaultTLS(s2s: S2SConfig) -> InboundTLS:
     return S2STLS(s2s)
 
 
-def _defaultPool(
-    router: Router,
-    s2s: S2SConfig,
-    reactor: IReactorCore,
-    tls: InboundTLS | None,
-    secret: DialbackSecret,
-    isLocal: _IsLocal,
-) -> OutboundRoute:
+def _defaultResolver(s2s: S2SConfig, reactor: IReactorCore) -> Resolver:
     """
-    s2s-out's pool for C{s2s}.
+    s2s-env's resolver for C{s2s}.
     """
-    raise NotImplementedError("the outgoing pool comes with xcomp.s2s.pool")
+    raise NotImplementedError("the resolver comes with xcomp.s2s.resolver")

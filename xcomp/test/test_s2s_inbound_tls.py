@@ -64,7 +64,7 @@ class InboundTLSTests(TestCase):
         )
         service = RouterService(attrs.evolve(config, s2s=None), reactor=reactor)
         pool = FakePool()
-        S2SService(config, service.router, reactor, pool=pool).setServiceParent(service)  # type: ignore[arg-type]
+        S2SService(config, service.router, reactor, pool=pool).setServiceParent(service)
         service.privilegedStartService()
         service.startService()
         self.addCleanup(service.stopService)

@@ -54,7 +54,7 @@ class ServiceTests(TestCase):
         """
         service = RouterService(attrs.evolve(config, s2s=None), reactor=reactor)
         pool = FakePool()
-        s2s = S2SService(config, service.router, reactor, pool=pool)  # type: ignore[arg-type]
+        s2s = S2SService(config, service.router, reactor, pool=pool)
         s2s.setServiceParent(service)
         service.privilegedStartService()
         service.startService()
@@ -133,7 +133,7 @@ class ServiceTests(TestCase):
             config = s2sConfig(port)
             root = CommandLineService(config)
             service = RouterService(attrs.evolve(config, s2s=None), reactor=reactor)
-            S2SService(config, service.router, reactor, pool=FakePool()).setServiceParent(service)  # type: ignore[arg-type]
+            S2SService(config, service.router, reactor, pool=FakePool()).setServiceParent(service)
             service.setServiceParent(root)
             with self.assertRaises(SystemExit) as raised:
                 root.privilegedStartService()
