@@ -1,0 +1,135 @@
+# -*- test-case-name: xcomp.test.test_s2s_xcomp -*-
+"""
+Federation between two xcomp processes' service trees over loopback:
+a component behind one router talks to a component behind the other,
+each router authenticating to the other with dialback (XEP-0220), both
+the receiving and the authoritative sides being xcomp's.
+"""
+
+from __future__ import annotations
+
+import attrs
+from twisted.internet import defer, reactor
+from twisted.trial.unittest import TestCase
+
+from xcomp.config import ListenerConfig, RouterConfig, TLSConfig
+from xcomp.config.model import S2SConfig, S2SListenerConfig
+from xcomp.s2s.service import S2SService
+from xcomp.service import RouterService
+from xcomp.test.certs import TestCA
+from xcomp.test.helpers import makeConfig
+from xcomp.test.loopback import ComponentClient, freePort
+
+A = "a.example"
+B = "b.example"
+SECRET = "s3cret"
+
+
+@attrs.frozen
+class StaticTarget:
+    """
+    Where a domain's s2s service listens.
+    """
+
+    host: str
+    port: int
+    directTLS: bool = False
+
+
+@attrs.define
+class StaticResolver:
+    """
+    Each domain's s2s service at a fixed loopback address: no DNS.
+    """
+
+    targets: dict[str, StaticTarget] = attrs.field(factory=dict)
+
+    def resolve(self, domain: str) -> defer.Deferred[list[StaticTarget]]:
+        if domain not in self.targets:
+            return defer.fail(LookupError(domain))
+        return defer.succeed([self.targets[domain]])
+
+
+class XcompToXcompTests(TestCase):
+    """
+    Two routers, one serving component L{A}, the other L{B}.
+    """
+
+    def start(
+        self, domain: str, resolver: StaticResolver, certificates: dict[str, TLSConfig], **options: object
+    ) -> RouterConfig:
+        """
+        Start a router for C{domain} with an s2s listener that
+        C{resolver} knows, and C{domain}'s certificate if there is one.
+        """
+        port = freePort()
+        if domain in certificates:
+            options["certificates"] = {domain: certificates[domain]}
+        s2s = S2SConfig(listeners=(S2SListenerConfig(port, "127.0.0.1"),), **options)  # type: ignore[arg-type]
+        config = makeConfig(
+            components={domain: {"secret": SECRET}},
+            listeners=(ListenerConfig(freePort(), "127.0.0.1"),),
+            s2s=s2s,
+        )
+        service = RouterService(attrs.evolve(config, s2s=None), reactor=reactor)
+        S2SService(config, service.router, reactor, resolver=resolver).setServiceParent(service)  # type: ignore[arg-type]
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        resolver.targets[domain] = StaticTarget("127.0.0.1", port)
+        return config
+
+    async def component(self, domain: str, config: RouterConfig) -> ComponentClient:
+        client = ComponentClient(reactor, domain, SECRET)
+        await client.connect(config.listeners[0].port)
+        self.addCleanup(client.disconnect)
+        return client
+
+    async def roundTrip(self, certificates: dict[str, TLSConfig] | None = None, **options: object) -> None:
+        """
+        An iq from A's component to B's, and its result back.
+        """
+        resolver = StaticResolver()
+        configA = self.start(A, resolver, certificates or {}, **options)
+        configB = self.start(B, resolver, certificates or {}, **options)
+        a = await self.component(A, configA)
+        b = await self.component(B, configB)
+        a.send(f"<iq type='get' id='q1' from='bot@{A}' to='user@{B}/r'><ping xmlns='urn:xmpp:ping'/></iq>")
+        request = await b.next(lambda e: e.name == "iq")
+        self.assertEqual((request["from"], request["to"], request["id"]), (f"bot@{A}", f"user@{B}/r", "q1"))
+        b.send(f"<iq type='result' id='q1' from='user@{B}/r' to='bot@{A}'/>")
+        answer = await a.next(lambda e: e.name == "iq")
+        self.assertEqual((answer["type"], answer["from"]), ("result", f"user@{B}/r"))
+
+    async def test_dialbackPlaintext(self) -> None:
+        """
+        Without certificates and with encryption optional, an iq goes from
+        A's component to B's and its result comes back, each direction
+        authenticated with dialback.
+        """
+        await self.roundTrip(requireEncryption=False)
+
+    async def test_dialbackOverTLS(self) -> None:
+        """
+        With certificates from a CA that is not trusted (so no SASL
+        EXTERNAL), the links use STARTTLS and then dialback.
+        """
+        ca = TestCA(self.mktemp())
+        certificates = {}
+        for domain in (A, B):
+            issued = ca.issue(domain)
+            certificates[domain] = TLSConfig(issued.certificate, issued.key)
+        untrusted = TestCA(self.mktemp(), "other CA").path
+        await self.roundTrip(certificates=certificates, caCertificates=untrusted)
+
+    async def test_saslExternal(self) -> None:
+        """
+        With certificates both sides trust, the links authenticate with
+        SASL EXTERNAL.
+        """
+        ca = TestCA(self.mktemp())
+        certificates = {}
+        for domain in (A, B):
+            issued = ca.issue(domain)
+            certificates[domain] = TLSConfig(issued.certificate, issued.key)
+        await self.roundTrip(certificates=certificates, caCertificates=ca.path, secureAuth=True)
