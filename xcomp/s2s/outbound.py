@@ -25,14 +25,16 @@ from typing import Protocol as _TypingProtocol
 from xml.sax.saxutils import escape
 
 import attrs
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, ITransport
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IReactorTime, ITransport
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.words.xish import domish
 from zope.interface import implementer
 
+from xcomp.config.model import ListenerConfig
 from xcomp.errors import streamErrorBytes
 from xcomp.interfaces import IStreamReceiver
+from xcomp.listener.output import OutputBound
 from xcomp.logsinks import Logger
 from xcomp.s2s.dialback import DialbackSecret
 from xcomp.stanza import STREAMS_NS, Stanza, quoteAttribute
@@ -63,7 +65,7 @@ class ClientTLS(_TypingProtocol):
     What an outgoing stream needs of L{xcomp.s2s.tls.S2STLS}.
     """
 
-    def clientCreator(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
+    def clientOptions(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
         """
         The TLS client side of a link from C{local} to C{remote}: SNI is
         C{remote}, C{local}'s certificate (if any) is presented.
@@ -87,6 +89,9 @@ class Policy:
     @ivar offerCertificate: We present a certificate for the local domain,
         so SASL EXTERNAL is worth trying.
     @ivar stanzaSizeLimit: The largest element the remote may send us.
+    @ivar maxOutput: The most bytes that may wait for a remote that does
+        not read, once the socket's buffer is full.
+    @ivar sendTimeout: Seconds a full socket buffer may stay full.
     """
 
     local: str
@@ -95,6 +100,8 @@ class Policy:
     requireValidCertificate: bool = False
     offerCertificate: bool = False
     stanzaSizeLimit: int = 512 * 1024
+    maxOutput: int = 1024 * 1024
+    sendTimeout: float = 90.0
 
 
 class IOutboundOwner(_TypingProtocol):
@@ -174,6 +181,7 @@ class OutboundStream(Protocol):
 
     _log = Logger()
     transport: ITransport
+    _output: OutputBound
 
     def __init__(
         self,
@@ -181,6 +189,7 @@ class OutboundStream(Protocol):
         policy: Policy,
         tls: ClientTLS,
         secret: DialbackSecret,
+        clock: IReactorTime,
         *,
         directTLS: bool = False,
         address: str = "?",
@@ -189,7 +198,9 @@ class OutboundStream(Protocol):
         self.policy = policy
         self._tls = tls
         self._secret = secret
+        self._clock = clock
         self._directTLS = directTLS
+        self._producing = False
         self.address = address
         self.state = "header"
         self.method: str | None = None
@@ -215,6 +226,17 @@ class OutboundStream(Protocol):
         if setNoDelay is not None:
             # Twisted coalesces a turn's writes already; Nagle only delays.
             setNoDelay(True)
+        policy = self.policy
+        # The write side's bounds are the component streams': what waits
+        # for a remote that does not read is bounded in bytes and time.
+        self._output = OutputBound(
+            self.transport,
+            self._clock,
+            ListenerConfig(0, "", sendTimeout=policy.sendTimeout, maxOutputBuffer=policy.maxOutput),
+            self._cutOff,
+        )
+        self.transport.registerProducer(self._output, True)  # type: ignore[attr-defined]
+        self._producing = True
         if self._directTLS:
             self._startTLS()
         self._restart()
@@ -233,6 +255,7 @@ class OutboundStream(Protocol):
             self.state = "closed"
             self._reason = f"connection lost: {reason.getErrorMessage()}"
         self._parser = None
+        self._output.stopProducing()
         self._owner.streamLost(self, self._reason)
 
     # What the link asks for
@@ -242,14 +265,20 @@ class OutboundStream(Protocol):
         Send bytes that stand alone in a C{jabber:server} stream.
         """
         if self.state != "closed":
-            self.transport.write(data)
+            if self._output.stalled:
+                self._output.write([data])
+            else:
+                self.transport.write(data)
 
     def writeSequence(self, data: list[bytes]) -> None:
         """
         Send several such pieces at once.
         """
         if self.state != "closed":
-            self.transport.writeSequence(data)
+            if self._output.stalled:
+                self._output.write(data)
+            else:
+                self.transport.writeSequence(data)
 
     def sendVerify(self, receiving: str, originating: str, streamID: str, key: str) -> None:
         """
@@ -289,7 +318,7 @@ class OutboundStream(Protocol):
             data = streamErrorBytes(condition, text)
         self.state = "closed"
         self.transport.write(data)
-        self.transport.loseConnection()
+        self._hangUp()
 
     def abort(self, reason: str) -> None:
         """
@@ -299,7 +328,35 @@ class OutboundStream(Protocol):
         if self.state != "closed":
             self.state = "closed"
             self._reason = reason
-        self.transport.abortConnection()  # type: ignore[attr-defined]
+        self._hangUp(abort=True)
+
+    def _cutOff(self, condition: str, text: str) -> None:
+        """
+        The remote stopped reading: drop it at once.
+        """
+        self._log.warn(
+            "s2s link {local} -> {remote} at {address} cut off: {text}",
+            local=self.policy.local,
+            remote=self.policy.remote,
+            address=self.address,
+            text=text,
+        )
+        self.abort(f"{condition}: {text}")
+
+    def _hangUp(self, abort: bool = False) -> None:
+        """
+        Drop the connection, once what is buffered is written unless
+        C{abort}.
+        """
+        self._output.stopProducing()
+        if self._producing:
+            # A transport with a producer does not close until it is gone.
+            self._producing = False
+            self.transport.unregisterProducer()  # type: ignore[attr-defined]
+        if abort:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+        else:
+            self.transport.loseConnection()
 
     def fail(self, reason: str) -> None:
         """
@@ -394,7 +451,7 @@ class OutboundStream(Protocol):
         )
 
     def _startTLS(self) -> None:
-        creator = self._tls.clientCreator(self.policy.local, self.policy.remote)
+        creator = self._tls.clientOptions(self.policy.local, self.policy.remote)
         self.transport.startTLS(creator)  # type: ignore[attr-defined]
         self.encrypted = True
         self._tlsVerdictPending = True
@@ -503,5 +560,5 @@ class OutboundStream(Protocol):
         self._reason = f"stream error from the remote: {condition}"
         self.state = "closed"
         self.transport.write(b"</stream:stream>")
-        self.transport.loseConnection()
+        self._hangUp()
 

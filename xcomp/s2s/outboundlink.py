@@ -344,6 +344,7 @@ class OutboundLink:
             self.policy,
             self._tls,
             self._secret,
+            self._clock,
             directTLS=target.directTLS,
             address=f"{host}:{target.port}",
         )

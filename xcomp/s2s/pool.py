@@ -216,6 +216,8 @@ class OutboundPool:
                 requireValidCertificate=secure,
                 offerCertificate=local in config.certificates,
                 stanzaSizeLimit=config.stanzaSizeLimit,
+                maxOutput=config.queueBytes,
+                sendTimeout=config.timeout,
             ),
             self._reactor,
             self._clock,

@@ -72,7 +72,7 @@ class FakeTLS:
     valid: bool = True
     creators: list[tuple[str, str]] = attrs.field(factory=list)
 
-    def clientCreator(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
+    def clientOptions(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
         self.creators.append((local, remote))
         # Only compared, never used: the transport pretends to start TLS.
         return ("creator", local, remote)  # type: ignore[return-value]

@@ -108,7 +108,7 @@ class TestClientTLS:
         self._chained: dict[int, bool] = {}
         self._contexts: dict[str, SSL.Context] = {}
 
-    def clientCreator(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
+    def clientOptions(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
         context = self._contexts.get(local)
         if context is None:
             context = self._contexts[local] = _verifyingContext(

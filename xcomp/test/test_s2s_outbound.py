@@ -8,7 +8,10 @@ that go on it (L{xcomp.s2s.outboundlink.wireBytes}).
 from __future__ import annotations
 
 import base64
+from typing import Any
 
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.xish import domish
@@ -66,6 +69,7 @@ class OutboundStreamTests(SynchronousTestCase):
         A stream from LOCAL to REMOTE on a fresh transport (C{self.tr}).
         """
         self.owner = RecordingOwner()
+        self.clock = Clock()
         self.tls = tls or FakeTLS()
         self.secret = DialbackSecret("s3cret")
         stream = OutboundStream(
@@ -73,6 +77,7 @@ class OutboundStreamTests(SynchronousTestCase):
             Policy(LOCAL, REMOTE, **policy),  # type: ignore[arg-type]
             self.tls,
             self.secret,
+            self.clock,
             directTLS=directTLS,
             address="127.0.2.9:5269",
         )
@@ -402,6 +407,66 @@ class OutboundStreamTests(SynchronousTestCase):
         stream.connectionLost(Failure(ConnectionError()))
         self.assertEqual(self.owner.ready, [])
         self.assertIn("STARTTLS", self.owner.lost[0])
+
+    def producer(self) -> IPushProducer:
+        """
+        The producer the stream registered with its transport, which
+        Twisted pauses when the socket's buffer is full.
+        """
+        producer = self.tr.producer
+        assert IPushProducer.providedBy(producer)
+        return producer
+
+    def ready(self, **policy: Any) -> OutboundStream:
+        """
+        A stream authenticated with dialback in the clear.
+        """
+        stream = self.connect(requireEncryption=False, **policy)
+        stream.dataReceived(remoteHeader() + features())
+        stream.dataReceived(dialbackAnswer())
+        self.take()
+        return stream
+
+    def test_outputBound(self) -> None:
+        """
+        While the socket's buffer is full, what waits for the remote is
+        bounded by C{maxOutput}: past it the connection is dropped at once.
+        """
+        stream = self.ready(maxOutput=100)
+        self.producer().pauseProducing()
+        stream.write(b"x" * 60)
+        self.assertFalse(self.tr.aborted)
+        stream.write(b"y" * 60)
+        self.assertTrue(self.tr.aborted)
+        self.assertEqual(self.take(), b"x" * 60)
+        stream.connectionLost(Failure(ConnectionError()))
+        self.assertIn("policy-violation", self.owner.lost[0])
+
+    def test_sendTimeout(self) -> None:
+        """
+        A socket buffer that stays full for C{sendTimeout} drops the
+        connection; one that drains in time does not.
+        """
+        stream = self.ready(sendTimeout=30.0)
+        self.producer().pauseProducing()
+        self.clock.advance(29)
+        self.producer().resumeProducing()
+        self.clock.advance(10)
+        self.assertFalse(self.tr.aborted)
+        self.producer().pauseProducing()
+        self.clock.advance(30)
+        self.assertTrue(self.tr.aborted)
+
+    def test_closeLetsGoOfProducer(self) -> None:
+        """
+        Closing unregisters the stream's producer, without which the
+        transport would never close.
+        """
+        stream = self.ready()
+        self.assertIsNotNone(self.tr.producer)
+        stream.close(None)
+        self.assertIsNone(self.tr.producer)
+        self.assertTrue(self.tr.disconnecting)
 
 
 class WireBytesTests(SynchronousTestCase):
