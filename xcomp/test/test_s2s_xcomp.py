@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import attrs
 from twisted.internet import defer, reactor
+from twisted.logger import capturedLogs
 from twisted.trial.unittest import TestCase
 
 from xcomp.config import ListenerConfig, RouterConfig, TLSConfig
@@ -85,10 +86,22 @@ class XcompToXcompTests(TestCase):
         self.addCleanup(client.disconnect)
         return client
 
-    async def roundTrip(self, certificates: dict[str, TLSConfig] | None = None, **options: object) -> None:
+    async def roundTrip(self, certificates: dict[str, TLSConfig] | None = None, **options: object) -> set[tuple[str, str, str]]:
         """
         An iq from A's component to B's, and its result back.
+
+        @return: The (local, remote, method) of each incoming pair that
+            was authenticated.
         """
+        with capturedLogs() as events:
+            await self._roundTrip(certificates, **options)
+        return {
+            (e["local"], e["remote"], e["method"])
+            for e in events
+            if e.get("log_namespace", "").startswith("xcomp.s2s.inbound") and "method" in e
+        }
+
+    async def _roundTrip(self, certificates: dict[str, TLSConfig] | None, **options: object) -> None:
         resolver = StaticResolver()
         configA = self.start(A, resolver, certificates or {}, **options)
         configB = self.start(B, resolver, certificates or {}, **options)
@@ -107,7 +120,8 @@ class XcompToXcompTests(TestCase):
         A's component to B's and its result comes back, each direction
         authenticated with dialback.
         """
-        await self.roundTrip(requireEncryption=False)
+        pairs = await self.roundTrip(requireEncryption=False)
+        self.assertEqual(pairs, {(B, A, "dialback"), (A, B, "dialback")})
 
     async def test_dialbackOverTLS(self) -> None:
         """
@@ -120,7 +134,8 @@ class XcompToXcompTests(TestCase):
             issued = ca.issue(domain)
             certificates[domain] = TLSConfig(issued.certificate, issued.key)
         untrusted = TestCA(self.mktemp(), "other CA").path
-        await self.roundTrip(certificates=certificates, caCertificates=untrusted)
+        pairs = await self.roundTrip(certificates=certificates, caCertificates=untrusted)
+        self.assertEqual(pairs, {(B, A, "dialback"), (A, B, "dialback")})
 
     async def test_saslExternal(self) -> None:
         """
@@ -132,4 +147,5 @@ class XcompToXcompTests(TestCase):
         for domain in (A, B):
             issued = ca.issue(domain)
             certificates[domain] = TLSConfig(issued.certificate, issued.key)
-        await self.roundTrip(certificates=certificates, caCertificates=ca.path, secureAuth=True)
+        pairs = await self.roundTrip(certificates=certificates, caCertificates=ca.path, secureAuth=True)
+        self.assertEqual(pairs, {(B, A, "EXTERNAL"), (A, B, "EXTERNAL")})
