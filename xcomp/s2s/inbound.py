@@ -16,9 +16,9 @@ pair (its C{to} domain, its C{from} domain) it uses; see L{Pairs}.
 from __future__ import annotations
 
 import secrets
-from typing import Callable, Protocol as _TypingProtocol
+from typing import Protocol as _TypingProtocol
 
-from twisted.internet import defer, error as netError
+from twisted.internet import defer
 from twisted.internet.interfaces import (
     IConsumer,
     IDelayedCall,
@@ -52,12 +52,11 @@ from xcomp.s2s.inboundauth import (
     TLS_PROCEED,
     SASLRefused,
     dialbackAllowed,
-    dialbackResult,
-    dialbackVerified,
     externalAuthzid,
     features,
     saslFailure,
 )
+from xcomp.s2s.inbounddialback import InboundDialback
 from xcomp.s2s.inboundpairs import Pairs
 from xcomp.s2s.inboundstanza import serverStanza
 from xcomp.stanza import STREAMS_NS, Stanza, quoteAttribute
@@ -138,6 +137,7 @@ class InboundStream(Protocol):
         self.streamId = ""
         self.peer = "unknown"
         self.pairs = Pairs()
+        self._dialback = InboundDialback(self, factory)
         self._external = False
         self._tlsOffered = False
         self._closed = False
@@ -147,6 +147,13 @@ class InboundStream(Protocol):
         self._shaper: Shaper | None = None
         self._deadline: IDelayedCall | None = None
         self._lostWaiters: list[defer.Deferred[None]] = []
+
+    @property
+    def closed(self) -> bool:
+        """
+        Whether the stream has ended (nothing is read or written after).
+        """
+        return self._closed
 
     def __repr__(self) -> str:
         return f"<InboundStream {self.remote or '?'} -> {self.local or '?'} from {self.peer}>"
@@ -275,7 +282,7 @@ class InboundStream(Protocol):
                 )
                 self.close("policy-violation", f"Encryption is required, and {local} cannot offer it")
                 return
-            self._write(features(starttls=True, required=True))
+            self.write(features(starttls=True, required=True))
             return
         dialback = dialbackAllowed(config, remote)
         self._external = external = (
@@ -287,7 +294,7 @@ class InboundStream(Protocol):
         if not (starttls or external or dialback or self.pairs):
             self.close("undefined-condition", "No stream features to offer")
             return
-        self._write(features(starttls=starttls, external=external, dialback=dialback))
+        self.write(features(starttls=starttls, external=external, dialback=dialback))
 
     def stanzaReceived(self, stanza: Stanza) -> None:
         if self._closed:
@@ -297,9 +304,9 @@ class InboundStream(Protocol):
             self._stanza(stanza)
         elif uri == DIALBACK_NS and name in ("result", "verify") and "type" not in stanza.attributes:
             if name == "result":
-                self._dialbackResult(stanza)
+                self._dialback.result(stanza)
             else:
-                self._dialbackVerify(stanza)
+                self._dialback.verify(stanza)
         elif uri == DIALBACK_NS and name in ("result", "verify"):
             # Answers belong on the streams this server opened (s2s-out's).
             self._log.debug("Ignoring a dialback {name} answer from {peer}", name=name, peer=self.peer)
@@ -308,7 +315,7 @@ class InboundStream(Protocol):
         elif uri == SASL_NS and name == "auth":
             self._saslAuth(stanza)
         elif uri == SASL_NS and name == "abort":
-            self._write(saslFailure("aborted"))
+            self.write(saslFailure("aborted"))
         else:
             self.close("unsupported-stanza-type", f"Not a stanza: {name}")
 
@@ -319,7 +326,7 @@ class InboundStream(Protocol):
         self._cancelDeadline()
         if not self._headerSent:
             self._sendHeader()
-        self._write(b"</stream:stream>")
+        self.write(b"</stream:stream>")
         self._hangUp()
 
     def streamFailed(self, condition: str, text: str | None) -> None:
@@ -343,10 +350,10 @@ class InboundStream(Protocol):
     def _startTLS(self) -> None:
         if not self._tlsOffered:
             # RFC 6120 5.4.2.2: a failure, then the stream is closed.
-            self._write(TLS_FAILURE)
+            self.write(TLS_FAILURE)
             self.close(None)
             return
-        self._write(TLS_PROCEED)
+        self.write(TLS_PROCEED)
         assert self.local is not None
         self.transport.startTLS(self._factory.serverTLS(self.local))
         self.secure = True
@@ -355,23 +362,23 @@ class InboundStream(Protocol):
 
     def _saslAuth(self, auth: Stanza) -> None:
         if not self.secure:
-            self._write(saslFailure("encryption-required"))
+            self.write(saslFailure("encryption-required"))
             return
         if not self._external or self.local is None or self.remote is None:
-            self._write(saslFailure("not-authorized"))
+            self.write(saslFailure("not-authorized"))
             self.close("not-authorized", "No certificate valid for the stream's 'from' was presented")
             return
         try:
             authzid = externalAuthzid(auth)
         except SASLRefused as e:
-            self._write(saslFailure(e.condition))
+            self.write(saslFailure(e.condition))
             return
         if authzid and preparedHost(authzid) != self.remote:
-            self._write(saslFailure("invalid-authzid"))
+            self.write(saslFailure("invalid-authzid"))
             return
         self._external = False
-        self._authorised(self.local, self.remote, "EXTERNAL")
-        self._write(SASL_SUCCESS)
+        self.authorise(self.local, self.remote, "EXTERNAL")
+        self.write(SASL_SUCCESS)
         self._restart()
 
     def _peerValid(self, domain: str) -> bool:
@@ -383,111 +390,7 @@ class InboundStream(Protocol):
             return False
         return self._factory.peerValidFor(getHandle(), domain)
 
-    # Dialback
-
-    def _dialbackAddresses(self, element: Stanza) -> tuple[str, str] | None:
-        """
-        The nameprep'd (to, from) of a dialback request, or L{None} once the
-        stream is closed for missing or invalid ones.
-        """
-        to, sender = element.attributes.get("to"), element.attributes.get("from")
-        local = preparedHost(to) if to else None
-        remote = preparedHost(sender) if sender else None
-        if local is None or remote is None:
-            self.close("improper-addressing", "A dialback request needs valid 'to' and 'from'")
-            return None
-        return local, remote
-
-    def _dialbackResult(self, request: Stanza) -> None:
-        """
-        Receiving side (XEP-0220 2.1): check the key with the authoritative
-        server of the C{from} domain, over s2s-out's pool.
-        """
-        addresses = self._dialbackAddresses(request)
-        if addresses is None:
-            return
-        local, remote = addresses
-        factory, pairs = self._factory, self.pairs
-        if not factory.isLocal(local) or factory.isLocal(remote):
-            self._write(dialbackResult(local, remote, "error", "item-not-found"))
-            return
-        if not self.secure and factory.config.requireEncryption:
-            self.close("policy-violation", "Encrypted server-to-server communication is required but was not used")
-            return
-        pair = (local, remote)
-        if pair in pairs.authorised:
-            self._write(dialbackResult(local, remote, "valid"))
-            return
-        if pair in pairs.pending:
-            return
-        if not dialbackAllowed(factory.config, remote):
-            self._write(dialbackResult(local, remote, "error", "not-authorized", "auth"))
-            return
-        key = str(request.element()).strip()
-        if pair in pairs.refused or not key:
-            self._write(dialbackResult(local, remote, "invalid"))
-            return
-        if pairs.full():
-            self._write(dialbackResult(local, remote, "error", "resource-constraint", "wait"))
-            return
-        pairs.pending.add(pair)
-        checked = factory.verify(local, remote, self.streamId, key)
-        checked.addCallbacks(
-            self._verified, self._unverifiable, callbackArgs=(local, remote), errbackArgs=(local, remote)
-        )
-
-    def _verified(self, valid: bool, local: str, remote: str) -> None:
-        if self._closed:
-            return
-        if valid:
-            self._authorised(local, remote, "dialback")
-            self._write(dialbackResult(local, remote, "valid"))
-        else:
-            self.pairs.refuse(local, remote)
-            self._log.warn(
-                "s2s dialback key from {remote} for {local} is invalid ({peer})",
-                remote=remote,
-                local=local,
-                peer=self.peer,
-            )
-            self._write(dialbackResult(local, remote, "invalid"))
-
-    def _unverifiable(self, reason: Failure, local: str, remote: str) -> None:
-        self.pairs.pending.discard((local, remote))
-        if self._closed:
-            return
-        self._log.warn(
-            "s2s dialback for {remote} -> {local}: cannot reach its authoritative server: {reason}",
-            remote=remote,
-            local=local,
-            reason=reason.getErrorMessage(),
-        )
-        if reason.check(defer.TimeoutError, netError.TimeoutError):
-            self._write(dialbackResult(local, remote, "error", "remote-server-timeout", "wait"))
-        else:
-            self._write(dialbackResult(local, remote, "error", "remote-server-not-found"))
-
-    def _dialbackVerify(self, request: Stanza) -> None:
-        """
-        Authoritative side (XEP-0220 2.3): is the key one this process
-        gave for (receiving=C{from}, originating=C{to}, C{id})?  Stateless.
-        """
-        addresses = self._dialbackAddresses(request)
-        if addresses is None:
-            return
-        local, remote = addresses
-        streamID = request.attributes.get("id")
-        if not streamID:
-            self.close("improper-addressing", "A dialback verify request needs an 'id'")
-            return
-        if not self._factory.isLocal(local):
-            self._write(dialbackVerified(local, remote, streamID, "error", "item-not-found"))
-            return
-        key = str(request.element()).strip()
-        valid = self._factory.secret.check(key, remote, local, streamID)
-        self._write(dialbackVerified(local, remote, streamID, "valid" if valid else "invalid"))
-
-    def _authorised(self, local: str, remote: str, method: str) -> None:
+    def authorise(self, local: str, remote: str, method: str) -> None:
         first = not self.pairs
         self.pairs.authorise(local, remote)
         if first:
@@ -535,7 +438,7 @@ class InboundStream(Protocol):
         if not self._headerSent:
             # RFC 6120 4.9.1.2: an error on the header is preceded by ours.
             self._sendHeader()
-        self._write(streamErrorBytes(condition, text) if condition else b"</stream:stream>")
+        self.write(streamErrorBytes(condition, text) if condition else b"</stream:stream>")
         self._hangUp(abort)
 
     def _cutOff(self, condition: str, text: str) -> None:
@@ -557,7 +460,7 @@ class InboundStream(Protocol):
                 sendTimeout, self.transport.abortConnection
             )
 
-    def _write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         if self._output.stalled:
             self._output.write([data])
         else:
@@ -571,7 +474,7 @@ class InboundStream(Protocol):
             addressing += b" from=" + quoteAttribute(self.local)
         if self.remote is not None:
             addressing += b" to=" + quoteAttribute(self.remote)
-        self._write(
+        self.write(
             b"<?xml version='1.0'?><stream:stream xmlns='%s' xmlns:stream='%s' xmlns:db='%s'"
             b" id='%s' version='1.0'%s>"
             % (SERVER_NS.encode(), STREAMS_NS.encode(), DIALBACK_NS.encode(), self.streamId.encode(), addressing)
