@@ -34,6 +34,7 @@ __all__ = [
     "COMPONENT",
     "HEADER",
     "HOST",
+    "OFFLINE",
     "REMOTE",
     "FakeVerifier",
     "InboundTestsMixin",
@@ -45,6 +46,8 @@ __all__ = [
 COMPONENT = "comp.example.org"
 #: The VirtualHost xcomp serves.
 HOST = "example.org"
+#: A configured component that is not connected.
+OFFLINE = "offline.example.org"
 #: The remote server.
 REMOTE = "remote.example.net"
 
@@ -142,7 +145,11 @@ class InboundTestsMixin(_TestCase):
         certificate = TLSConfig("/nonexistent/cert.pem", "/nonexistent/key.pem")
         options.setdefault("certificates", {COMPONENT: certificate, HOST: certificate})
         self.s2s = S2SConfig(**options)  # type: ignore[arg-type]
-        config = makeConfig(components={COMPONENT: {"secret": "x"}}, virtualHosts=[HOST], s2s=self.s2s)
+        config = makeConfig(
+            components={COMPONENT: {"secret": "x"}, OFFLINE: {"secret": "y"}},
+            virtualHosts=[HOST],
+            s2s=self.s2s,
+        )
         self.router = Router(self.clock, components=config.components)
         self.router.addHost(HOST, LocalHost(HOST, self.router, "xcomp"))
         self.component = FakeRoute(COMPONENT)
@@ -154,7 +161,7 @@ class InboundTestsMixin(_TestCase):
             secret=self.secret,
             verifier=self.verifier,
             tls=self.tls,  # type: ignore[arg-type]
-            isLocal=lambda d: d in (HOST, COMPONENT),
+            isLocal=lambda d: d in (HOST, COMPONENT, OFFLINE),
         )
 
     def connect(self, secure: bool = False) -> tuple[InboundStream, TLSStringTransport]:

@@ -21,10 +21,12 @@ from xcomp.s2s.inboundauth import dialbackAllowed
 from xcomp.s2s.inboundpairs import MAX_PENDING
 from xcomp.s2s.inboundstanza import serverStanza
 from xcomp.stanza import COMPONENT_NS, Stanza
+from xcomp.test.helpers import FakeRoute, errorCondition
 from xcomp.test.s2sinhelpers import (
     COMPONENT,
     HEADER,
     HOST,
+    OFFLINE,
     REMOTE,
     InboundTestsMixin,
     TLSStringTransport,
@@ -396,3 +398,44 @@ class ServerStanzaTests(SynchronousTestCase):
         self.assertNotIn(b"jabber:server", converted.toBytes())
         self.assertIn(b"<body>hi</body>", converted.toBytes())
         self.assertEqual(converted.attributes["to"], "a.example")
+
+
+class RoutingTests(InboundTestsMixin, SynchronousTestCase):
+    """
+    What an authenticated stream's stanzas meet in the router: an incoming
+    stream is one-way, so answers and errors leave by the remote route.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.remote = FakeRoute("*")
+        self.router.setRemote(self.remote)
+        self.stream, self.transport = self.openTLS()
+        self.dialback(self.stream, local=HOST).callback(True)
+        self.dialback(self.stream, local=OFFLINE).callback(True)
+
+    def test_virtualHostAnswersThroughRemoteRoute(self) -> None:
+        """
+        A disco#info to the VirtualHost is answered by xcomp, and the
+        answer goes to the remote route, not back on the incoming stream.
+        """
+        self.transport.clear()
+        self.stream.dataReceived(
+            f"<iq type='get' id='d1' from='u@{REMOTE}/r' to='{HOST}'>"
+            "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>".encode()
+        )
+        self.clock.advance(0)
+        [answer] = self.remote.sent
+        self.assertEqual((answer.attributes["type"], answer.attributes["to"]), ("result", f"u@{REMOTE}/r"))
+        self.assertEqual(self.transport.value(), b"")
+
+    def test_offlineComponent(self) -> None:
+        """
+        A stanza to a configured component that is not connected is
+        bounced with C{remote-server-timeout} to the remote route, with the
+        original id.
+        """
+        self.stream.dataReceived(f"<message id='m7' from='u@{REMOTE}/r' to='{OFFLINE}'/>".encode())
+        [bounce] = self.remote.sent
+        self.assertEqual(bounce.attributes["id"], "m7")
+        self.assertEqual(errorCondition(bounce), ("wait", "remote-server-timeout"))

@@ -13,7 +13,7 @@ from twisted.internet import defer, reactor
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import TestCase
 
-from xcomp.config import ListenerConfig, RouterConfig, TLSConfig
+from xcomp.config import InternalComponentConfig, ListenerConfig, RouterConfig, TLSConfig
 from xcomp.config.model import S2SConfig, S2SListenerConfig
 from xcomp.s2s.service import S2SService
 from xcomp.service import RouterService
@@ -72,12 +72,16 @@ class XcompToXcompTests(TestCase):
             listeners=(ListenerConfig(freePort(), "127.0.0.1"),),
             s2s=s2s,
         )
+        muc = f"conference.{domain}"
+        config = attrs.evolve(
+            config, components={**config.components, muc: InternalComponentConfig(domain=muc, plugin="muc")}
+        )
         service = RouterService(attrs.evolve(config, s2s=None), reactor=reactor)
         S2SService(config, service.router, reactor, resolver=resolver).setServiceParent(service)  # type: ignore[arg-type]
         service.privilegedStartService()
         service.startService()
         self.addCleanup(service.stopService)
-        resolver.targets[domain] = StaticTarget("127.0.0.1", port)
+        resolver.targets[domain] = resolver.targets[muc] = StaticTarget("127.0.0.1", port)
         return config
 
     async def component(self, domain: str, config: RouterConfig) -> ComponentClient:
@@ -149,3 +153,21 @@ class XcompToXcompTests(TestCase):
             certificates[domain] = TLSConfig(issued.certificate, issued.key)
         pairs = await self.roundTrip(certificates=certificates, caCertificates=ca.path, secureAuth=True)
         self.assertEqual(pairs, {(B, A, "EXTERNAL"), (A, B, "EXTERNAL")})
+
+    async def test_internalComponent(self) -> None:
+        """
+        A component behind B reaches A's built-in MUC service over s2s:
+        its disco#info names the MUC feature (the request, received in
+        jabber:server, reached the plugin in the component namespace).
+        """
+        resolver = StaticResolver()
+        self.start(A, resolver, {}, requireEncryption=False)
+        configB = self.start(B, resolver, {}, requireEncryption=False)
+        b = await self.component(B, configB)
+        b.send(
+            f"<iq type='get' id='i1' from='bot@{B}' to='conference.{A}'>"
+            "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+        )
+        answer = await b.next(lambda e: e.name == "iq")
+        self.assertEqual(answer["type"], "result")
+        self.assertIn("http://jabber.org/protocol/muc", answer.toXml())
