@@ -171,3 +171,34 @@ class XcompToXcompTests(TestCase):
         answer = await b.next(lambda e: e.name == "iq")
         self.assertEqual(answer["type"], "result")
         self.assertIn("http://jabber.org/protocol/muc", answer.toXml())
+
+    async def test_routerServiceWithOverrides(self) -> None:
+        """
+        The service tree as C{twistd xcomp} builds it (RouterService adds
+        the s2s service, with s2s-out's pool and s2s-env's resolver):
+        C{s2s_connect_overrides} send each router to the other's port, and
+        an iq makes the round trip.
+        """
+        ports = {A: freePort(), B: freePort()}
+        configs = {}
+        for domain, other in ((A, B), (B, A)):
+            s2s = S2SConfig(
+                listeners=(S2SListenerConfig(ports[domain], "127.0.0.1"),),
+                requireEncryption=False,
+                connectOverrides={other: ("127.0.0.1", ports[other])},
+            )
+            configs[domain] = config = makeConfig(
+                components={domain: {"secret": SECRET}},
+                listeners=(ListenerConfig(freePort(), "127.0.0.1"),),
+                s2s=s2s,
+            )
+            service = RouterService(config, reactor=reactor)
+            self.assertIsNotNone(service.s2s)
+            service.privilegedStartService()
+            service.startService()
+            self.addCleanup(service.stopService)
+        a = await self.component(A, configs[A])
+        b = await self.component(B, configs[B])
+        a.send(f"<message id='o1' from='bot@{A}' to='user@{B}'><body>hello</body></message>")
+        message = await b.next(lambda e: e.name == "message")
+        self.assertEqual(str(message.body), "hello")
