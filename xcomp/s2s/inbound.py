@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 from typing import Protocol as _TypingProtocol
 
+from OpenSSL import SSL
 from twisted.internet import defer
 from twisted.internet.interfaces import (
     IConsumer,
@@ -198,6 +199,16 @@ class InboundStream(Protocol):
                 outbox.flush()
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
+        if self.secure and not self._closed and reason.check(SSL.Error):
+            # Without this line an admin sees a remote server give up, and
+            # not why.
+            self._log.warn(
+                "s2s TLS with {peer} ({remote} -> {local}) failed: {reason}",
+                peer=self.peer,
+                remote=self.remote or "-",
+                local=self.local or "-",
+                reason=reason.getErrorMessage(),
+            )
         self._closed = True
         self._factory.streams.discard(self)
         self._cancelDeadline()
