@@ -279,6 +279,10 @@ class InboundStream(Protocol):
         if remote is not None and factory.isLocal(remote):
             self.close("undefined-condition", "Attempt to connect from a host we serve")
             return
+        if remote is not None and not factory.config.allows(remote):
+            # MongooseIM's s2s host_policy / default_policy.
+            self.close("policy-violation", f"This server does not federate with {remote}")
+            return
         self._sendHeader()
         self._offerFeatures(local, remote)
 

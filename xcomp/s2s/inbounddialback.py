@@ -118,6 +118,9 @@ class InboundDialback:
             return
         if pair in pairs.pending:
             return
+        if not factory.config.allows(remote):
+            self._stream.write(dialbackResult(local, remote, "error", "not-allowed"))
+            return
         if not dialbackAllowed(factory.config, remote):
             self._stream.write(dialbackResult(local, remote, "error", "not-authorized", "auth"))
             return

@@ -90,6 +90,15 @@ class HeaderTests(InboundTestsMixin, SynchronousTestCase):
         _, transport = self.open(sender=HOST)
         self.assertStreamError(transport, "undefined-condition")
 
+    def test_deniedByPolicy(self) -> None:
+        """
+        A remote domain that MongooseIM's C{host_policy} denies gets
+        C{policy-violation}.
+        """
+        self.build(hostPolicy={REMOTE: "deny"})
+        _, transport = self.open()
+        self.assertStreamError(transport, "policy-violation")
+
     def test_componentNamespace(self) -> None:
         """
         A stream in any namespace but C{jabber:server} gets

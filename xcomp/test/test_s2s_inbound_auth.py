@@ -291,6 +291,18 @@ class DialbackReceivingTests(InboundTestsMixin, SynchronousTestCase):
         self.assertIn(b"<error type='auth'><not-authorized", transport.value())
         self.assertEqual(self.verifier.requests, [])
 
+    def test_deniedByPolicy(self) -> None:
+        """
+        A C{db:result} for a remote domain the policy denies (MongooseIM's
+        C{default_policy = "deny"}) gets a C{not-allowed} error and is not
+        verified.
+        """
+        self.build(defaultPolicy="deny", hostPolicy={REMOTE: "allow"})
+        stream, transport = self.openTLS()
+        stream.dataReceived(f"<db:result from='other.example' to='{COMPONENT}'>k</db:result>".encode())
+        self.assertIn(b"<not-allowed", transport.value())
+        self.assertEqual(self.verifier.requests, [])
+
     def test_timeoutCancelledByAuthentication(self) -> None:
         """
         Once a pair is authenticated, C{s2s_timeout} no longer applies.
