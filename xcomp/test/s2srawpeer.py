@@ -39,10 +39,13 @@ def s2sHeader(to: str, sender: str | None) -> bytes:
     ).encode()
 
 
-def clientTLS(caPath: str, serverName: str, certificate: Issued | None) -> IOpenSSLClientConnectionCreator:
+def clientTLS(
+    caPath: str, serverName: str, certificate: Issued | None, alpn: list[bytes] | None = None
+) -> IOpenSSLClientConnectionCreator:
     """
     TLS as an initiating server: the server's certificate checked against
-    the test CA for C{serverName} (sent as SNI), C{certificate} presented.
+    the test CA for C{serverName} (sent as SNI), C{certificate} presented,
+    the C{alpn} protocols offered.
     """
     with open(caPath, "rb") as f:
         trust = Certificate.loadPEM(f.read())
@@ -50,7 +53,7 @@ def clientTLS(caPath: str, serverName: str, certificate: Issued | None) -> IOpen
     if certificate is not None:
         with open(certificate.certificate, "rb") as c, open(certificate.key, "rb") as k:
             own = PrivateCertificate.loadPEM(c.read() + k.read())
-    return optionsForClientTLS(serverName, trustRoot=trust, clientCertificate=own)
+    return optionsForClientTLS(serverName, trustRoot=trust, clientCertificate=own, acceptableProtocols=alpn)
 
 
 class RawServerPeer(protocol.Protocol):

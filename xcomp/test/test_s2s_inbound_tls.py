@@ -182,3 +182,19 @@ class InboundTLSTests(TestCase):
         self.assertNotIn(b"starttls", match.group(0))
         served = peer.transport.getPeerCertificate()  # type: ignore[union-attr]
         self.assertEqual(served.get_subject().commonName, HOST)
+
+    async def test_clientOffersALPN(self) -> None:
+        """
+        A remote server that offers ALPN (Prosody offers C{xmpp-server})
+        completes the handshake; C{xmpp-server} is agreed.
+        """
+        config, _ = self.start()
+        peer = await self.peer(config)
+        peer.send(s2sHeader(COMPONENT, REMOTE))
+        await peer.waitFor(rb"</stream:features>")
+        peer.send(STARTTLS)
+        await peer.waitFor(rb"<proceed")
+        peer.startTLS(clientTLS(self.ca.path, COMPONENT, self.remoteCertificate, alpn=[b"xmpp-server", b"h2"]))
+        peer.send(s2sHeader(COMPONENT, REMOTE))
+        await peer.waitFor(rb"<mechanism>EXTERNAL</mechanism>")
+        self.assertEqual(peer.transport.getHandle().get_alpn_proto_negotiated(), b"xmpp-server")  # type: ignore[union-attr]
