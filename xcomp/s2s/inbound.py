@@ -112,6 +112,9 @@ class InboundFactory(_TypingProtocol):
     def peerValidFor(self, connection: object, domain: str) -> bool:
         """Whether the TLS peer's certificate is trusted and valid for C{domain}."""
 
+    def canEncrypt(self, local: str) -> bool:
+        """Whether a stream to C{local} can offer STARTTLS."""
+
 
 @implementer(IStreamReceiver)
 class InboundStream(Protocol):
@@ -288,7 +291,7 @@ class InboundStream(Protocol):
 
     def _offerFeatures(self, local: str, remote: str | None) -> None:
         config = self._factory.config
-        canTLS = local in config.certificates
+        canTLS = self._factory.canEncrypt(local)
         self._tlsOffered = starttls = not self.secure and canTLS
         if not self.secure and config.requireEncryption:
             if not canTLS:

@@ -64,6 +64,11 @@ class InboundTLS(_TypingProtocol):
         certificate valid for C{domain}.
         """
 
+    def hasCertificate(self, domain: str) -> bool:
+        """
+        Whether a stream to the local C{domain} can offer TLS.
+        """
+
 
 if TYPE_CHECKING:
     _ServerFactory = ServerFactory[InboundStream]
@@ -133,6 +138,13 @@ class InboundListenerFactory(_ServerFactory):
         options = self._tls.serverOptions(local) if self._tls is not None else None
         assert options is not None, "STARTTLS is offered only with a certificate"
         return options
+
+    def canEncrypt(self, local: str) -> bool:
+        """
+        Whether a stream to C{local} can offer STARTTLS: it has a
+        certificate (its own, or its parent domain's).
+        """
+        return self._tls is not None and self._tls.hasCertificate(local)
 
     def peerValidFor(self, connection: object, domain: str) -> bool:
         """

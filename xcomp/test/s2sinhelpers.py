@@ -96,11 +96,16 @@ class FakeVerifier:
 @attrs.define
 class FakeTLS:
     """
-    TLS settings whose peer certificate is valid for C{valid} domains.
+    TLS settings with certificates for the C{certified} local domains,
+    whose peer certificate is valid for the C{valid} remote domains.
     """
 
     valid: set[str] = attrs.field(factory=set)
     creator: object = attrs.field(factory=object)
+    certified: set[str] = attrs.field(factory=set)
+
+    def hasCertificate(self, domain: str) -> bool:
+        return domain in self.certified
 
     def serverOptions(self, default: str | None = None) -> object:
         return self.creator
@@ -145,6 +150,7 @@ class InboundTestsMixin(_TestCase):
         certificate = TLSConfig("/nonexistent/cert.pem", "/nonexistent/key.pem")
         options.setdefault("certificates", {COMPONENT: certificate, HOST: certificate})
         self.s2s = S2SConfig(**options)  # type: ignore[arg-type]
+        self.tls.certified = set(self.s2s.certificates)
         config = makeConfig(
             components={COMPONENT: {"secret": "x"}, OFFLINE: {"secret": "y"}},
             virtualHosts=[HOST],
