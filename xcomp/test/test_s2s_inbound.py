@@ -9,8 +9,8 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from xcomp.config import ShaperConfig
-from xcomp.s2s.inbound import UNAUTHENTICATED_STANZA_SIZE
-from xcomp.test.s2sinhelpers import COMPONENT, HEADER, HOST, REMOTE, InboundTestsMixin
+from xcomp.s2s.inbound import UNAUTHENTICATED_STANZA_SIZE, InboundStream
+from xcomp.test.s2sinhelpers import COMPONENT, HEADER, HOST, REMOTE, InboundTestsMixin, TLSStringTransport
 
 
 class HeaderTests(InboundTestsMixin, SynchronousTestCase):
@@ -396,3 +396,45 @@ class StartTLSTests(InboundTestsMixin, SynchronousTestCase):
         stream, transport = self.openTLS()
         self.assertIn(b"urn:xmpp:features:dialback", transport.value())
         self.assertFalse(transport.disconnecting)
+
+
+class IsolationTests(InboundTestsMixin, SynchronousTestCase):
+    """
+    A refused stream disturbs no other stream and no component.
+    """
+
+    def authenticated(self) -> tuple[InboundStream, TLSStringTransport]:
+        stream, transport = self.openTLS()
+        self.dialback(stream).callback(True)
+        return stream, transport
+
+    def test_oversizeAfterAuthentication(self) -> None:
+        """
+        After authentication the bound is C{s2s_stanza_size_limit}: a
+        larger stanza gets C{policy-violation}, a smaller one (above the
+        unauthenticated bound) is routed.
+        """
+        self.build(stanzaSizeLimit=20000)
+        stream, transport = self.authenticated()
+        body = "x" * 15000
+        stream.dataReceived(f"<message from='{REMOTE}' to='{COMPONENT}'><body>{body}</body></message>".encode())
+        self.assertEqual(len(self.component.sent), 1)
+        body = "x" * 20000
+        stream.dataReceived(f"<message from='{REMOTE}' to='{COMPONENT}'><body>{body}</body></message>".encode())
+        self.assertStreamError(transport, "policy-violation", routed=1)
+
+    def test_otherStreamsUndisturbed(self) -> None:
+        """
+        When one incoming stream is closed for a forged C{from}, another
+        stream from the same server keeps routing, and the component stays
+        bound.
+        """
+        good, goodTransport = self.authenticated()
+        bad, badTransport = self.authenticated()
+        bad.dataReceived(f"<message from='u@forged.example' to='{COMPONENT}'/>".encode())
+        self.assertStreamError(badTransport, "invalid-from")
+        good.dataReceived(f"<message from='u@{REMOTE}' to='{COMPONENT}'/>".encode())
+        self.assertEqual(len(self.component.sent), 1)
+        self.assertFalse(goodTransport.disconnecting)
+        self.assertIs(self.router.lookup(COMPONENT), self.component)
+        self.assertIsNone(self.component.closed)
