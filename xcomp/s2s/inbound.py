@@ -151,6 +151,7 @@ class InboundStream(Protocol):
         self._shaper: Shaper | None = None
         self._deadline: IDelayedCall | None = None
         self._lostWaiters: list[defer.Deferred[None]] = []
+        self.heard = True
 
     @property
     def closed(self) -> bool:
@@ -185,6 +186,7 @@ class InboundStream(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self._closed:
             return
+        self.heard = True
         if self._shaper is not None:
             self._shaper.received(len(data))
         outbox = self._factory.outbox
@@ -416,6 +418,10 @@ class InboundStream(Protocol):
             limit = self._factory.config.stanzaSizeLimit
             if self._parser is not None:
                 self._parser.maxStanzaSize = limit
+            # Servers often say nothing for a while once authenticated; the
+            # parser is made again when they do.  Not from here: this runs
+            # inside the parser.
+            self._deadline = self._factory.reactor.callLater(0, self._settle)
         self._log.info(
             "s2s in {remote} -> {local} authenticated ({method}, {peer})",
             remote=remote,
@@ -423,6 +429,18 @@ class InboundStream(Protocol):
             method=method,
             peer=self.peer,
         )
+
+    def _settle(self) -> None:
+        self._deadline = None
+        self.hibernate()
+
+    def hibernate(self) -> None:
+        """
+        Let go of the stream parser's memory if the stream is between
+        stanzas (see L{StreamParser.hibernate}).
+        """
+        if self._parser is not None and not self._closed:
+            self._parser.hibernate()
 
     # Ending
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any, Callable, Protocol as _TypingProtocol
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.interfaces import (
     IAddress,
@@ -22,7 +22,7 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import ServerFactory
 
-from xcomp.config import ListenerConfig
+from xcomp.config import DEFAULT_KEEPALIVE_INTERVAL, ListenerConfig
 from xcomp.config.model import S2SConfig, S2SListenerConfig
 from xcomp.endpoints import TLSServerEndpoint
 from xcomp.listener.output import Outbox
@@ -119,11 +119,40 @@ class InboundListenerFactory(_ServerFactory):
         self._verifier = verifier
         self._tls = tls
         self.isLocal = isLocal
+        self._idleCheck: task.LoopingCall | None = None
 
     def buildProtocol(self, addr: IAddress | None) -> InboundStream:
         stream = InboundStream(self)
         stream.factory = self
         return stream
+
+    def startFactory(self) -> None:
+        """
+        Start the idle check, once a port listens.
+        """
+        if self._idleCheck is None:
+            self._idleCheck = task.LoopingCall(self.idle)
+            self._idleCheck.clock = self.reactor
+            self._idleCheck.start(DEFAULT_KEEPALIVE_INTERVAL, now=False)
+
+    def stopFactory(self) -> None:
+        """
+        Stop the idle check.
+        """
+        if self._idleCheck is not None and self._idleCheck.running:
+            self._idleCheck.stop()
+        self._idleCheck = None
+
+    def idle(self) -> None:
+        """
+        Every stream that has sent nothing since the last call hibernates
+        its parser, as the component streams do.
+        """
+        for stream in self.streams:
+            if stream.heard:
+                stream.heard = False
+            else:
+                stream.hibernate()
 
     def verify(self, receiving: str, originating: str, streamID: str, key: str) -> defer.Deferred[bool]:
         """
@@ -157,6 +186,7 @@ class InboundListenerFactory(_ServerFactory):
         End every incoming stream with C{system-shutdown}; fires when they
         are all closed or C{timeout} seconds have passed.
         """
+        self.stopFactory()
         waiting = []
         for stream in list(self.streams):
             waiting.append(stream.whenLost())

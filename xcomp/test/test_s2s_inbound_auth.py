@@ -15,6 +15,7 @@ from twisted.internet import defer
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
+from xcomp.config import DEFAULT_KEEPALIVE_INTERVAL
 from xcomp.config.model import S2SConfig
 from xcomp.s2s.inbound import InboundStream
 from xcomp.s2s.inboundauth import dialbackAllowed
@@ -290,6 +291,41 @@ class DialbackReceivingTests(InboundTestsMixin, SynchronousTestCase):
         stream.dataReceived(f"<db:result from='{REMOTE}' to='{COMPONENT}'>k</db:result>".encode())
         self.assertIn(b"<error type='auth'><not-authorized", transport.value())
         self.assertEqual(self.verifier.requests, [])
+
+    def test_hibernates(self) -> None:
+        """
+        Once authenticated, the stream lets go of its parser until more
+        comes; what comes then is still routed.
+        """
+        stream, transport = self.openTLS()
+        self.dialback(stream).callback(True)
+        self.clock.advance(0)
+        self.assertTrue(stream._parser.hibernating)  # type: ignore[union-attr]
+        stream.dataReceived(f"<message from='{REMOTE}' to='{COMPONENT}'/>".encode())
+        self.assertEqual(len(self.component.sent), 1)
+        self.assertFalse(stream._parser.hibernating)  # type: ignore[union-attr]
+
+    def test_idleCheck(self) -> None:
+        """
+        The factory's idle check hibernates a stream silent for a whole
+        interval, not one that spoke.
+        """
+        self.factory.startFactory()
+        self.addCleanup(self.factory.stopFactory)
+        quiet, _ = self.openTLS()
+        busy, _ = self.openTLS()
+        for stream in (quiet, busy):
+            self.dialback(stream).callback(True)
+        self.clock.advance(0)
+        for stream in (quiet, busy):
+            # Awake again, after the hibernation that follows authentication.
+            stream.dataReceived(f"<message from='{REMOTE}' to='{COMPONENT}'/>".encode())
+            self.assertFalse(stream._parser.hibernating)  # type: ignore[union-attr]
+        self.clock.advance(DEFAULT_KEEPALIVE_INTERVAL)
+        busy.dataReceived(b" ")
+        self.clock.advance(DEFAULT_KEEPALIVE_INTERVAL)
+        self.assertTrue(quiet._parser.hibernating)  # type: ignore[union-attr]
+        self.assertFalse(busy._parser.hibernating)  # type: ignore[union-attr]
 
     def test_deniedByPolicy(self) -> None:
         """
