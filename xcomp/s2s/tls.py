@@ -59,6 +59,16 @@ def _acceptAll(connection: SSL.Connection, certificate: crypto.X509, errno: int,
     return True
 
 
+def _selectALPN(connection: SSL.Connection, offered: list[bytes]) -> bytes | SSL._NoOverlappingProtocols:
+    """
+    The ALPN answer to a client that offers protocols (Prosody does):
+    XEP-0368's C{xmpp-server}, or none at all.  Twisted's own callback
+    answers an empty name when it knows no protocol, which OpenSSL turns
+    into an internal-error alert, so no such client could connect.
+    """
+    return b"xmpp-server" if b"xmpp-server" in offered else SSL.NO_OVERLAPPING_PROTOCOLS
+
+
 def _trustStore(cafile: str | None) -> crypto.X509Store:
     """
     The store that remote certificates are checked against: the
@@ -97,6 +107,7 @@ def _domainContext(tls: TLSConfig) -> SSL.Context:
     context = contextFactory(tls).getContext()
     context.set_verify(SSL.VERIFY_PEER, _acceptAll)
     context.set_min_proto_version(SSL.TLS1_2_VERSION)
+    context.set_alpn_select_callback(_selectALPN)
     return context
 
 
