@@ -153,7 +153,8 @@ class OutboundPool:
         C{receiving}.  Fires with its answer; with False on any failure, or
         when no answer came within C{s2s_timeout}.
         """
-        if self._closed or not self._isLocal(receiving):
+        if self._closed or not self._isLocal(receiving) or self._isLocal(originating):
+            # A remote claiming one of our own domains is not asked about.
             return defer.succeed(False)
         link = self._link(receiving, originating)
         if link is None:

@@ -478,10 +478,13 @@ class VerifyTests(PoolTestCase):
     def test_verifyFailures(self) -> None:
         """
         False when the name does not resolve, when the receiving domain is
-        not ours, and when the connection is lost before the answer.
+        not ours, when the originating domain is (without asking anyone),
+        and when the connection is lost before the answer.
         """
         self.assertIs(self.successResultOf(self.pool.verify(LOCAL, "nowhere.example", "i", "k")), False)
         self.assertIs(self.successResultOf(self.pool.verify("elsewhere.example", REMOTE, "i", "k")), False)
+        self.assertIs(self.successResultOf(self.pool.verify(LOCAL, OTHER_LOCAL, "i", "k")), False)
+        self.assertEqual(self.clock.tcpClients, [])
         result = self.pool.verify(LOCAL, REMOTE, "i", "k")
         stream, transport = self.accept()
         stream.dataReceived(remoteHeader("s1") + features())
