@@ -51,7 +51,6 @@ __all__ = [
 
 SERVER_NS = "jabber:server"
 DIALBACK_NS = "jabber:server:dialback"
-DIALBACK_FEATURE_NS = "urn:xmpp:features:dialback"
 TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
 SASL_NS = "urn:ietf:params:xml:ns:xmpp-sasl"
 
@@ -207,8 +206,6 @@ class OutboundStream(Protocol):
         self.encrypted = False
         self.certificateValid = False
         self.streamID: str | None = None
-        self._saslTried = False
-        self._dialbackOffered = False
         self._generation = _Generation(self)
         self._parser: StreamParser | None = None
         self._reason = "connection lost"
@@ -381,7 +378,8 @@ class OutboundStream(Protocol):
         if self.encrypted and self._tlsVerdictPending:
             # The remote's header after STARTTLS: the handshake is done.
             self._tlsVerdictPending = False
-            self.certificateValid = self._tls.peerValidFor(self.transport.getHandle(), self.policy.remote)  # type: ignore[attr-defined]
+            connection = self.transport.getHandle()  # type: ignore[attr-defined]
+            self.certificateValid = self._tls.peerValidFor(connection, self.policy.remote)
             if self.policy.requireValidCertificate and not self.certificateValid:
                 self.close(
                     "policy-violation",
@@ -462,7 +460,6 @@ class OutboundStream(Protocol):
             # The stream after SASL success: authenticated.
             self._ready()
             return
-        self._dialbackOffered = (DIALBACK_FEATURE_NS, "dialback") in offered
         if not self.encrypted:
             if (TLS_NS, "starttls") in offered:
                 self.state = "tls"
@@ -482,7 +479,6 @@ class OutboundStream(Protocol):
             and "EXTERNAL" in {str(m).strip() for m in mechanisms.elements(SASL_NS, "mechanism")}
         ):
             self.state = "sasl"
-            self._saslTried = True
             # XEP-0178: the authorization identity is the originating domain.
             identity = base64.b64encode(self.policy.local.encode("utf-8"))
             self.write(b"<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>" % (SASL_NS.encode(), identity))

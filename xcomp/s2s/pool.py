@@ -207,7 +207,9 @@ class OutboundPool:
         if len(self._links) >= MAX_LINKS:
             return None
         config = self._config
-        secure = (config.secureAuth or remote in config.secureDomains) and remote not in config.insecureDomains
+        secure = (
+            config.secureAuth or remote in config.secureDomains
+        ) and remote not in config.insecureDomains
         link = OutboundLink(
             self,
             Policy(

@@ -194,7 +194,8 @@ class FakeRemoteServer(xmlstream.XmlStream):
             self._initializeStream()
         elif kind == (SASL_NS, "auth"):
             identity = base64.b64decode(str(element)).decode() if str(element) not in ("", "=") else ""
-            if element.getAttribute("mechanism") == "EXTERNAL" and self._peerValid() and identity in ("", self.peerDomain):
+            accepted = identity in ("", self.peerDomain) and self._peerValid()
+            if element.getAttribute("mechanism") == "EXTERNAL" and accepted:
                 self.authenticated = self.peerDomain
                 factory.methods.append("sasl")
                 self.send(f"<success xmlns='{SASL_NS}'/>")
@@ -203,13 +204,15 @@ class FakeRemoteServer(xmlstream.XmlStream):
                 self.send(f"<failure xmlns='{SASL_NS}'><not-authorized/></failure>")
         elif kind == (DIALBACK_NS, "result"):
             sender, to = element.getAttribute("from"), element.getAttribute("to")
-            valid = factory.expectKey is not None and str(element) == factory.expectKey(to, sender, self.streamID)
+            expected = factory.expectKey and factory.expectKey(to, sender, self.streamID)
+            valid = expected is not None and str(element) == expected
             self.send(f"<db:result from='{to}' to='{sender}' type='{'valid' if valid else 'invalid'}'/>")
             if valid:
                 self.authenticated = sender
                 factory.methods.append("dialback")
         elif kind == (DIALBACK_NS, "verify"):
-            sender, to, sid = element.getAttribute("from"), element.getAttribute("to"), element.getAttribute("id")
+            sender, to = element.getAttribute("from"), element.getAttribute("to")
+            sid = element.getAttribute("id")
             valid = factory.verifyAnswers.get((sid, str(element)), False)
             self.send(
                 f"<db:verify from='{to}' to='{sender}' id='{sid}' type='{'valid' if valid else 'invalid'}'/>"

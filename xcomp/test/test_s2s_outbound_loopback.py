@@ -157,7 +157,10 @@ class OutboundLoopbackTests(TestCase):
 
     async def assertBounced(self, condition: str, n: int = 1) -> None:
         reply = await self.component.next()
-        self.assertEqual((reply.id, reply.sender, errorCondition(reply)), (f"m{n}", "alice@remote.example", ("wait", condition)))
+        self.assertEqual(
+            (reply.id, reply.sender, errorCondition(reply)),
+            (f"m{n}", "alice@remote.example", ("wait", condition)),
+        )
 
     async def test_starttlsThenDialback(self) -> None:
         """

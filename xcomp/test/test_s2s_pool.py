@@ -217,7 +217,9 @@ class QueueTests(PoolTestCase):
         factory.clientConnectionFailed(self.clock.connectors[-1], Failure(ConnectionRefusedError()))
         self.assertEqual([c[:2] for c in self.clock.tcpClients], [("127.0.2.9", 5270), ("127.0.2.10", 5269)])
         self.assertEqual(self.bounces(), [])
-        self.clock.tcpClients[1][2].clientConnectionFailed(self.clock.connectors[-1], Failure(ConnectionRefusedError()))
+        self.clock.tcpClients[1][2].clientConnectionFailed(
+            self.clock.connectors[-1], Failure(ConnectionRefusedError())
+        )
         self.assertEqual(self.bounces(), [("m1", "wait", "remote-server-timeout")])
         self.assertEqual(list(self.pool.links()), [])
 
@@ -368,7 +370,9 @@ class LinkLifeTests(PoolTestCase):
         )
         self.assertEqual(len(downLines), 1)
         self.assertTrue(
-            downLines[0].startswith("s2s link comp.example.org -> remote.example down (dialback, 127.0.2.9:5269)")
+            downLines[0].startswith(
+                "s2s link comp.example.org -> remote.example down (dialback, 127.0.2.9:5269)"
+            )
         )
 
     def test_close(self) -> None:
@@ -421,7 +425,9 @@ class LinkLifeTests(PoolTestCase):
             self.route(message(2, sender=OTHER_LOCAL, to=f"a@{remote}"))
             policies = {link.local: link.policy for link in self.pool.links()}
             self.assertEqual(policies[LOCAL].requireValidCertificate, secure, settings)
-            self.assertEqual((policies[LOCAL].offerCertificate, policies[OTHER_LOCAL].offerCertificate), (True, False))
+            self.assertEqual(
+                (policies[LOCAL].offerCertificate, policies[OTHER_LOCAL].offerCertificate), (True, False)
+            )
 
 
 class VerifyTests(PoolTestCase):
@@ -459,9 +465,10 @@ class VerifyTests(PoolTestCase):
         transport.clear()
         result = self.pool.verify(LOCAL, REMOTE, "id2", "k")
         self.assertIn(b"<db:verify ", transport.value())
-        stream.dataReceived(b"<db:verify from='remote.example' to='comp.example.org' id='other' type='valid'/>")
+        answer = b"<db:verify from='remote.example' to='comp.example.org' id='%s' type='%s'/>"
+        stream.dataReceived(answer % (b"other", b"valid"))
         self.assertNoResult(result)
-        stream.dataReceived(b"<db:verify from='remote.example' to='comp.example.org' id='id2' type='invalid'/>")
+        stream.dataReceived(answer % (b"id2", b"invalid"))
         self.assertIs(self.successResultOf(result), False)
 
     def test_verifyTimeout(self) -> None:
