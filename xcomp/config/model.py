@@ -409,6 +409,10 @@ DEFAULT_S2S_IDLE_TIMEOUT = 300.0
 #: C{resource-constraint}.
 DEFAULT_S2S_QUEUE_STANZAS = 1000
 DEFAULT_S2S_QUEUE_BYTES = 1024 * 1024
+#: Seconds one DNS query for a remote server may take, and how many times
+#: it is sent again (MongooseIM's C{s2s.dns} defaults).
+DEFAULT_S2S_DNS_TIMEOUT = 10.0
+DEFAULT_S2S_DNS_RETRIES = 2
 
 
 @attrs.frozen
@@ -459,6 +463,19 @@ class S2SConfig:
     @ivar maxConnections: Bound on simultaneous incoming s2s connections,
         or L{None}.
     @ivar shaper: Rate limit of each incoming s2s connection, or L{None}.
+    @ivar dnsTimeout: Seconds before one DNS query is given up (MongooseIM's
+        C{s2s.dns.timeout}).
+    @ivar dnsRetries: Times a DNS query is sent again (C{s2s.dns.retries}).
+    @ivar ipVersions: The address families looked up for remote servers, in
+        order of preference (C{s2s.outgoing.ip_versions}).
+    @ivar outgoingPort: The port of a remote server found without SRV
+        records (C{s2s.outgoing.port}).
+    @ivar connectTimeout: Seconds a TCP connect to a remote server may take
+        (C{s2s.outgoing.connection_timeout}); L{None} for L{timeout}.
+    @ivar hostsFile: A hosts file read instead of C{/etc/hosts} (tests); not
+        a configuration option.
+    @ivar nameservers: (address, port) of the nameservers to ask instead of
+        C{resolv.conf}'s (tests); not a configuration option.
     """
 
     listeners: tuple[S2SListenerConfig, ...] = ()
@@ -479,6 +496,13 @@ class S2SConfig:
     stanzaSizeLimit: int = DEFAULT_STANZA_SIZE_LIMIT
     maxConnections: int | None = None
     shaper: ShaperConfig | None = None
+    dnsTimeout: float = DEFAULT_S2S_DNS_TIMEOUT
+    dnsRetries: int = DEFAULT_S2S_DNS_RETRIES
+    ipVersions: tuple[int, ...] = (4, 6)
+    outgoingPort: int = DEFAULT_S2S_PORT
+    connectTimeout: float | None = None
+    hostsFile: str | None = None
+    nameservers: tuple[tuple[str, int], ...] = ()
     location: Location | None = attrs.field(default=None, eq=False)
 
 

@@ -35,6 +35,7 @@ from xcomp.config.prosody.hosts import HostReader
 from xcomp.config.prosody.listeners import readListeners
 from xcomp.config.prosody.log import facility, logSinks
 from xcomp.config.prosody.options import Options
+from xcomp.config.prosody.s2s import readS2S
 
 __all__ = ["Builder", "loadProsody"]
 
@@ -72,10 +73,12 @@ class Builder:
         common = self._hosts.componentSettings(defaults)
         components: dict[str, ComponentConfig | InternalComponentConfig] = {}
         hosts: dict[str, VirtualHostConfig] = {}
+        enabled: dict[str, lua.RawSection] = {}
         for section in self._raw.sections[1:]:
             assert section.name is not None
             if not options.boolean(section, "enabled", True):
                 continue
+            enabled[section.name] = section
             if section.kind == "VirtualHost":
                 hosts[section.name] = self._hosts.virtualHost(section)
             elif section.module in (None, "component"):
@@ -102,6 +105,7 @@ class Builder:
             conflictResolve=common["conflictResolve"],
             acl=MappingProxyType(acl),
             accessRules=MappingProxyType(accessRules),
+            s2s=readS2S(options, enabled, frozenset(hosts)),
         )
 
     def _log(self) -> tuple[LogSink, ...]:
