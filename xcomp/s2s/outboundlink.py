@@ -173,6 +173,7 @@ class OutboundLink:
         secret: DialbackSecret,
         timeout: float,
         idleTimeout: float,
+        connectTimeout: float | None = None,
     ) -> None:
         self._owner = owner
         self.policy = policy
@@ -183,6 +184,7 @@ class OutboundLink:
         self._resolver = resolver
         self._secret = secret
         self._timeout = timeout
+        self._connectTimeout = connectTimeout
         self._idleTimeout = idleTimeout
         self.state = "idle"
         self._queue: deque[tuple[Stanza, bytes]] = deque()
@@ -315,6 +317,8 @@ class OutboundLink:
         target = self._targets.pop(0)
         assert self._deadline is not None
         left = max(self._deadline.getTime() - self._clock.seconds(), 0.001)
+        if self._connectTimeout is not None:
+            left = min(left, self._connectTimeout)
         self._connector = self._reactor.connectTCP(
             target.host, target.port, _Attempt(self, target), timeout=left
         )

@@ -228,6 +228,7 @@ class OutboundPool:
             resolver=self._resolver,
             secret=self._secret,
             timeout=config.timeout,
+            connectTimeout=config.connectTimeout,
             idleTimeout=config.idleTimeout,
         )
         self._links[local, remote] = link

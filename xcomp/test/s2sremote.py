@@ -21,11 +21,7 @@ from OpenSSL import SSL
 from service_identity import VerificationError
 from service_identity.pyopenssl import verify_hostname
 from twisted.internet import defer
-from twisted.internet.interfaces import (
-    IAddress,
-    IOpenSSLClientConnectionCreator,
-    IOpenSSLServerConnectionCreator,
-)
+from twisted.internet.interfaces import IAddress, IOpenSSLServerConnectionCreator
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
@@ -36,7 +32,7 @@ from xcomp.s2s.outbound import DIALBACK_NS, SASL_NS, SERVER_NS, TLS_NS
 from xcomp.stanza import STREAMS_NS
 from xcomp.test.certs import Issued
 
-__all__ = ["FakeRemoteFactory", "TestClientTLS"]
+__all__ = ["FakeRemoteFactory"]
 
 
 def _verifyingContext(
@@ -79,46 +75,6 @@ def validFor(connection: SSL.Connection, chained: dict[int, bool], domain: str) 
     except VerificationError:
         return False
     return True
-
-
-@implementer(IOpenSSLClientConnectionCreator)
-class _Creator:
-    def __init__(self, context: SSL.Context, remote: str) -> None:
-        self._context = context
-        self._remote = remote
-
-    def clientConnectionForTLS(self, tlsProtocol: TLSMemoryBIOProtocol) -> SSL.Connection:
-        connection = SSL.Connection(self._context, None)
-        connection.set_app_data(tlsProtocol)
-        connection.set_connect_state()
-        connection.set_tlsext_host_name(self._remote.encode("idna"))
-        return connection
-
-
-class TestClientTLS:
-    """
-    The client side of s2s TLS for tests, as the outgoing stream uses it:
-    SNI, our certificate if we have one, and a verdict on the remote's
-    certificate after the handshake rather than a refusal during it.
-    """
-
-    def __init__(self, caPath: str, certificates: dict[str, Issued]) -> None:
-        self._caPath = caPath
-        self._certificates = certificates
-        self._chained: dict[int, bool] = {}
-        self._contexts: dict[str, SSL.Context] = {}
-
-    def clientOptions(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
-        context = self._contexts.get(local)
-        if context is None:
-            context = self._contexts[local] = _verifyingContext(
-                self._certificates.get(local), self._caPath, False, self._chained
-            )
-        return _Creator(context, remote)
-
-    def peerValidFor(self, connection: object, domain: str) -> bool:
-        assert isinstance(connection, SSL.Connection)
-        return validFor(connection, self._chained, domain)
 
 
 @implementer(IOpenSSLServerConnectionCreator)

@@ -234,6 +234,15 @@ class QueueTests(PoolTestCase):
         self.clock.tcpClients[0][2].clientConnectionFailed(self.clock.connectors[-1], Failure(TimeoutError()))
         self.assertEqual(self.clock.tcpClients[1][3], 6.0)
 
+    def test_connectTimeout(self) -> None:
+        """
+        C{connectTimeout} bounds each connection attempt, within what is
+        left of C{s2s_timeout}.
+        """
+        self.makePool(connectTimeout=3.0)
+        self.route(message(1))
+        self.assertEqual(self.clock.tcpClients[0][3], 3.0)
+
     def test_resolverTimeout(self) -> None:
         """
         A resolver that never answers: after C{s2s_timeout},
