@@ -29,8 +29,8 @@ from xcomp.interfaces import IRoute, IRouter
 from xcomp.logsinks import Logger
 from xcomp.router import hostOf, preparedHost
 from xcomp.s2s.dialback import DialbackSecret
-from xcomp.s2s.outbound import ClientTLS, Policy
-from xcomp.s2s.outboundlink import OutboundLink, Resolver, wireBytes
+from xcomp.s2s.outboundlink import OutboundLink
+from xcomp.s2s.outboundtypes import ClientTLS, Policy, Resolver, wireBytes
 from xcomp.stanza import Stanza
 
 __all__ = ["MAX_LINKS", "OutboundPool"]

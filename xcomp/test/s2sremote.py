@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 from twisted.words.xish import domish, xmlstream
 from zope.interface import implementer
 
-from xcomp.s2s.outbound import DIALBACK_NS, SASL_NS, SERVER_NS, TLS_NS
+from xcomp.s2s.outboundtypes import DIALBACK_NS, SASL_NS, SERVER_NS, TLS_NS
 from xcomp.stanza import STREAMS_NS
 from xcomp.test.certs import Issued
 

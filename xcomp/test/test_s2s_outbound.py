@@ -2,7 +2,7 @@
 """
 Tests for L{xcomp.s2s.outbound}: one outgoing stream's negotiation, as
 the initiating server, over a L{StringTransport}; and the stanza bytes
-that go on it (L{xcomp.s2s.outboundlink.wireBytes}).
+that go on it (L{xcomp.s2s.outboundtypes.wireBytes}).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.xish import domish
 
 from xcomp.s2s.dialback import DialbackSecret
-from xcomp.s2s.outbound import OutboundStream, Policy
-from xcomp.s2s.outboundlink import wireBytes
+from xcomp.s2s.outbound import OutboundStream
+from xcomp.s2s.outboundtypes import Policy, wireBytes
 from xcomp.stanza import COMPONENT_NS, Stanza
 from xcomp.test.helpers import stanza
 from xcomp.test.s2southelpers import (
