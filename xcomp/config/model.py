@@ -472,6 +472,11 @@ class S2SConfig:
         records (C{s2s.outgoing.port}).
     @ivar connectTimeout: Seconds a TCP connect to a remote server may take
         (C{s2s.outgoing.connection_timeout}); L{None} for L{timeout}.
+    @ivar defaultPolicy: C{"allow"} or C{"deny"}: whether remote domains
+        not in L{hostPolicy} may federate (MongooseIM's
+        C{s2s.default_policy}).
+    @ivar hostPolicy: Remote domain -> C{"allow"} or C{"deny"}
+        (C{s2s.host_policy}).
     @ivar hostsFile: A hosts file read instead of C{/etc/hosts} (tests); not
         a configuration option.
     @ivar nameservers: (address, port) of the nameservers to ask instead of
@@ -501,9 +506,18 @@ class S2SConfig:
     ipVersions: tuple[int, ...] = (4, 6)
     outgoingPort: int = DEFAULT_S2S_PORT
     connectTimeout: float | None = None
+    defaultPolicy: str = attrs.field(default="allow", validator=attrs.validators.in_(("allow", "deny")))
+    hostPolicy: Mapping[str, str] = attrs.field(default=_NO_OPTIONS, converter=_frozen)
     hostsFile: str | None = None
     nameservers: tuple[tuple[str, int], ...] = ()
     location: Location | None = attrs.field(default=None, eq=False)
+
+    def allows(self, remote: str) -> bool:
+        """
+        Whether the policy lets C{remote} (nameprep'd) federate with xcomp,
+        either way.
+        """
+        return self.hostPolicy.get(remote, self.defaultPolicy) == "allow"
 
 
 @attrs.frozen(kw_only=True)

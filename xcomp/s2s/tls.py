@@ -216,12 +216,25 @@ class S2STLS:
     def __repr__(self) -> str:
         return f"<S2STLS domains={sorted(self.domains)}>"
 
+    def _contextFor(self, domain: str) -> SSL.Context | None:
+        """
+        The context of C{domain}, else that of its parent domain: a
+        component that binds a subdomain of a configured host at run time
+        (a listener's C{password}) shows the host's certificate, as Prosody
+        uses a VirtualHost's for its direct subdomains.
+        """
+        context = self._contexts.get(domain)
+        if context is None:
+            context = self._contexts.get(domain.partition(".")[2])
+        return context
+
     def hasCertificate(self, domain: str) -> bool:
         """
-        Whether C{domain} (nameprep'd) has a certificate, that is, whether
-        a stream for it can offer STARTTLS.
+        Whether C{domain} (nameprep'd) has a certificate (its own or its
+        parent domain's), that is, whether a stream for it can offer
+        STARTTLS.
         """
-        return domain in self._contexts
+        return self._contextFor(domain) is not None
 
     def _chooseByName(self, connection: SSL.Connection) -> None:
         """
@@ -231,7 +244,7 @@ class S2STLS:
         name = connection.get_servername()
         if name is None:
             return
-        context = self._contexts.get(name.decode("ascii", "replace").lower().rstrip("."))
+        context = self._contextFor(name.decode("ascii", "replace").lower().rstrip("."))
         if context is not None:
             connection.set_context(context)
 
@@ -248,7 +261,7 @@ class S2STLS:
         @return: L{None} when no domain has a certificate (no TLS can be
             offered), or C{default} has none and nothing else does either.
         """
-        context = self._contexts.get(default) if default is not None else None
+        context = self._contextFor(default) if default is not None else None
         if context is None and self._contexts:
             context = self._contexts[min(self._contexts)]
         return None if context is None else _ServerCreator(context)
@@ -260,7 +273,7 @@ class S2STLS:
         offer SASL EXTERNAL), SNI naming C{remote}.  The remote's
         certificate is kept for L{peerValidFor}, never refused here.
         """
-        return _ClientCreator(self._contexts.get(local, self._plain), remote)
+        return _ClientCreator(self._contextFor(local) or self._plain, remote)
 
     def chainValid(self, peer: PeerCertificate) -> bool:
         """

@@ -298,6 +298,22 @@ class S2STLSTests(SynchronousTestCase):
         self.assertFalse(S2STLS(S2SConfig()).hasCertificate("a.example"))
         self.assertTrue(self.local.hasCertificate("a.example"))
 
+    def test_parentCertificate(self) -> None:
+        """
+        A subdomain without a certificate of its own (a component bound at
+        run time) uses its parent domain's, by SNI and as the client.
+        """
+        self.assertTrue(self.local.hasCertificate("muc.a.example"))
+        self.assertFalse(self.local.hasCertificate("x.muc.a.example"))
+        _, clientProtocol, _ = handshake(
+            self.local.serverOptions(default="b.example"), self.other.clientOptions("remote.example", "muc.a.example")
+        )
+        self.assertTrue(self.other.peerValidFor(clientProtocol, "a.example"))
+        serverProtocol, _, _ = handshake(
+            self.other.serverOptions(), self.local.clientOptions("muc.b.example", "remote.example")
+        )
+        self.assertTrue(self.other.peerValidFor(serverProtocol, "b.example"))
+
     def test_badFilesStopStartup(self) -> None:
         """
         A certificate that cannot be read, or a CA file without
