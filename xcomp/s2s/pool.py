@@ -120,6 +120,10 @@ class OutboundPool:
                 # we cannot authenticate.
                 self._bounce(stanza, "not-allowed", "Not from a domain served here")
                 return
+            if not self._config.allows(remote):
+                # MongooseIM's s2s.host_policy / default_policy.
+                self._bounce(stanza, "not-allowed", f"Communication with {remote} is restricted")
+                return
             link = self._link(local, remote)
         else:
             remote = link.remote
@@ -153,7 +157,12 @@ class OutboundPool:
         C{receiving}.  Fires with its answer; with False on any failure, or
         when no answer came within C{s2s_timeout}.
         """
-        if self._closed or not self._isLocal(receiving) or self._isLocal(originating):
+        if (
+            self._closed
+            or not self._isLocal(receiving)
+            or self._isLocal(originating)
+            or not self._config.allows(originating)
+        ):
             # A remote claiming one of our own domains is not asked about.
             return defer.succeed(False)
         link = self._link(receiving, originating)

@@ -292,6 +292,25 @@ class QueueTests(PoolTestCase):
         self.assertEqual(self.clock.tcpClients, [])
         self.assertEqual(list(self.pool.links()), [])
 
+    def test_hostPolicy(self) -> None:
+        """
+        A remote domain the policy denies (MongooseIM's C{s2s.host_policy},
+        C{s2s.default_policy}) is answered with not-allowed (cancel), as
+        Prosody's whitelist modules answer,
+        and neither resolved nor asked to verify a key.
+        """
+        self.makePool(hostPolicy={REMOTE: "deny"})
+        self.route(message(1))
+        self.assertIs(self.successResultOf(self.pool.verify(LOCAL, REMOTE, "i", "k")), False)
+        self.makePool(defaultPolicy="deny", hostPolicy={"second.example": "allow"})
+        self.resolver.table["second.example"] = None
+        self.route(message(2))
+        self.route(message(3, to="b@second.example"))
+        self.assertEqual(
+            self.bounces(), [("m1", "cancel", "not-allowed"), ("m2", "cancel", "not-allowed")]
+        )
+        self.assertEqual(self.resolver.asked, ["second.example"])
+
     def test_linkTableBound(self) -> None:
         """
         Past L{poolModule.MAX_LINKS} links, a stanza for yet another pair is
