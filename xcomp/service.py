@@ -25,6 +25,7 @@ from xcomp.listener import ComponentListenerFactory, Outbox
 from xcomp.logsinks import Logger
 from xcomp.plugin import buildComponent, installedModules, installedPlugins
 from xcomp.router import Router
+from xcomp.s2s.service import S2SService
 
 __all__ = ["PidfileInUse", "RouterService", "checkPidfile"]
 
@@ -81,6 +82,7 @@ class RouterService(MultiService):
         service, started before the listeners.
     @ivar factories: the listener factories, one per configured listener, in
         configuration order.
+    @ivar s2s: the federation service, when the configuration asks for s2s.
     """
 
     _log = Logger()
@@ -125,6 +127,11 @@ class RouterService(MultiService):
             port.setName(f"{listener.interface}:{listener.port}")
             port.setServiceParent(self)
             self.factories.append(factory)
+        self.s2s: S2SService | None = None
+        if config.s2s is not None:
+            # Federation: the s2s listeners, and the route to remote domains.
+            self.s2s = S2SService(config, self.router, reactor, outbox=outbox)
+            self.s2s.setServiceParent(self)
 
     def _addComponents(
         self,
