@@ -405,3 +405,14 @@ def tag(element: ElementTree.Element) -> str:
     The local name of an element (without its namespace).
     """
     return element.tag.rpartition("}")[2]
+
+
+def childText(element: ElementTree.Element, name: str) -> str | None:
+    """
+    The text of the first child of C{element} named C{name} (in any
+    namespace), or L{None}.
+    """
+    for child in element:
+        if tag(child) == name:
+            return child.text or ""
+    return None

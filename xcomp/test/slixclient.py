@@ -35,6 +35,10 @@ class Client(ClientXMPP):
         self.ca_certs = Path(cafile)
         # The port given is plain c2s with STARTTLS, never direct TLS.
         self.enable_direct_tls = False
+        # Answers disco#info and pings to its full JID, for iqs that
+        # components send it.
+        self.register_plugin("xep_0030")
+        self.register_plugin("xep_0199")
         self.add_event_handler("session_start", self._started)
         self.add_event_handler("failed_auth", lambda _: say("FAILED", "auth"))
         self.add_event_handler("connection_failed", lambda e: say("FAILED", "connection", str(e)))
