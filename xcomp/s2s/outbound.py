@@ -13,9 +13,10 @@ dialback as the originating server (XEP-0220).  The stream is one-way: the
 remote may answer our negotiation and dialback requests on it, nothing
 else.
 
-The stream reports to its L{IOutboundOwner} (the link, L{OutboundLink});
-it keeps no timers of its own: the link bounds how long all of this may
-take.
+The stream reports to its L{IOutboundOwner} (the link,
+L{xcomp.s2s.outboundlink.OutboundLink}), which bounds how long all of this
+may take; the stream bounds only its writes, as a component stream does
+(L{OutputBound}).
 """
 
 from __future__ import annotations
@@ -24,84 +25,31 @@ import base64
 from typing import Protocol as _TypingProtocol
 from xml.sax.saxutils import escape
 
-import attrs
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IReactorTime, ITransport
+from twisted.internet.interfaces import IReactorTime, ITransport
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.words.xish import domish
-from zope.interface import implementer
 
 from xcomp.config.model import ListenerConfig
 from xcomp.errors import streamErrorBytes
-from xcomp.interfaces import IStreamReceiver
 from xcomp.listener.output import OutputBound
 from xcomp.logsinks import Logger
 from xcomp.s2s.dialback import DialbackSecret
+from xcomp.s2s.outboundtypes import (
+    DIALBACK_NS,
+    SASL_NS,
+    SERVER_NS,
+    TLS_NS,
+    ClientTLS,
+    Generation,
+    Policy,
+)
 from xcomp.stanza import STREAMS_NS, Stanza, quoteAttribute
 from xcomp.stream import StreamHeader, StreamParser
 
-__all__ = [
-    "DIALBACK_NS",
-    "IOutboundOwner",
-    "OutboundStream",
-    "Policy",
-    "SERVER_NS",
-    "ClientTLS",
-]
+__all__ = ["IOutboundOwner", "OutboundStream"]
 
-SERVER_NS = "jabber:server"
-DIALBACK_NS = "jabber:server:dialback"
-DIALBACK_FEATURE_NS = "urn:xmpp:features:dialback"
-TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
-SASL_NS = "urn:ietf:params:xml:ns:xmpp-sasl"
-
-#: What the remote may send us before a stream is ready, and after it.
-_NEGOTIATION = frozenset({(STREAMS_NS, "features"), (TLS_NS, "proceed"), (TLS_NS, "failure")})
 _SASL_ANSWERS = frozenset({(SASL_NS, "success"), (SASL_NS, "failure")})
-
-
-class ClientTLS(_TypingProtocol):
-    """
-    What an outgoing stream needs of L{xcomp.s2s.tls.S2STLS}.
-    """
-
-    def clientOptions(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
-        """
-        The TLS client side of a link from C{local} to C{remote}: SNI is
-        C{remote}, C{local}'s certificate (if any) is presented.
-        """
-
-    def peerValidFor(self, connection: object, domain: str) -> bool:
-        """
-        Whether the peer's certificate on C{connection} chains to the trust
-        store and is valid for C{domain}.
-        """
-
-
-@attrs.frozen
-class Policy:
-    """
-    What one link must and may do to authenticate.
-
-    @ivar requireEncryption: Give up when the remote offers no STARTTLS.
-    @ivar requireValidCertificate: Give up unless the remote's certificate
-        is valid for the remote domain (secure auth for this domain).
-    @ivar offerCertificate: We present a certificate for the local domain,
-        so SASL EXTERNAL is worth trying.
-    @ivar stanzaSizeLimit: The largest element the remote may send us.
-    @ivar maxOutput: The most bytes that may wait for a remote that does
-        not read, once the socket's buffer is full.
-    @ivar sendTimeout: Seconds a full socket buffer may stay full.
-    """
-
-    local: str
-    remote: str
-    requireEncryption: bool = True
-    requireValidCertificate: bool = False
-    offerCertificate: bool = False
-    stanzaSizeLimit: int = 512 * 1024
-    maxOutput: int = 1024 * 1024
-    sendTimeout: float = 90.0
 
 
 class IOutboundOwner(_TypingProtocol):
@@ -130,38 +78,6 @@ class IOutboundOwner(_TypingProtocol):
         The connection is gone: C{reason} says why, for logs and, before the
         stream was ready, for the bounces.
         """
-
-
-@implementer(IStreamReceiver)
-class _Generation:
-    """
-    The receiver of one of the stream's parsers: a stream restart (after
-    STARTTLS or SASL) makes a new one, and whatever the old parser still
-    reports is ignored.
-    """
-
-    def __init__(self, stream: OutboundStream) -> None:
-        self._stream = stream
-
-    def _current(self) -> bool:
-        return self._stream._generation is self
-
-    def streamStarted(self, header: StreamHeader) -> None:
-        if self._current():
-            self._stream.headerReceived(header)
-
-    def stanzaReceived(self, stanza: Stanza) -> None:
-        if self._current():
-            self._stream.elementReceived(stanza)
-
-    def streamEnded(self) -> None:
-        if self._current():
-            self._stream.close(None)
-
-    def streamFailed(self, condition: str, text: str | None) -> None:
-        if self._current():
-            self._stream.close(condition, text)
-
 
 
 class OutboundStream(Protocol):
@@ -207,9 +123,7 @@ class OutboundStream(Protocol):
         self.encrypted = False
         self.certificateValid = False
         self.streamID: str | None = None
-        self._saslTried = False
-        self._dialbackOffered = False
-        self._generation = _Generation(self)
+        self._generation = Generation(self)
         self._parser: StreamParser | None = None
         self._reason = "connection lost"
         # Set when TLS starts; the remote's next header says the handshake
@@ -381,7 +295,8 @@ class OutboundStream(Protocol):
         if self.encrypted and self._tlsVerdictPending:
             # The remote's header after STARTTLS: the handshake is done.
             self._tlsVerdictPending = False
-            self.certificateValid = self._tls.peerValidFor(self.transport.getHandle(), self.policy.remote)  # type: ignore[attr-defined]
+            connection = self.transport.getHandle()  # type: ignore[attr-defined]
+            self.certificateValid = self._tls.peerValidFor(connection, self.policy.remote)
             if self.policy.requireValidCertificate and not self.certificateValid:
                 self.close(
                     "policy-violation",
@@ -435,7 +350,7 @@ class OutboundStream(Protocol):
         """
         Send our (new) stream header and parse what follows as a new stream.
         """
-        self._generation = _Generation(self)
+        self._generation = Generation(self)
         self._parser = StreamParser(self._generation, self.policy.stanzaSizeLimit)
         self.state = "header"
         self.transport.write(
@@ -462,7 +377,6 @@ class OutboundStream(Protocol):
             # The stream after SASL success: authenticated.
             self._ready()
             return
-        self._dialbackOffered = (DIALBACK_FEATURE_NS, "dialback") in offered
         if not self.encrypted:
             if (TLS_NS, "starttls") in offered:
                 self.state = "tls"
@@ -482,7 +396,6 @@ class OutboundStream(Protocol):
             and "EXTERNAL" in {str(m).strip() for m in mechanisms.elements(SASL_NS, "mechanism")}
         ):
             self.state = "sasl"
-            self._saslTried = True
             # XEP-0178: the authorization identity is the originating domain.
             identity = base64.b64encode(self.policy.local.encode("utf-8"))
             self.write(b"<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>" % (SASL_NS.encode(), identity))

@@ -15,7 +15,6 @@ stanza.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from typing import Protocol as _TypingProtocol
 
@@ -26,92 +25,15 @@ from twisted.python.failure import Failure
 
 from xcomp.logsinks import Logger
 from xcomp.s2s.dialback import DialbackSecret
-from xcomp.s2s.outbound import SERVER_NS, ClientTLS, OutboundStream, Policy
-from xcomp.stanza import COMPONENT_NS, Stanza
-from xcomp.stream.scan import endOfTag
+from xcomp.s2s.outbound import OutboundStream
+from xcomp.s2s.outboundtypes import ClientTLS, Policy, Resolver, Target
+from xcomp.stanza import Stanza
 
-__all__ = ["OutboundLink", "MAX_PENDING_VERIFIES", "wireBytes"]
+__all__ = ["OutboundLink", "MAX_PENDING_VERIFIES"]
 
 #: Bound on the dialback verifications waiting on one link: a remote that
 #: opens streams faster than it answers gets False for the rest.
 MAX_PENDING_VERIFIES = 64
-
-#: The stanza namespaces whose stanzas mean the same in a jabber:server
-#: stream (RFC 6120 4.8.3; XEP-0114 components use the first).
-_STANZA_NAMESPACES = frozenset({COMPONENT_NS, SERVER_NS, "jabber:client"})
-
-_DEFAULT_DECLARATION = re.compile(rb"\sxmlns\s*=")
-
-
-def wireBytes(stanza: Stanza) -> bytes:
-    """
-    C{stanza} as bytes for a stream whose default namespace is
-    C{jabber:server}.
-
-    The bytes a component sent are kept when their top element relies on
-    its stream's default namespace (the usual case): in ours it is
-    C{jabber:server}.  Otherwise the element is serialised with its own
-    namespace as the default, which then means ours.
-    """
-    raw = stanza.raw
-    if raw is not None and stanza.uri in _STANZA_NAMESPACES:
-        if _DEFAULT_DECLARATION.search(raw, 0, endOfTag(raw, 0)) is None:
-            return raw
-    element = stanza.element()
-    if element.uri not in _STANZA_NAMESPACES:
-        return raw if raw is not None else element.toXml().encode("utf-8")
-    _rename(element, element.uri)
-    return element.toXml(defaultUri=SERVER_NS).encode("utf-8")
-
-
-def _rename(element: object, uri: str) -> None:
-    """
-    Move C{element} and its descendants in C{uri} to C{jabber:server}.
-    """
-    stack = [element]
-    while stack:
-        current = stack.pop()
-        if getattr(current, "uri", None) == uri:
-            current.uri = SERVER_NS  # type: ignore[attr-defined]
-            if getattr(current, "defaultUri", None) == uri:
-                current.defaultUri = SERVER_NS  # type: ignore[attr-defined]
-            stack.extend(c for c in current.children if not isinstance(c, str))  # type: ignore[attr-defined]
-
-
-class Target(_TypingProtocol):
-    """
-    One place to connect to (L{xcomp.s2s.resolver.Target}).
-    """
-
-    @property
-    def host(self) -> str:
-        """
-        A host name or IP address.
-        """
-
-    @property
-    def port(self) -> int:
-        """
-        The TCP port.
-        """
-
-    @property
-    def directTLS(self) -> bool:
-        """
-        Whether TLS starts with the connection (XEP-0368).
-        """
-
-
-class Resolver(_TypingProtocol):
-    """
-    What a link needs of L{xcomp.s2s.resolver}: the remote's targets, in
-    the order to try them, or a failure when the name does not resolve.
-    """
-
-    def resolve(self, domain: str) -> defer.Deferred[list[Target]]:
-        """
-        Find where C{domain}'s s2s service is.
-        """
 
 
 class LinkOwner(_TypingProtocol):
@@ -173,6 +95,7 @@ class OutboundLink:
         secret: DialbackSecret,
         timeout: float,
         idleTimeout: float,
+        connectTimeout: float | None = None,
     ) -> None:
         self._owner = owner
         self.policy = policy
@@ -183,6 +106,7 @@ class OutboundLink:
         self._resolver = resolver
         self._secret = secret
         self._timeout = timeout
+        self._connectTimeout = connectTimeout
         self._idleTimeout = idleTimeout
         self.state = "idle"
         self._queue: deque[tuple[Stanza, bytes]] = deque()
@@ -315,6 +239,8 @@ class OutboundLink:
         target = self._targets.pop(0)
         assert self._deadline is not None
         left = max(self._deadline.getTime() - self._clock.seconds(), 0.001)
+        if self._connectTimeout is not None:
+            left = min(left, self._connectTimeout)
         self._connector = self._reactor.connectTCP(
             target.host, target.port, _Attempt(self, target), timeout=left
         )

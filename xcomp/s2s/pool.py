@@ -29,8 +29,8 @@ from xcomp.interfaces import IRoute, IRouter
 from xcomp.logsinks import Logger
 from xcomp.router import hostOf, preparedHost
 from xcomp.s2s.dialback import DialbackSecret
-from xcomp.s2s.outbound import ClientTLS, Policy
-from xcomp.s2s.outboundlink import OutboundLink, Resolver, wireBytes
+from xcomp.s2s.outboundlink import OutboundLink
+from xcomp.s2s.outboundtypes import ClientTLS, Policy, Resolver, wireBytes
 from xcomp.stanza import Stanza
 
 __all__ = ["MAX_LINKS", "OutboundPool"]
@@ -120,6 +120,10 @@ class OutboundPool:
                 # we cannot authenticate.
                 self._bounce(stanza, "not-allowed", "Not from a domain served here")
                 return
+            if not self._config.allows(remote):
+                # MongooseIM's s2s.host_policy / default_policy.
+                self._bounce(stanza, "not-allowed", f"Communication with {remote} is restricted")
+                return
             link = self._link(local, remote)
         else:
             remote = link.remote
@@ -153,7 +157,13 @@ class OutboundPool:
         C{receiving}.  Fires with its answer; with False on any failure, or
         when no answer came within C{s2s_timeout}.
         """
-        if self._closed or not self._isLocal(receiving):
+        if (
+            self._closed
+            or not self._isLocal(receiving)
+            or self._isLocal(originating)
+            or not self._config.allows(originating)
+        ):
+            # A remote claiming one of our own domains is not asked about.
             return defer.succeed(False)
         link = self._link(receiving, originating)
         if link is None:
@@ -206,7 +216,9 @@ class OutboundPool:
         if len(self._links) >= MAX_LINKS:
             return None
         config = self._config
-        secure = (config.secureAuth or remote in config.secureDomains) and remote not in config.insecureDomains
+        secure = (
+            config.secureAuth or remote in config.secureDomains
+        ) and remote not in config.insecureDomains
         link = OutboundLink(
             self,
             Policy(
@@ -225,6 +237,7 @@ class OutboundPool:
             resolver=self._resolver,
             secret=self._secret,
             timeout=config.timeout,
+            connectTimeout=config.connectTimeout,
             idleTimeout=config.idleTimeout,
         )
         self._links[local, remote] = link

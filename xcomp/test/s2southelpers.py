@@ -12,8 +12,8 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.internet.testing import StringTransport
 
-from xcomp.s2s import outboundlink
-from xcomp.s2s.outbound import DIALBACK_NS, SASL_NS, SERVER_NS, TLS_NS
+from xcomp.s2s import outboundtypes
+from xcomp.s2s.outboundtypes import DIALBACK_NS, SASL_NS, SERVER_NS, TLS_NS
 from xcomp.stanza import STREAMS_NS
 
 LOCAL = "comp.example.org"
@@ -49,14 +49,14 @@ class FakeResolver:
     table: dict[str, list[Target] | None] = attrs.field(factory=dict)
     asked: list[str] = attrs.field(factory=list)
 
-    def resolve(self, domain: str) -> defer.Deferred[list[outboundlink.Target]]:
+    def resolve(self, domain: str) -> defer.Deferred[list[outboundtypes.Target]]:
         self.asked.append(domain)
         if domain not in self.table:
             return defer.fail(NotFound(domain))
         targets = self.table[domain]
         if targets is None:
             return defer.Deferred()
-        found: list[outboundlink.Target] = list(targets)
+        found: list[outboundtypes.Target] = list(targets)
         return defer.succeed(found)
 
 

@@ -21,22 +21,18 @@ from OpenSSL import SSL
 from service_identity import VerificationError
 from service_identity.pyopenssl import verify_hostname
 from twisted.internet import defer
-from twisted.internet.interfaces import (
-    IAddress,
-    IOpenSSLClientConnectionCreator,
-    IOpenSSLServerConnectionCreator,
-)
+from twisted.internet.interfaces import IAddress, IOpenSSLServerConnectionCreator
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from twisted.words.xish import domish, xmlstream
 from zope.interface import implementer
 
-from xcomp.s2s.outbound import DIALBACK_NS, SASL_NS, SERVER_NS, TLS_NS
+from xcomp.s2s.outboundtypes import DIALBACK_NS, SASL_NS, SERVER_NS, TLS_NS
 from xcomp.stanza import STREAMS_NS
 from xcomp.test.certs import Issued
 
-__all__ = ["FakeRemoteFactory", "TestClientTLS"]
+__all__ = ["FakeRemoteFactory"]
 
 
 def _verifyingContext(
@@ -79,46 +75,6 @@ def validFor(connection: SSL.Connection, chained: dict[int, bool], domain: str) 
     except VerificationError:
         return False
     return True
-
-
-@implementer(IOpenSSLClientConnectionCreator)
-class _Creator:
-    def __init__(self, context: SSL.Context, remote: str) -> None:
-        self._context = context
-        self._remote = remote
-
-    def clientConnectionForTLS(self, tlsProtocol: TLSMemoryBIOProtocol) -> SSL.Connection:
-        connection = SSL.Connection(self._context, None)
-        connection.set_app_data(tlsProtocol)
-        connection.set_connect_state()
-        connection.set_tlsext_host_name(self._remote.encode("idna"))
-        return connection
-
-
-class TestClientTLS:
-    """
-    The client side of s2s TLS for tests, as the outgoing stream uses it:
-    SNI, our certificate if we have one, and a verdict on the remote's
-    certificate after the handshake rather than a refusal during it.
-    """
-
-    def __init__(self, caPath: str, certificates: dict[str, Issued]) -> None:
-        self._caPath = caPath
-        self._certificates = certificates
-        self._chained: dict[int, bool] = {}
-        self._contexts: dict[str, SSL.Context] = {}
-
-    def clientOptions(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
-        context = self._contexts.get(local)
-        if context is None:
-            context = self._contexts[local] = _verifyingContext(
-                self._certificates.get(local), self._caPath, False, self._chained
-            )
-        return _Creator(context, remote)
-
-    def peerValidFor(self, connection: object, domain: str) -> bool:
-        assert isinstance(connection, SSL.Connection)
-        return validFor(connection, self._chained, domain)
 
 
 @implementer(IOpenSSLServerConnectionCreator)
@@ -194,7 +150,8 @@ class FakeRemoteServer(xmlstream.XmlStream):
             self._initializeStream()
         elif kind == (SASL_NS, "auth"):
             identity = base64.b64decode(str(element)).decode() if str(element) not in ("", "=") else ""
-            if element.getAttribute("mechanism") == "EXTERNAL" and self._peerValid() and identity in ("", self.peerDomain):
+            accepted = identity in ("", self.peerDomain) and self._peerValid()
+            if element.getAttribute("mechanism") == "EXTERNAL" and accepted:
                 self.authenticated = self.peerDomain
                 factory.methods.append("sasl")
                 self.send(f"<success xmlns='{SASL_NS}'/>")
@@ -203,13 +160,15 @@ class FakeRemoteServer(xmlstream.XmlStream):
                 self.send(f"<failure xmlns='{SASL_NS}'><not-authorized/></failure>")
         elif kind == (DIALBACK_NS, "result"):
             sender, to = element.getAttribute("from"), element.getAttribute("to")
-            valid = factory.expectKey is not None and str(element) == factory.expectKey(to, sender, self.streamID)
+            expected = factory.expectKey and factory.expectKey(to, sender, self.streamID)
+            valid = expected is not None and str(element) == expected
             self.send(f"<db:result from='{to}' to='{sender}' type='{'valid' if valid else 'invalid'}'/>")
             if valid:
                 self.authenticated = sender
                 factory.methods.append("dialback")
         elif kind == (DIALBACK_NS, "verify"):
-            sender, to, sid = element.getAttribute("from"), element.getAttribute("to"), element.getAttribute("id")
+            sender, to = element.getAttribute("from"), element.getAttribute("to")
+            sid = element.getAttribute("id")
             valid = factory.verifyAnswers.get((sid, str(element)), False)
             self.send(
                 f"<db:verify from='{to}' to='{sender}' id='{sid}' type='{'valid' if valid else 'invalid'}'/>"

@@ -2,7 +2,7 @@
 """
 Tests for L{xcomp.s2s.outbound}: one outgoing stream's negotiation, as
 the initiating server, over a L{StringTransport}; and the stanza bytes
-that go on it (L{xcomp.s2s.outboundlink.wireBytes}).
+that go on it (L{xcomp.s2s.outboundtypes.wireBytes}).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.words.xish import domish
 
 from xcomp.s2s.dialback import DialbackSecret
-from xcomp.s2s.outbound import OutboundStream, Policy
-from xcomp.s2s.outboundlink import wireBytes
+from xcomp.s2s.outbound import OutboundStream
+from xcomp.s2s.outboundtypes import Policy, wireBytes
 from xcomp.stanza import COMPONENT_NS, Stanza
 from xcomp.test.helpers import stanza
 from xcomp.test.s2southelpers import (
@@ -64,7 +64,9 @@ class OutboundStreamTests(SynchronousTestCase):
     L{OutboundStream} negotiates TLS, then SASL EXTERNAL or dialback.
     """
 
-    def connect(self, tls: FakeTLS | None = None, directTLS: bool = False, **policy: object) -> OutboundStream:
+    def connect(
+        self, tls: FakeTLS | None = None, directTLS: bool = False, **policy: object
+    ) -> OutboundStream:
         """
         A stream from LOCAL to REMOTE on a fresh transport (C{self.tr}).
         """
@@ -327,7 +329,9 @@ class OutboundStreamTests(SynchronousTestCase):
             if ready:
                 stream.dataReceived(dialbackAnswer())
             self.take()
-            stream.dataReceived(b"<message from='a@remote.example' to='comp.example.org'><body>x</body></message>")
+            stream.dataReceived(
+                b"<message from='a@remote.example' to='comp.example.org'><body>x</body></message>"
+            )
             self.assertClosedWith("unsupported-stanza-type")
 
     def test_verifyRequest(self) -> None:
@@ -343,8 +347,9 @@ class OutboundStreamTests(SynchronousTestCase):
             self.take(),
             b"<db:verify from='comp.example.org' to='remote.example' id='i&apos;d'>k&lt;e&gt;y</db:verify>",
         )
-        stream.dataReceived(b"<db:verify from='remote.example' to='comp.example.org' id='x1' type='valid'/>")
-        stream.dataReceived(b"<db:verify from='remote.example' to='comp.example.org' id='x2' type='invalid'/>")
+        answer = b"<db:verify from='remote.example' to='comp.example.org' id='%s' type='%s'/>"
+        stream.dataReceived(answer % (b"x1", b"valid"))
+        stream.dataReceived(answer % (b"x2", b"invalid"))
         self.assertEqual(
             self.owner.verdicts, [(REMOTE, LOCAL, "x1", True), (REMOTE, LOCAL, "x2", False)]
         )
@@ -479,7 +484,10 @@ class WireBytesTests(SynchronousTestCase):
         A stanza that relies on its stream's default namespace keeps its
         exact bytes.
         """
-        data = b"<message to='a@remote.example' from='comp.example.org' id='1'><body>hi &amp; bye</body></message>"
+        data = (
+            b"<message to='a@remote.example' from='comp.example.org' id='1'>"
+            b"<body>hi &amp; bye</body></message>"
+        )
         received = stanza(data)
         self.assertIs(wireBytes(received), received.raw)
         self.assertEqual(wireBytes(received), data)
@@ -489,12 +497,17 @@ class WireBytesTests(SynchronousTestCase):
         A stanza that declares jabber:component:accept itself is
         re-serialised into jabber:server, children included.
         """
-        data = b"<message xmlns='jabber:component:accept' to='a@remote.example'><body>hi</body><x xmlns='urn:x'/></message>"
+        data = (
+            b"<message xmlns='jabber:component:accept' to='a@remote.example'>"
+            b"<body>hi</body><x xmlns='urn:x'/></message>"
+        )
         out = wireBytes(stanza(data))
         self.assertNotIn(b"jabber:component:accept", out)
         element = Stanza("message", "jabber:server", {}, out).element()
         self.assertEqual(element.uri, "jabber:server")
-        self.assertEqual([(c.uri, c.name) for c in element.elements()], [("jabber:server", "body"), ("urn:x", "x")])
+        self.assertEqual(
+            [(c.uri, c.name) for c in element.elements()], [("jabber:server", "body"), ("urn:x", "x")]
+        )
 
     def test_builtElement(self) -> None:
         """

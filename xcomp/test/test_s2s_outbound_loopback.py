@@ -3,7 +3,8 @@
 The outgoing side over real loopback sockets and real TLS: the router's
 remote route (L{OutboundPool}) talks to a small remote server built on
 Twisted's XML stream (L{xcomp.test.s2sremote}), with certificates made by
-the test's own CA.
+the test's own CA, through the real TLS contexts (L{S2STLS}) and resolver
+(L{ServerResolver}, reading only a hosts file the test writes).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from xcomp.interfaces import IRoute
 from xcomp.router import Router
 from xcomp.s2s.dialback import DialbackSecret
 from xcomp.s2s.pool import OutboundPool
+from xcomp.s2s.resolver import ServerResolver
+from xcomp.s2s.tls import S2STLS
 from xcomp.stanza import Stanza
 from xcomp.test.certs import TestCA
 from xcomp.test.helpers import errorCondition, stanza
 from xcomp.test.loopback import freePort
-from xcomp.test.s2sremote import FakeRemoteFactory, TestClientTLS
+from xcomp.test.s2sremote import FakeRemoteFactory
 from xcomp.test.s2southelpers import LOCAL, REMOTE, FakeResolver, Target
 
 #: Bound on every wait in these tests.
@@ -92,6 +95,7 @@ class OutboundLoopbackTests(TestCase):
         acceptKeys: bool = True,
         offerTLS: bool = True,
         targets: list[Target] | None = None,
+        override: bool = False,
     ) -> FakeRemoteFactory:
         """
         Listen as the remote server on a free loopback port and make a pool
@@ -109,22 +113,36 @@ class OutboundLoopbackTests(TestCase):
         self.addCleanup(self.stopRemote, port, remote)
         portNumber: int = port.getHost().port  # type: ignore[attr-defined]
         certificates = {LOCAL: self.localCert} if withCertificate else {}
+        hostsFile = self.mktemp()
+        with open(hostsFile, "w") as f:
+            f.write("" if override else f"127.0.0.1 {REMOTE}\n")
         config = S2SConfig(
             timeout=WAIT / 2,
             certificates={
                 domain: TLSConfig(certificate=issued.certificate, key=issued.key)
                 for domain, issued in certificates.items()
             },
+            caCertificates=self.ca.path,
+            # The remote is found by its A record in a hosts file that is
+            # the resolver's only source (no DNS), on the port it listens
+            # on; or through s2s_connect_overrides.
+            hostsFile=hostsFile,
+            outgoingPort=portNumber,
+            connectOverrides={REMOTE: ("127.0.0.1", portNumber)} if override else {},
             **settings,
         )
+        resolver: Any
+        if targets is not None or directTLS:
+            resolver = FakeResolver({REMOTE: targets or [Target("127.0.0.1", portNumber, directTLS)]})
+        else:
+            resolver = ServerResolver.fromConfig(config, reactor)
+            self.addCleanup(resolver.close)
         self.pool = OutboundPool(
             self.router,
             config,
             reactor,
-            tls=TestClientTLS(self.ca.path, certificates),
-            resolver=FakeResolver(
-                {REMOTE: targets or [Target("127.0.0.1", portNumber, directTLS)]}
-            ),
+            tls=S2STLS(config),
+            resolver=resolver,
             secret=self.secret,
             isLocal=lambda domain: domain == LOCAL,
         )
@@ -157,7 +175,10 @@ class OutboundLoopbackTests(TestCase):
 
     async def assertBounced(self, condition: str, n: int = 1) -> None:
         reply = await self.component.next()
-        self.assertEqual((reply.id, reply.sender, errorCondition(reply)), (f"m{n}", "alice@remote.example", ("wait", condition)))
+        self.assertEqual(
+            (reply.id, reply.sender, errorCondition(reply)),
+            (f"m{n}", "alice@remote.example", ("wait", condition)),
+        )
 
     async def test_starttlsThenDialback(self) -> None:
         """
@@ -174,6 +195,15 @@ class OutboundLoopbackTests(TestCase):
         self.assertEqual(remote.methods, ["dialback"])
         self.assertEqual(len(remote.connections), 1)
         self.assertTrue(remote.connections[0].encrypted)
+
+    async def test_connectOverride(self) -> None:
+        """
+        C{s2s_connect_overrides} names where the remote is, without any
+        name resolution.
+        """
+        remote = await self.start(override=True)
+        self.send(1)
+        await self.assertDelivered(remote, 1)
 
     async def test_saslExternal(self) -> None:
         """

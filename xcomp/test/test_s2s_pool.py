@@ -217,7 +217,9 @@ class QueueTests(PoolTestCase):
         factory.clientConnectionFailed(self.clock.connectors[-1], Failure(ConnectionRefusedError()))
         self.assertEqual([c[:2] for c in self.clock.tcpClients], [("127.0.2.9", 5270), ("127.0.2.10", 5269)])
         self.assertEqual(self.bounces(), [])
-        self.clock.tcpClients[1][2].clientConnectionFailed(self.clock.connectors[-1], Failure(ConnectionRefusedError()))
+        self.clock.tcpClients[1][2].clientConnectionFailed(
+            self.clock.connectors[-1], Failure(ConnectionRefusedError())
+        )
         self.assertEqual(self.bounces(), [("m1", "wait", "remote-server-timeout")])
         self.assertEqual(list(self.pool.links()), [])
 
@@ -231,6 +233,15 @@ class QueueTests(PoolTestCase):
         self.clock.advance(4)
         self.clock.tcpClients[0][2].clientConnectionFailed(self.clock.connectors[-1], Failure(TimeoutError()))
         self.assertEqual(self.clock.tcpClients[1][3], 6.0)
+
+    def test_connectTimeout(self) -> None:
+        """
+        C{connectTimeout} bounds each connection attempt, within what is
+        left of C{s2s_timeout}.
+        """
+        self.makePool(connectTimeout=3.0)
+        self.route(message(1))
+        self.assertEqual(self.clock.tcpClients[0][3], 3.0)
 
     def test_resolverTimeout(self) -> None:
         """
@@ -280,6 +291,25 @@ class QueueTests(PoolTestCase):
         self.clock.advance(0)
         self.assertEqual(self.clock.tcpClients, [])
         self.assertEqual(list(self.pool.links()), [])
+
+    def test_hostPolicy(self) -> None:
+        """
+        A remote domain the policy denies (MongooseIM's C{s2s.host_policy},
+        C{s2s.default_policy}) is answered with not-allowed (cancel), as
+        Prosody's whitelist modules answer,
+        and neither resolved nor asked to verify a key.
+        """
+        self.makePool(hostPolicy={REMOTE: "deny"})
+        self.route(message(1))
+        self.assertIs(self.successResultOf(self.pool.verify(LOCAL, REMOTE, "i", "k")), False)
+        self.makePool(defaultPolicy="deny", hostPolicy={"second.example": "allow"})
+        self.resolver.table["second.example"] = None
+        self.route(message(2))
+        self.route(message(3, to="b@second.example"))
+        self.assertEqual(
+            self.bounces(), [("m1", "cancel", "not-allowed"), ("m2", "cancel", "not-allowed")]
+        )
+        self.assertEqual(self.resolver.asked, ["second.example"])
 
     def test_linkTableBound(self) -> None:
         """
@@ -368,7 +398,9 @@ class LinkLifeTests(PoolTestCase):
         )
         self.assertEqual(len(downLines), 1)
         self.assertTrue(
-            downLines[0].startswith("s2s link comp.example.org -> remote.example down (dialback, 127.0.2.9:5269)")
+            downLines[0].startswith(
+                "s2s link comp.example.org -> remote.example down (dialback, 127.0.2.9:5269)"
+            )
         )
 
     def test_close(self) -> None:
@@ -421,7 +453,9 @@ class LinkLifeTests(PoolTestCase):
             self.route(message(2, sender=OTHER_LOCAL, to=f"a@{remote}"))
             policies = {link.local: link.policy for link in self.pool.links()}
             self.assertEqual(policies[LOCAL].requireValidCertificate, secure, settings)
-            self.assertEqual((policies[LOCAL].offerCertificate, policies[OTHER_LOCAL].offerCertificate), (True, False))
+            self.assertEqual(
+                (policies[LOCAL].offerCertificate, policies[OTHER_LOCAL].offerCertificate), (True, False)
+            )
 
 
 class VerifyTests(PoolTestCase):
@@ -459,9 +493,10 @@ class VerifyTests(PoolTestCase):
         transport.clear()
         result = self.pool.verify(LOCAL, REMOTE, "id2", "k")
         self.assertIn(b"<db:verify ", transport.value())
-        stream.dataReceived(b"<db:verify from='remote.example' to='comp.example.org' id='other' type='valid'/>")
+        answer = b"<db:verify from='remote.example' to='comp.example.org' id='%s' type='%s'/>"
+        stream.dataReceived(answer % (b"other", b"valid"))
         self.assertNoResult(result)
-        stream.dataReceived(b"<db:verify from='remote.example' to='comp.example.org' id='id2' type='invalid'/>")
+        stream.dataReceived(answer % (b"id2", b"invalid"))
         self.assertIs(self.successResultOf(result), False)
 
     def test_verifyTimeout(self) -> None:
@@ -478,10 +513,13 @@ class VerifyTests(PoolTestCase):
     def test_verifyFailures(self) -> None:
         """
         False when the name does not resolve, when the receiving domain is
-        not ours, and when the connection is lost before the answer.
+        not ours, when the originating domain is (without asking anyone),
+        and when the connection is lost before the answer.
         """
         self.assertIs(self.successResultOf(self.pool.verify(LOCAL, "nowhere.example", "i", "k")), False)
         self.assertIs(self.successResultOf(self.pool.verify("elsewhere.example", REMOTE, "i", "k")), False)
+        self.assertIs(self.successResultOf(self.pool.verify(LOCAL, OTHER_LOCAL, "i", "k")), False)
+        self.assertEqual(self.clock.tcpClients, [])
         result = self.pool.verify(LOCAL, REMOTE, "i", "k")
         stream, transport = self.accept()
         stream.dataReceived(remoteHeader("s1") + features())
