@@ -345,3 +345,19 @@ class IRoomExtension(Interface):
         refills each room's discussion history from the archive, through
         C{room.history.refill}); stanzas to the service wait until then.
         """
+
+
+class IServerResolver(Interface):
+    """
+    Finds where to connect to reach a remote XMPP server (s2s).
+    """
+
+    def resolve(domain):
+        """
+        The addresses to try for C{domain}, best first.
+
+        @return: A L{twisted.internet.defer.Deferred} that fires with a
+            non-empty list of L{xcomp.s2s.resolver.Target}, or fails with
+            L{xcomp.s2s.resolver.ServerNotFound} (which is bounced as
+            C{remote-server-not-found}).
+        """

@@ -27,6 +27,7 @@ from xcomp.logsinks import Logger, quietBinding
 from xcomp.plugin import buildComponent, installedModules, installedPlugins
 from xcomp.reload import ReloadResult, reloadService
 from xcomp.router import Router
+from xcomp.s2s.service import S2SService
 
 __all__ = ["PidfileInUse", "RouterService", "checkPidfile"]
 
@@ -87,6 +88,7 @@ class RouterService(MultiService):
     @ivar ports: the listening port services by (interface, port).
     @ivar outbox: the L{Outbox} every listener shares.
     @ivar lastReload: what the last L{reload} did, or L{None} before any.
+    @ivar s2s: the federation service, when the configuration asks for s2s.
     """
 
     _log = Logger()
@@ -138,6 +140,11 @@ class RouterService(MultiService):
             )
             self.listen(listener, factory)
             self.factories.append(factory)
+        self.s2s: S2SService | None = None
+        if config.s2s is not None:
+            # Federation: the s2s listeners, and the route to remote domains.
+            self.s2s = S2SService(config, self.router, reactor, outbox=self.outbox)
+            self.s2s.setServiceParent(self)
 
     def listen(
         self, listener: ListenerConfig, factory: ComponentListenerFactory

@@ -214,6 +214,12 @@ class CommandLineService(MultiService):
         for listener in self._config.listeners:
             if (listener.interface, listener.port) == (e.interface, e.port) and listener.location:
                 return f"{listener.location}: {message}"
+        s2s = self._config.s2s
+        for server in s2s.listeners if s2s is not None else ():
+            if (server.interface, server.port) == (e.interface, e.port):
+                message = f"cannot listen for servers on {e.interface}:{e.port}: {reason}"
+                location = server.location or s2s.location  # type: ignore[union-attr]
+                return f"{location}: {message}" if location else message
         return message
 
     def _installSignals(self) -> None:

@@ -437,6 +437,10 @@ DEFAULT_S2S_IDLE_TIMEOUT = 300.0
 #: C{resource-constraint}.
 DEFAULT_S2S_QUEUE_STANZAS = 1000
 DEFAULT_S2S_QUEUE_BYTES = 1024 * 1024
+#: Seconds one DNS query for a remote server may take, and how many times
+#: it is sent again (MongooseIM's C{s2s.dns} defaults).
+DEFAULT_S2S_DNS_TIMEOUT = 10.0
+DEFAULT_S2S_DNS_RETRIES = 2
 
 
 @attrs.frozen
@@ -487,6 +491,24 @@ class S2SConfig:
     @ivar maxConnections: Bound on simultaneous incoming s2s connections,
         or L{None}.
     @ivar shaper: Rate limit of each incoming s2s connection, or L{None}.
+    @ivar dnsTimeout: Seconds before one DNS query is given up (MongooseIM's
+        C{s2s.dns.timeout}).
+    @ivar dnsRetries: Times a DNS query is sent again (C{s2s.dns.retries}).
+    @ivar ipVersions: The address families looked up for remote servers, in
+        order of preference (C{s2s.outgoing.ip_versions}).
+    @ivar outgoingPort: The port of a remote server found without SRV
+        records (C{s2s.outgoing.port}).
+    @ivar connectTimeout: Seconds a TCP connect to a remote server may take
+        (C{s2s.outgoing.connection_timeout}); L{None} for L{timeout}.
+    @ivar defaultPolicy: C{"allow"} or C{"deny"}: whether remote domains
+        not in L{hostPolicy} may federate (MongooseIM's
+        C{s2s.default_policy}).
+    @ivar hostPolicy: Remote domain -> C{"allow"} or C{"deny"}
+        (C{s2s.host_policy}).
+    @ivar hostsFile: A hosts file read instead of C{/etc/hosts} (tests); not
+        a configuration option.
+    @ivar nameservers: (address, port) of the nameservers to ask instead of
+        C{resolv.conf}'s (tests); not a configuration option.
     """
 
     listeners: tuple[S2SListenerConfig, ...] = ()
@@ -507,7 +529,23 @@ class S2SConfig:
     stanzaSizeLimit: int = DEFAULT_STANZA_SIZE_LIMIT
     maxConnections: int | None = None
     shaper: ShaperConfig | None = None
+    dnsTimeout: float = DEFAULT_S2S_DNS_TIMEOUT
+    dnsRetries: int = DEFAULT_S2S_DNS_RETRIES
+    ipVersions: tuple[int, ...] = (4, 6)
+    outgoingPort: int = DEFAULT_S2S_PORT
+    connectTimeout: float | None = None
+    defaultPolicy: str = attrs.field(default="allow", validator=attrs.validators.in_(("allow", "deny")))
+    hostPolicy: Mapping[str, str] = attrs.field(default=_NO_OPTIONS, converter=_frozen)
+    hostsFile: str | None = None
+    nameservers: tuple[tuple[str, int], ...] = ()
     location: Location | None = attrs.field(default=None, eq=False)
+
+    def allows(self, remote: str) -> bool:
+        """
+        Whether the policy lets C{remote} (nameprep'd) federate with xcomp,
+        either way.
+        """
+        return self.hostPolicy.get(remote, self.defaultPolicy) == "allow"
 
 
 @attrs.frozen(kw_only=True)

@@ -26,7 +26,7 @@ GLOBAL_ONLY = frozenset(
     pidfile data_path component_password component_access acl access_rules limits
     component_max_connections component_reuse_port component_timeout
     component_port_options network_settings component_password_domains
-    component_proxy_protocol syslog_facility component_hold_total_bytes""".split()
+    component_proxy_protocol syslog_facility component_hold_total_bytes dialback_secret""".split()
 )
 # Options xcomp reads per host, falling back to the global section.
 PER_HOST = frozenset(
@@ -289,28 +289,29 @@ def parseDomainPatterns(value: object) -> tuple[str, ...]:
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
-def parseShaper(value: object) -> ShaperConfig | None:
+def parseShaper(value: object, key: str = "component") -> ShaperConfig | None:
     """
-    Prosody's C{limits} table: its C{component} entry, C{{ rate = "10kb/s";
-    burst = "2s" }}, is the shaper of component connections.  A rate is
+    Prosody's C{limits} table: its C{component} entry (or the one C{key}
+    names: C{s2sin} for incoming s2s), C{{ rate = "10kb/s"; burst = "2s" }},
+    is the shaper of component connections.  A rate is
     bytes per second, a number or C{"N[kmg]b/s"} (powers of 1024, as
     Prosody counts); a burst is seconds, a number or C{"Ns"}.
     """
     table = parseTable(value)
-    limit = table.get("component")
+    limit = table.get(key)
     if limit is None:
         return None
     if limit == ():
         limit = EMPTY
     if not isinstance(limit, Mapping):
-        raise ValueError("component: expected a table like { rate = \"10kb/s\"; burst = \"2s\" }")
+        raise ValueError(key + ': expected a table like { rate = "10kb/s"; burst = "2s" }')
     rate = limit.get("rate")
     if isinstance(rate, str):
         match = re.fullmatch(r"\s*(\d+)\s*([kmg]?)b/s\s*", rate, re.IGNORECASE)
         rate = int(match.group(1)) * _UNITS[match.group(2).lower()] if match else None
     if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
         raise ValueError(
-            f"component.rate: {quote(limit.get('rate'))} is not a rate like \"10kb/s\" or a number of bytes per second"
+            f"{key}.rate: {quote(limit.get('rate'))} is not a rate like \"10kb/s\" or a number of bytes per second"
         )
     burst = limit.get("burst", 1.0)
     if isinstance(burst, str):
@@ -318,6 +319,6 @@ def parseShaper(value: object) -> ShaperConfig | None:
         burst = float(match.group(1)) if match else None
     if isinstance(burst, bool) or not isinstance(burst, (int, float)) or burst < 0:
         raise ValueError(
-            f"component.burst: {quote(limit.get('burst'))} is not a duration like \"2s\""
+            f"{key}.burst: {quote(limit.get('burst'))} is not a duration like \"2s\""
         )
-    return ShaperConfig("limits.component", rate, float(burst))
+    return ShaperConfig(f"limits.{key}", rate, float(burst))

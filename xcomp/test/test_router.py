@@ -9,11 +9,12 @@ from types import SimpleNamespace
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.words.protocols.jabber.jid import JID
 from zope.interface.verify import verifyObject
 
 from xcomp.hosts import LocalHost
 from xcomp.interfaces import IRouter, IStreamRoute
-from xcomp.router import ConflictError, Router, hostOf
+from xcomp.router import ConflictError, Router, hostOf, preparedHost
 from xcomp.test.helpers import FakeRoute, errorCondition, stanza
 
 
@@ -145,6 +146,26 @@ class RoutingTests(RouterTestsMixin, SynchronousTestCase):
         self.router.receive(self.a, stanza("<message from='a.example' to='a@b@c'/>"))
         [reply] = self.a.sent
         self.assertEqual(errorCondition(reply), ("modify", "jid-malformed"))
+
+    def test_emptyLabel(self) -> None:
+        """
+        A C{to} with an empty domain label is answered with
+        C{jid-malformed} too (Twisted's nameprep raises IndexError on it).
+        """
+        self.router.receive(self.a, stanza("<message from='a.example' to='a@b..c'/>"))
+        [reply] = self.a.sent
+        self.assertEqual(errorCondition(reply), ("modify", "jid-malformed"))
+
+    def test_preparedHostShortcut(self) -> None:
+        """
+        Addresses that stringprep leaves unchanged get their domain without
+        it, and the same one as through L{JID}; others still go through it.
+        """
+        for address in ("b.example", "user@b.example", "u.s-e_r@x-y.example/r@e/s o", "0.1"):
+            self.assertEqual(preparedHost(address), JID(address).host)
+        self.assertEqual(preparedHost("User@B.Example/R"), "b.example")
+        self.assertIsNone(preparedHost("a@-b.example"))
+        self.assertIsNone(preparedHost("a@b@c"))
 
     def test_unknownDomain(self) -> None:
         """

@@ -32,16 +32,17 @@ from xcomp.config.mongooseim.checks import Checker
 from xcomp.config.mongooseim.general import readGeneral
 from xcomp.config.mongooseim.listeners import INFINITE_STANZA_SIZE, ListenerReader
 from xcomp.config.mongooseim.locate import showPath
+from xcomp.config.mongooseim.s2s import readS2S
 
 __all__ = ["loadTOML", "INFINITE_STANZA_SIZE", "showPath"]
 
 #: The largest file read.
 MAX_FILE_SIZE = 16 * 1024 * 1024
 
-_SECTIONS = ("general", "listen", "shaper", "acl", "access")
+_SECTIONS = ("general", "listen", "shaper", "acl", "access", "s2s")
 # What MongooseIM has and xcomp does not use: accepted without a word.
 _IGNORED_SECTIONS = frozenset(
-    """auth internal_databases outgoing_pools services modules host_config s2s
+    """auth internal_databases outgoing_pools services modules host_config
     instrumentation""".split()
 )
 
@@ -73,6 +74,7 @@ def _build(source: str, text: str, document: Mapping[str, object]) -> RouterConf
         warnings=tuple(check.warnings),
         acl=MappingProxyType(acl),
         accessRules=MappingProxyType(rules),
+        s2s=readS2S(check, document, hosts, shapers),
     )
 
 

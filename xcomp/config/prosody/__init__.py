@@ -36,6 +36,7 @@ from xcomp.config.prosody.hosts import HostReader
 from xcomp.config.prosody.listeners import readListeners
 from xcomp.config.prosody.log import facility, logSinks
 from xcomp.config.prosody.options import Options
+from xcomp.config.prosody.s2s import readS2S
 from xcomp.interfaces import IPluginOption
 
 __all__ = ["Builder", "loadProsody"]
@@ -84,10 +85,12 @@ class Builder:
         common = self._hosts.componentSettings(defaults)
         components: dict[str, ComponentConfig | InternalComponentConfig] = {}
         hosts: dict[str, VirtualHostConfig] = {}
+        enabled: dict[str, lua.RawSection] = {}
         for section in self._raw.sections[1:]:
             assert section.name is not None
             if not options.boolean(section, "enabled", True):
                 continue
+            enabled[section.name] = section
             if section.kind == "VirtualHost":
                 hosts[section.name] = self._hosts.virtualHost(section)
             elif section.module in (None, "component"):
@@ -121,6 +124,7 @@ class Builder:
             ),
             acl=MappingProxyType(acl),
             accessRules=MappingProxyType(accessRules),
+            s2s=readS2S(options, enabled, frozenset(hosts)),
         )
 
     def _prosodysOwn(self) -> list[str]:

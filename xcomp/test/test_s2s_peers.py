@@ -1,0 +1,49 @@
+# -*- test-case-name: xcomp.test.test_s2s_peers -*-
+"""
+The test peers proven on their own, before xcomp is put between them: two
+Prosody servers federate over s2s (certificates from one throwaway CA,
+names from a hosts file), and a user of each reaches the other.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.internet import reactor
+from twisted.trial.unittest import TestCase
+
+from xcomp.test.certs import TestCA
+from xcomp.test.prosodypeer import ProsodyPeer, pickAddress, tag, writeHosts
+
+
+class ProsodyPairTests(TestCase):
+    """
+    Prosody <-> Prosody.
+    """
+
+    timeout = 120
+
+    async def test_messageBothWays(self) -> None:
+        """
+        A message from a user of one server reaches a user of the other,
+        and the answer comes back.
+        """
+        ca = TestCA(self.mktemp())
+        first, second = pickAddress("127.0.3"), pickAddress("127.0.3")
+        while second == first:
+            second = pickAddress("127.0.3")
+        hosts = writeHosts(os.path.abspath(self.mktemp()), {"a.test": first, "b.test": second})
+        a = ProsodyPeer(self, reactor, "a.test", ca, hosts, address=first, users=[("alice", "pw")])
+        b = ProsodyPeer(self, reactor, "b.test", ca, hosts, address=second, users=[("bob", "pw")])
+        await a.start()
+        await b.start()
+        alice = await a.client("alice", "pw").login()
+        bob = await b.client("bob", "pw").login()
+        alice.send("<message to='bob@b.test' type='chat' id='m1'><body>hello</body></message>")
+        received = await bob.next(lambda s: tag(s) == "message" and s.get("id") == "m1")
+        self.assertEqual(received.get("from", "").partition("/")[0], "alice@a.test")
+        bob.send("<message to='alice@a.test' type='chat' id='m2'><body>hi</body></message>")
+        answer = await alice.next(lambda s: tag(s) == "message" and s.get("id") == "m2")
+        self.assertEqual(answer.get("type"), "chat")
+        log = a.logText()
+        self.assertIn("b.test", log)
