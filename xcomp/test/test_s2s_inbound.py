@@ -438,3 +438,39 @@ class IsolationTests(InboundTestsMixin, SynchronousTestCase):
         self.assertFalse(goodTransport.disconnecting)
         self.assertIs(self.router.lookup(COMPONENT), self.component)
         self.assertIsNone(self.component.closed)
+
+
+class FailureTests(InboundTestsMixin, SynchronousTestCase):
+    """
+    Our own failures end only the stream they happen on.
+    """
+
+    def test_internalError(self) -> None:
+        """
+        An exception while a read is processed (a bug, not the peer's
+        fault) is logged with its traceback and ends the stream with
+        C{internal-server-error}.
+        """
+
+        def broken(domain: str) -> bool:
+            raise RuntimeError("bug")
+
+        stream, transport = self.openTLS()
+        self.factory.isLocal = broken
+        stream.dataReceived(f"<db:result from='{REMOTE}' to='{COMPONENT}'>k</db:result>".encode())
+        self.assertStreamError(transport, "internal-server-error")
+        [failure] = self.flushLoggedErrors(RuntimeError)
+        self.assertEqual(str(failure.value), "bug")
+
+    def test_peerThatDoesNotRead(self) -> None:
+        """
+        A peer that stops reading what we write (dialback answers, say) is
+        dropped once the write has stalled for the send timeout.
+        """
+        stream, transport = self.openTLS()
+        stream._output.pauseProducing()
+        self.clock.advance(self.factory.output.sendTimeout - 1)  # type: ignore[operator]
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(1)
+        self.assertIn(b"<connection-timeout", transport.value())
+        self.assertTrue(transport.disconnecting)
