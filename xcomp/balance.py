@@ -6,7 +6,10 @@ Several connections of one component sharing its domain
 A L{BalanceRoute} is the domain's route while it is balanced.  Each stanza
 goes to one member, chosen by rendezvous hashing of the sender's bare JID:
 every member scores the JID with its own random seed, and the highest score
-wins.  So one sender (one conversation) stays on one connection while the
+wins.  A score is the JID's string hash, xored with the seed and put through
+splitmix64's finaliser: hashing the tuple C{(seed, jid)} instead, as this
+module first did, correlates the members' scores so badly that one of three
+members got as few as 2 of 200 senders.  So one sender (one conversation) stays on one connection while the
 members stay the same, and when a member goes away only its own senders
 move, each to the member that scores it next highest; the others keep
 theirs.  ejabberd and Tigase spread a component's traffic by the sender in
@@ -24,6 +27,8 @@ from xcomp.interfaces import IRoute, IStreamRoute
 from xcomp.stanza import Stanza
 
 __all__ = ["BalanceRoute", "Member", "MAX_MEMBERS"]
+
+_MASK = (1 << 64) - 1
 
 #: The most connections one balanced domain takes; one more is a conflict.
 MAX_MEMBERS = 64
@@ -44,6 +49,17 @@ class Member:
     seed: int
     since: float
     sent: int = 0
+
+
+def _score(x: int) -> int:
+    """
+    splitmix64's finaliser: every bit of C{x} moves about half the bits of
+    the result, so two seeds give independent scores for one sender.
+    """
+    x &= _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
 
 
 def bareOf(sender: str) -> str:
@@ -108,11 +124,11 @@ class BalanceRoute:
         members = self.members
         if len(members) == 1:
             return members[0]
-        bare = bareOf(sender)
+        key = hash(bareOf(sender))
         best = members[0]
-        top = hash((best.seed, bare))
-        for member in members[1:]:
-            score = hash((member.seed, bare))
+        top = -1
+        for member in members:
+            score = _score(key ^ member.seed)
             if score > top:
                 best, top = member, score
         return best
