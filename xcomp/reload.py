@@ -178,6 +178,9 @@ def reloadService(service: _Reloadable, load: Callable[[], RouterConfig]) -> def
     # Step 3: components and hosts.
     for domain in diff.componentsRemoved:
         _takeOver(router, domain, f"{domain} is no longer configured")
+        # Its stanzas must not wait out a grace period for a component
+        # that cannot come back: what is held is answered now.
+        router.holds.end(domain)
     waits: list[defer.Deferred[object]] = []
     for domain in (*diff.internalRemoved, *diff.internalRestarted):
         old = service.components.pop(domain)

@@ -14,6 +14,7 @@ from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
+from twisted.words.xish import domish
 from twisted.logger import LogLevel, capturedLogs, formatEvent
 
 from xcomp.config import ListenerConfig, RouterConfig, TLSConfig, loadConfig
@@ -21,6 +22,7 @@ from xcomp.plugin import installedModules, installedPlugins
 from xcomp.reload import ReloadResult
 from xcomp.service import RouterService
 from xcomp.test.helpers import makeConfig
+from xcomp.testing import NS_STANZAS
 from xcomp.test.loopback import PROCESS_TIMEOUT, ComponentClient, freePort
 from xcomp.test.tlsclient import SECRET, TLSListenerTestCase
 
@@ -36,6 +38,18 @@ def messages(sender: str, to: str, first: int, count: int) -> str:
         f"<message from='{sender}' to='{to}' id='m{n}'><body>{n}</body></message>"
         for n in range(first, first + count)
     )
+
+
+def condition(stanza: domish.Element) -> str | None:
+    """
+    The defined condition of an error stanza, or L{None}.
+    """
+    for error in stanza.elements():
+        if error.name == "error" and stanza.getAttribute("type") == "error":
+            for child in error.elements(NS_STANZAS):
+                if child.name != "text":
+                    return str(child.name)
+    return None
 
 
 class ReloadTestCase(TestCase):
@@ -138,6 +152,33 @@ class ComponentReloadTests(ReloadTestCase):
         self.assertEqual(result.changes, ("components removed: a.example",))
         self.assertFalse(b.lost().called)
         self.assertEqual(await self.refused("a.example", "a"), "host-unknown")
+
+    async def test_removedWhileHeldAnswered(self) -> None:
+        """
+        Stanzas held for a component that is away when it is removed from
+        the file are answered at once with C{remote-server-timeout}, not
+        after its grace period; a stanza sent after the reload is answered
+        as for any unknown domain (C{remote-server-not-found}), not held.
+        """
+        hold = 'component_hold_time = 3600\n'
+        self.start(LISTEN.format(ports=self.port) + hold + A_AND_B)
+        a = await self.connect("a.example", "a")
+        b = await self.connect("b.example", "b")
+        a.disconnect()
+        await a.lost().addTimeout(PROCESS_TIMEOUT, reactor)
+        b.send(messages("b.example", "a.example", 0, 1))
+        # An iq to itself comes back once the router has read the message.
+        b.send("<iq type='get' id='sync' from='b.example' to='b.example'/>")
+        await b.next(lambda e: e.getAttribute("id") == "sync").addTimeout(PROCESS_TIMEOUT, reactor)
+        self.assertEqual(self.service.router.heldStanzas(), {"a.example": 1})
+        result = await self.reload(LISTEN.format(ports=self.port) + hold + 'Component "b.example"\n  component_secret = "b"\n')
+        self.assertTrue(result.ok, result)
+        held = await b.next(lambda e: e.getAttribute("id") == "m0")
+        self.assertEqual(condition(held), "remote-server-timeout")
+        b.send(messages("b.example", "a.example", 1, 1))
+        after = await b.next(lambda e: e.getAttribute("id") == "m1")
+        self.assertEqual(condition(after), "remote-server-not-found")
+        self.assertEqual(self.service.router.heldStanzas(), {})
 
     async def test_secretNextHandshake(self) -> None:
         """
