@@ -191,7 +191,7 @@ class Users(ComponentXMPP):
         try:
             result = await handler(**command)
         except IqError as e:
-            result = {"ok": False, "condition": e.condition, "type": e.etype}
+            result = {"ok": False, "condition": e.condition, "type": e.etype, "text": e.text}
         except (IqTimeout, asyncio.TimeoutError):
             result = {"ok": False, "condition": "timeout"}
         except Exception as e:

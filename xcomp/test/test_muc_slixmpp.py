@@ -326,10 +326,13 @@ class RoomLifeTests(SlixmppMUCTestCase):
         to bob (7.2.9); alice takes carol's voice and carol asks for it
         back (8.6); bob posts spam and alice retracts it (XEP-0425), which
         leaves a tombstone in the archive (XEP-0313); alice destroys the
-        room (10.9) and everyone is told; the room is gone.
+        room (10.9) and everyone is told; the persistent room leaves a
+        tombstone: it answers C{gone} with alice's reason (Prosody's
+        muc_tombstones).
         """
         alice, bob, carol = self.jid("alice"), self.jid("bob"), self.jid("carol")
         await self.createRoom(fields={"muc#roomconfig_membersonly": True, "muc#roomconfig_moderatedroom": True,
+                                      "muc#roomconfig_persistentroom": True,
                                       "muc#roomconfig_roomname": "Life"})
         await self.ok("affiliation", user=alice, room=ROOM, jid=f"bob@{USERS}", affiliation="member", nick="Bobby")
         members = await self.ok("members", user=alice, room=ROOM, affiliation="member")
@@ -374,4 +377,5 @@ class RoomLifeTests(SlixmppMUCTestCase):
             gone = await self.users.next(lambda e: e["to"] == user and e["type"] == "unavailable", since)
             self.assertIn("destroy", gone["xml"])
         after = await self.users.command("iq", user=bob, to=ROOM, type="get", payload=f"<query xmlns='{NS_DISCO_INFO}'/>")
-        self.assertEqual(after["condition"], "item-not-found")
+        self.assertEqual(after["condition"], "gone")
+        self.assertEqual(after["text"], "done")
