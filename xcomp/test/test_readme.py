@@ -104,6 +104,11 @@ async def answering(child: ChildProcess) -> None:
     await protocol.answered.addTimeout(PROCESS_TIMEOUT, reactor)
 
 
+def removeIfThere(path: str) -> None:
+    if os.path.exists(path):
+        os.unlink(path)
+
+
 def readmeCommands() -> list[str]:
     if not README.exists():
         raise SkipTest(f"{README.path}: not found (run from a checkout)")
@@ -265,7 +270,7 @@ class RunTests(TestCase):
             logfile, pidfile, config = match.groups()
             self.needFile(config)
             self.needWritable(logfile, pidfile)
-            self.addCleanup(lambda: os.path.exists(logfile) and os.unlink(logfile))
+            self.addCleanup(removeIfThere, logfile)
             launcher = self.shell(match.group(0))
             self.assertEqual(await launcher.ended(), 0, bytes(launcher.output).decode(errors="replace"))
             pid = int(FilePath(pidfile).getContent())
