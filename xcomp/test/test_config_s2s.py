@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 
-from xcomp.config import RouterConfig
+from twisted.trial.unittest import SkipTest
+
+from xcomp.config import RouterConfig, loadConfig
 from xcomp.config.model import S2SConfig, S2SListenerConfig, ShaperConfig, TLSConfig
 from xcomp.test.test_config import _ConfigTestCase
 
@@ -37,12 +39,12 @@ class S2STests(_ConfigTestCase):
         config = self.load('ssl = { cafile = "/etc/ssl/certs/ca.pem" }\n' + HOSTS, plugins=["muc"])
         self.assertIsNone(config.s2s)
 
-    def test_onWithAnyOption(self) -> None:
+    def test_onWithPorts(self) -> None:
         """
-        Any one s2s option turns s2s on, with Prosody's defaults: port
-        5269 on loopback, encryption required, secure auth off.
+        C{s2s_ports} turns s2s on, with Prosody's defaults: encryption
+        required, secure auth off; on loopback.
         """
-        s2s = self.s2s("s2s_secure_auth = false\n")
+        s2s = self.s2s("s2s_ports = { 5269 }\n")
         self.assertEqual(
             s2s.listeners, (S2SListenerConfig(5269, "127.0.0.1"), S2SListenerConfig(5269, "::1"))
         )
@@ -51,6 +53,55 @@ class S2STests(_ConfigTestCase):
         self.assertEqual(s2s.timeout, 90.0)
         self.assertIsNone(s2s.dialbackSecret)
         self.assertEqual(s2s.location and s2s.location.line, 1)
+
+    def test_onWithDirectTLSPorts(self) -> None:
+        """
+        C{s2s_direct_tls_ports} alone asks for a listener too: s2s is on,
+        with Prosody's 5269 beside the direct TLS port.
+        """
+        s2s = self.s2s('s2s_direct_tls_ports = { 5270 }\ns2s_interfaces = { "127.0.3.9" }\n')
+        self.assertEqual(
+            s2s.listeners,
+            (S2SListenerConfig(5269, "127.0.3.9"), S2SListenerConfig(5270, "127.0.3.9", directTLS=True)),
+        )
+
+    def test_otherOptionsOnlyConfigure(self) -> None:
+        """
+        The s2s options that ask for no listener (Debian's stock
+        C{s2s_secure_auth = true}, C{s2s_interfaces}, the dialback secret,
+        ...) leave s2s off, and one notice at the first of them says so;
+        with C{s2s_ports} added, the same lines configure it and the
+        notice is gone.
+        """
+        lines = 'limits = { s2sin = { rate = "30kb/s" } }\ns2s_secure_auth = true\ns2s_interfaces = { "*" }\ndialback_secret = "x"\n'
+        config = self.load(lines + HOSTS, plugins=["muc"])
+        self.assertIsNone(config.s2s)
+        self.assertEqual(
+            [n for n in config.notices if "federation" in n],
+            [self.at(2, "s2s_secure_auth is set but s2s_ports is not: federation is off (s2s_ports = { 5269 } turns it on)")],
+        )
+        self.assertEqual(config.warnings, ())
+        on = self.load(lines + "s2s_ports = 5269\n" + HOSTS, plugins=["muc"])
+        assert on.s2s is not None
+        self.assertTrue(on.s2s.secureAuth)
+        self.assertEqual([n for n in on.notices if "federation" in n], [])
+
+    def test_noNoticeWithoutOptions(self) -> None:
+        """
+        A file that never mentions s2s gets no notice about it, nor one
+        that disables it.
+        """
+        self.assertEqual(self.load(HOSTS, plugins=["muc"]).notices, ())
+        disabled = self.load('s2s_secure_auth = true\nmodules_disabled = { "s2s" }\n' + HOSTS, plugins=["muc"])
+        self.assertEqual(disabled.notices, ())
+
+    def test_offValuesStillChecked(self) -> None:
+        """
+        A bad value is an error even while s2s is off: it shows now, not
+        on the day C{s2s_ports} is added.
+        """
+        error = self.fails('s2s_timeout = "soon"\n' + HOSTS, plugins=["muc"])
+        self.assertTrue(error.startswith(self.at(1, 's2s_timeout: "soon" is not a number of seconds')), error)
 
     def test_modulesDisabled(self) -> None:
         """
@@ -92,7 +143,7 @@ class S2STests(_ConfigTestCase):
         """
         The dialback secret is not in the model's repr.
         """
-        self.assertNotIn("sesame", repr(self.s2s('dialback_secret = "sesame"\n')))
+        self.assertNotIn("sesame", repr(self.s2s('s2s_ports = 5269\ndialback_secret = "sesame"\n')))
 
     def test_certificatesDirectory(self) -> None:
         """
@@ -176,3 +227,56 @@ class S2STests(_ConfigTestCase):
             plugins=["muc"],
         )
         self.assertEqual(config.warnings, ())
+
+
+DEBIAN_CONFIG = "/etc/prosody/prosody.cfg.lua"
+
+
+class DebianStockTests(_ConfigTestCase):
+    """
+    Debian's own prosody.cfg.lua, as installed with the package.
+    """
+
+    def setUp(self) -> None:
+        """
+        Skip without the file.
+        """
+        if not os.path.exists(DEBIAN_CONFIG):
+            raise SkipTest(f"{DEBIAN_CONFIG} is not installed (apt-get install prosody)")
+        super().setUp()
+        with open(DEBIAN_CONFIG, encoding="utf-8") as f:
+            self.text = f.read()
+
+    def test_stockConfigLeavesFederationOff(self) -> None:
+        """
+        The stock file sets s2s options (C{s2s_secure_auth}) but no
+        C{s2s_ports}: xcomp pointed at it starts no s2s listener, so it
+        does not collide with the running Prosody's 5269, and its notices
+        say why at the option's real line.
+        """
+        config = loadConfig(DEBIAN_CONFIG, plugins=["muc"])
+        self.assertIsNone(config.s2s)
+        setLines = [
+            (number, line.split("=")[0].strip())
+            for number, line in enumerate(self.text.splitlines(), 1)
+            if line.startswith("s2s_")
+        ]
+        self.assertTrue(setLines, "the stock file no longer sets an s2s option; this test has nothing to check")
+        self.assertNotIn("s2s_ports", [name for _, name in setLines])
+        number, name = setLines[0]
+        self.assertIn(
+            f"{DEBIAN_CONFIG}:{number}: {name} is set but s2s_ports is not: federation is off "
+            "(s2s_ports = { 5269 } turns it on)",
+            config.notices,
+        )
+
+    def test_stockConfigWithPorts(self) -> None:
+        """
+        The same file with C{s2s_ports} added turns federation on, and the
+        stock options configure it (C{s2s_secure_auth = true} there).
+        """
+        os.makedirs(os.path.join(self.directory, "conf.d"))
+        config = self.load("s2s_ports = { 5269 }\n" + self.text, plugins=["muc"])
+        assert config.s2s is not None
+        self.assertEqual(config.s2s.secureAuth, "s2s_secure_auth = true" in self.text)
+        self.assertEqual([n for n in config.notices if "federation" in n], [])

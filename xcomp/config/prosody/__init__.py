@@ -36,7 +36,7 @@ from xcomp.config.prosody.hosts import HostReader
 from xcomp.config.prosody.listeners import readListeners
 from xcomp.config.prosody.log import facility, logSinks
 from xcomp.config.prosody.options import Options
-from xcomp.config.prosody.s2s import readS2S
+from xcomp.config.prosody.s2s import offNotice, readS2S
 from xcomp.interfaces import IPluginOption
 
 __all__ = ["Builder", "loadProsody"]
@@ -147,6 +147,9 @@ class Builder:
                 f"{Location(option.file, option.line)}: log is Prosody's; xcomp logs where twistd does "
                 "(xcomp_log, in the same forms, adds xcomp's own)"
             )
+        s2sOff = offNotice(self._options)
+        if s2sOff is not None:
+            notices.append(s2sOff)
         return notices
 
     def _log(self) -> tuple[LogSink, ...]:

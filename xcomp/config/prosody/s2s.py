@@ -1,10 +1,14 @@
 # -*- test-case-name: xcomp.test.test_config_s2s -*-
 """
 Server-to-server federation in a Prosody-style file: on only when the
-global section sets one of Prosody's s2s options (L{S2S_OPTIONS}), so that
-xcomp pointed at the configuration of a running Prosody that never
-mentions s2s does not try to take Prosody's port 5269.  C{modules_disabled
-= { "s2s" }} turns it off whatever else is set, as in Prosody.
+global section asks for a listener outright (L{S2S_SWITCHES}: C{s2s_ports}
+or C{s2s_direct_tls_ports}).  The other s2s options (L{S2S_OPTIONS}) only
+configure it: Debian's stock prosody.cfg.lua sets C{s2s_secure_auth =
+true}, and xcomp pointed at the configuration of a running Prosody must not
+try to take Prosody's port 5269.  Those options are still checked, and
+L{offNotice} says in one line that federation is off and why.
+C{modules_disabled = { "s2s" }} turns it off whatever else is set, as in
+Prosody.
 
 Certificates are found as Prosody's certmanager finds them, for each
 domain xcomp hosts: the host's own C{ssl} table; else, in the
@@ -43,11 +47,15 @@ from xcomp.config.values import (
     quote,
 )
 
-__all__ = ["S2S_OPTIONS", "readS2S"]
+__all__ = ["S2S_OPTIONS", "S2S_SWITCHES", "offNotice", "readS2S"]
 
 _T = TypeVar("_T")
 
-#: The options whose presence in the global section turns s2s on.
+#: The options whose presence in the global section turns s2s on: each
+#: asks for a listener.
+S2S_SWITCHES = ("s2s_ports", "s2s_direct_tls_ports")
+
+#: The global options of s2s, switches or not.
 S2S_OPTIONS = (
     "s2s_ports",
     "s2s_interfaces",
@@ -209,8 +217,7 @@ def readS2S(
     """
     section = options.global_
     present = [section.options[name] for name in S2S_OPTIONS if name in section.options]
-    disabled = section.options.get("modules_disabled")
-    if not present or (disabled is not None and "s2s" in _asTuple(disabled.value)):
+    if not present or _disabled(options):
         return None
     first = min(present, key=lambda o: (o.file, o.line))
     get = section.options.get
@@ -224,7 +231,7 @@ def readS2S(
         if tls is not None:
             found[domain] = tls
     cafile = _cafile(options)
-    return S2SConfig(
+    config = S2SConfig(
         listeners=_listeners(options),
         requireEncryption=options.boolean(section, "s2s_require_encryption", True),
         secureAuth=options.boolean(section, "s2s_secure_auth", False),
@@ -239,6 +246,34 @@ def readS2S(
         shaper=shaper,
         location=_where(first),
     )
+    # Built (and so checked) even when off: a mistake shows now, not on
+    # the day s2s_ports is added.
+    return config if any(name in section.options for name in S2S_SWITCHES) else None
+
+
+def offNotice(options: Options) -> str | None:
+    """
+    The line that says federation is off although s2s options are set,
+    at the first of them; L{None} when s2s is on, disabled, or never
+    mentioned.
+    """
+    found = options.global_.options
+    present = [found[name] for name in S2S_OPTIONS if name in found]
+    if not present or _disabled(options) or any(name in found for name in S2S_SWITCHES):
+        return None
+    first = min(present, key=lambda o: (o.file, o.line))
+    return (
+        f"{_where(first)}: {first.name} is set but s2s_ports is not: federation is off "
+        "(s2s_ports = { 5269 } turns it on)"
+    )
+
+
+def _disabled(options: Options) -> bool:
+    """
+    Whether C{modules_disabled} names C{s2s}.
+    """
+    disabled = options.global_.options.get("modules_disabled")
+    return disabled is not None and "s2s" in _asTuple(disabled.value)
 
 
 def _optionalSecret(value: object) -> str | None:
