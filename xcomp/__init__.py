@@ -59,7 +59,7 @@ def __getattr__(name: str) -> object:
     return value
 
 
-__version__ = "0.1.0.dev0"
+from xcomp._version import __version__
 __all__ = [
     "ComponentConfig",
     "ConfigError",
