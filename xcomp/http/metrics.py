@@ -25,6 +25,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import blockingCallFromThread
+from twisted.python import threadable
 from twisted.python.threadable import isInIOThread
 
 from xcomp._version import __version__
@@ -61,7 +62,8 @@ class RouterCollector(Collector):
         """
         The metric families with their values, read on the reactor thread.
         """
-        if isInIOThread():
+        if threadable.ioThread is None or isInIOThread():
+            # No reactor thread yet (a test, a script), or this is it.
             return iter(self._families())
         reactor = IReactorFromThreads(self._service.reactor)
         return iter(blockingCallFromThread(reactor, self._families))

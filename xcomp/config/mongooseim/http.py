@@ -15,11 +15,12 @@ handlers.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from typing import Mapping
 
 from xcomp.config.http import isLoopback, tokenProblem
-from xcomp.config.model import HTTPHandlerConfig, HTTPListenerConfig
+from xcomp.config.model import ConfigError, HTTPHandlerConfig, HTTPListenerConfig
 from xcomp.config.mongooseim.checks import Checker, quote
 from xcomp.config.mongooseim.locate import Path, showPath
 
@@ -54,7 +55,10 @@ def _handlers(check: Checker, block: Mapping[str, object], path: Path) -> list[t
         if name in _THEIRS:
             continue
         if name not in _OURS:
-            check.unknown(where, [*_OURS, *sorted(_THEIRS)])
+            close = difflib.get_close_matches(name, [*_OURS, *sorted(_THEIRS)], n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            # The line of its own [[...]] header, which counts from 0 here.
+            raise ConfigError(check.at(where + (0,)), f"{showPath(where)}: unknown handler{hint}")
         if not isinstance(entries, list):
             check.fail(where, f"expected [[{showPath(where)}]] blocks, not {quote(entries)}")
         for i, entry in enumerate(entries):
