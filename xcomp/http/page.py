@@ -85,9 +85,9 @@ def _table(cls: str, headers: list[str], rows: list[list[str]], attrs: list[str]
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
-        extra = attrs[i] if attrs else ""
+        extra = attrs[i] if attrs else f' class="{cls}"'
         cells = "".join(f"<td>{escape(cell)}</td>" for cell in row)
-        body.append(f'<tr class="{cls}"{extra}>{cells}</tr>')
+        body.append(f"<tr{extra}>{cells}</tr>")
     if not rows:
         body.append(f'<tr class="none"><td colspan="{len(headers)}">none</td></tr>')
     return f'<table id="{cls}s"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -106,7 +106,11 @@ def renderPage(status: Mapping[str, Any], jsonPath: str = "status.json") -> byte
     components = [
         [r["domain"], r["peer"], r["since"], r["tls"], r["in"], r["out"], r["held"], r["balanced"]] for r in rows
     ]
-    domainAttrs = [f' data-domain="{escape(r["domain"])}"' for r in rows]
+    # A connection's row is class "component"; a domain held while its
+    # component is away, "held".
+    domainAttrs = [
+        f' class="{"held" if r["since"] == "-" else "component"}" data-domain="{escape(r["domain"])}"' for r in rows
+    ]
     internal = [
         [i["domain"], i["plugin"] or "-", ", ".join(i["modules"]) or "-",
          ", ".join(f"{k}: {v}" for k, v in i["statistics"].items()) or "-"]
