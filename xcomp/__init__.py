@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     )
     from xcomp.router import Router
     from xcomp.service import RouterService
+    from xcomp._version import __version__
 
 # The names below are imported when first used, so that importing a small
 # module of the package (as every twisted/plugins/ file does, for each twistd
@@ -45,6 +46,9 @@ _LAZY = {
     "loadConfig": "xcomp.config",
     "Router": "xcomp.router",
     "RouterService": "xcomp.service",
+    # In a module of its own so that xcomp.http can name it without this
+    # package's exports (import-linter's layers).
+    "__version__": "xcomp._version",
 }
 
 
@@ -59,7 +63,6 @@ def __getattr__(name: str) -> object:
     return value
 
 
-__version__ = "0.1.0.dev0"
 __all__ = [
     "ComponentConfig",
     "ConfigError",

@@ -25,6 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from zope.interface import implementer
 
 from xcomp.config.model import DEFAULT_HOLD_TOTAL_BYTES
+from xcomp.counters import StanzaCounts
 from xcomp.interfaces import IRoute
 from xcomp.logsinks import Logger
 from xcomp.stanza import Stanza
@@ -255,9 +256,13 @@ class Holds:
         guards: MutableMapping[IRoute, Callable[[Stanza], bool]],
         refuse: Callable[[list[Stanza]], None],
         totalBytes: int = DEFAULT_HOLD_TOTAL_BYTES,
+        *,
+        counts: StanzaCounts | None = None,
     ) -> None:
         """
         @param totalBytes: The most bytes all holds may take together.
+        @param counts: Where held stanzas count as delivered when they are,
+            and as dropped at shutdown (the router's).
         @param routes: The router's table.
         @param guards: The router's access predicates by route.
         @param refuse: Answers stanzas that cannot be held, or were held in
@@ -270,6 +275,7 @@ class Holds:
         self.budget = HoldBudget(totalBytes)
         self._policies: dict[str, HoldPolicy] = {}
         self.held: dict[str, HoldRoute] = {}
+        self.outcomes = counts if counts is not None else StanzaCounts()
 
     def setPolicy(self, domain: str, policy: HoldPolicy | None) -> None:
         """
@@ -355,6 +361,9 @@ class Holds:
             target.send(stanza)
         except Exception:
             self._log.failure("Delivering held {stanza!r} failed", stanza=stanza)
+            self.outcomes.count(self.outcomes.dropped, stanza.name)
+        else:
+            self.outcomes.count(self.outcomes.delivered, stanza.name)
 
     def _expired(self, hold: HoldRoute) -> None:
         """
@@ -387,7 +396,10 @@ class Holds:
         """
         dropped = 0
         for hold in list(self.held.values()):
-            dropped += len(self._take(hold)) + hold.drop()
+            taken = self._take(hold)
+            for stanza in taken:
+                self.outcomes.count(self.outcomes.dropped, stanza.name)
+            dropped += len(taken) + hold.drop()
         self._policies.clear()
         if dropped:
             self._log.warn("Dropped {count} held stanzas at shutdown", count=dropped)

@@ -19,6 +19,7 @@ from twisted.words.protocols.jabber.jid import InvalidFormat, JID
 from zope.interface import implementer
 
 from xcomp.balance import MAX_MEMBERS, BalanceRoute, Member
+from xcomp.counters import StanzaCounts
 from xcomp.errors import bounce, notConnected
 from xcomp.hold import HoldPolicy, HoldRoute, Holds
 from xcomp.interfaces import IRoute, IRouter, IStreamRoute
@@ -99,6 +100,8 @@ class Router:
         reactor's clock), for the unbind line's duration.
     @ivar holds: the hold policy of each bound domain that has one, and the
         domains held for now (L{xcomp.hold}).
+    @ivar counts: the stanzas routed, by outcome and kind, and the error
+        answers by condition (for metrics; L{xcomp.counters}).
     """
 
     _log = Logger()
@@ -126,7 +129,8 @@ class Router:
         self._hidden: set[str] = set()
         self._since: dict[str, float] = {}
         self._remote: IRoute | None = None
-        self.holds = Holds(reactor, self._routes, self._guards, self._refuseHeld)
+        self.counts = StanzaCounts()
+        self.holds = Holds(reactor, self._routes, self._guards, self._refuseHeld, counts=self.counts)
         if holdTotalBytes is not None:
             self.holds.budget.limit = holdTotalBytes
 
@@ -402,6 +406,7 @@ class Router:
             ):
                 self.unbindAll(source)
                 source.close("invalid-from", "The from address is not within the component's domain")
+                self.counts.count(self.counts.dropped, stanza.name)
                 return
         if attributes.get("to") is None:
             self._answer(source, stanza, "bad-request")
@@ -446,6 +451,16 @@ class Router:
         except Exception:
             self._log.failure("Routing {stanza!r} failed", stanza=stanza)
             self._answer(source, stanza, "internal-server-error", type="cancel")
+            return
+        # A hold keeps it: it counts once its component has it, or is
+        # answered (xcomp.hold).
+        if route.__class__ is not HoldRoute:
+            delivered = self.counts.delivered
+            kind = stanza.name
+            if kind in delivered:
+                delivered[kind] += 1
+            else:
+                delivered["other"] += 1
 
     def _undeliverable(self, source: IRoute | None, stanza: Stanza, domain: str) -> None:
         if domain in self._known:
@@ -454,6 +469,7 @@ class Router:
             )
         elif self._remote is not None:
             self._remote.send(stanza)
+            self.counts.count(self.counts.delivered, stanza.name)
         else:
             self._answer(source, stanza, "remote-server-not-found", type="cancel")
 
@@ -463,7 +479,9 @@ class Router:
         """
         reply = bounce(stanza, condition, **kw)  # type: ignore[arg-type]
         if reply is None:
+            self.counts.count(self.counts.dropped, stanza.name)
             return
+        self.counts.bounce(stanza.name, condition)
         if source is not None:
             source.send(reply)
         else:

@@ -20,6 +20,7 @@ from twisted.python.filepath import FilePath
 from xcomp.config import InternalComponentConfig, ListenerConfig, RouterConfig
 from xcomp.endpoints import listenerEndpoint
 from xcomp.hosts import LocalHost
+from xcomp.http import HTTPService
 from xcomp.interfaces import IComponentModule, IComponentPlugin, IInternalComponent
 from xcomp.listener import ComponentListenerFactory, Outbox
 from xcomp.config.diff import ListenerKey, listenerKey
@@ -89,6 +90,10 @@ class RouterService(MultiService):
     @ivar outbox: the L{Outbox} every listener shares.
     @ivar lastReload: what the last L{reload} did, or L{None} before any.
     @ivar s2s: the federation service, when the configuration asks for s2s.
+    @ivar http: the HTTP port (metrics, status page), when the
+        configuration enables it (L{xcomp.http}).
+    @ivar started: when the service started (the reactor's clock), or
+        L{None} before.
     """
 
     _log = Logger()
@@ -145,6 +150,11 @@ class RouterService(MultiService):
             # Federation: the s2s listeners, and the route to remote domains.
             self.s2s = S2SService(config, self.router, reactor, outbox=self.outbox)
             self.s2s.setServiceParent(self)
+        self.started: float | None = None
+        self.http: HTTPService | None = None
+        if config.http:
+            self.http = HTTPService(self)
+            self.http.setServiceParent(self)
 
     def listen(
         self, listener: ListenerConfig, factory: ComponentListenerFactory
@@ -212,6 +222,7 @@ class RouterService(MultiService):
     def startService(self) -> None:
         if self.config.pidfile:
             checkPidfile(self.config.pidfile)
+        self.started = self.reactor.seconds()  # type: ignore[attr-defined]
         super().startService()
         if self.config.pidfile:
             FilePath(self.config.pidfile).setContent(b"%d\n" % os.getpid())

@@ -214,6 +214,10 @@ class CommandLineService(MultiService):
         for listener in self._config.listeners:
             if (listener.interface, listener.port) == (e.interface, e.port) and listener.location:
                 return f"{listener.location}: {message}"
+        for http in self._config.http:
+            if (http.interface, http.port) == (e.interface, e.port):
+                message = f"cannot listen for HTTP (metrics, status) on {e.interface}:{e.port}: {reason}"
+                return f"{http.location}: {message}" if http.location else message
         s2s = self._config.s2s
         for server in s2s.listeners if s2s is not None else ():
             if (server.interface, server.port) == (e.interface, e.port):

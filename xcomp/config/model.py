@@ -21,6 +21,8 @@ __all__ = [
     "AccessClause",
     "ComponentConfig",
     "ConfigError",
+    "HTTPHandlerConfig",
+    "HTTPListenerConfig",
     "InternalComponentConfig",
     "ListenerConfig",
     "Location",
@@ -548,6 +550,56 @@ class S2SConfig:
         return self.hostPolicy.get(remote, self.defaultPolicy) == "allow"
 
 
+#: Prosody's C{http_ports} default, xcomp's HTTP port unless told.
+DEFAULT_HTTP_PORT = 5280
+#: What the HTTP port serves: C{"metrics"} (OpenMetrics at C{/metrics}) and
+#: C{"status"} (the status page at C{/} and C{/status.json}).
+HTTP_HANDLERS = ("metrics", "status")
+#: The shortest credential the HTTP port accepts: a guessable one is none.
+MIN_HTTP_TOKEN_LENGTH = 16
+
+
+@attrs.frozen(kw_only=True)
+class HTTPHandlerConfig:
+    """
+    One thing the HTTP port serves (Prosody's C{http_openmetrics} module,
+    MongooseIM's C{mongoose_prometheus_handler}; xcomp's status page).
+
+    @ivar kind: One of L{HTTP_HANDLERS}.
+    @ivar path: Where: C{/metrics} for metrics; for the status page, the
+        page itself, with C{status.json} beside it.
+    @ivar token: The credential a request must carry (C{Authorization:
+        Bearer TOKEN}, or Basic with it as the password); L{None} for none,
+        which only a loopback port may have.  Never shown.
+    @ivar allowFrom: The networks requests may come from (Prosody's
+        C{openmetrics_allow_ips} and C{openmetrics_allow_cidr}), as
+        C{ipaddress} network texts; empty for any address.
+    """
+
+    kind: str = attrs.field(validator=attrs.validators.in_(HTTP_HANDLERS))
+    path: str
+    token: str | None = attrs.field(default=None, repr=False)
+    allowFrom: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class HTTPListenerConfig:
+    """
+    One address of the HTTP port (operations: metrics and status), with
+    what it serves.
+
+    @ivar port: The TCP port.
+    @ivar interface: The IP address to bind.
+    @ivar handlers: What it serves, at which paths.
+    @ivar location: Where it was configured, for messages.
+    """
+
+    port: int
+    interface: str
+    handlers: tuple[HTTPHandlerConfig, ...]
+    location: Location | None = attrs.field(default=None, eq=False)
+
+
 @attrs.frozen(kw_only=True)
 class RouterConfig:
     """
@@ -585,6 +637,8 @@ class RouterConfig:
     @ivar accessRules: The access rules (MongooseIM's C{[access]}) by name.
     @ivar s2s: Server-to-server federation, or L{None} when the
         configuration does not ask for it (then nothing listens on 5269).
+    @ivar http: The HTTP port's addresses (metrics and the status page);
+        empty when neither is enabled.
     """
 
     source: str = "<built in code>"
@@ -622,3 +676,4 @@ class RouterConfig:
         default=_NO_OPTIONS, converter=_frozen, repr=False
     )
     s2s: S2SConfig | None = None
+    http: tuple[HTTPListenerConfig, ...] = ()

@@ -64,6 +64,9 @@ KNOWN_PREFIXES = (
 # xcomp's own pidfile and log, beside Prosody's pidfile and log in a shared
 # file (xcomp.config.prosody); global only, like Prosody's.
 GLOBAL_ONLY |= {"xcomp_pidfile", "xcomp_log"}
+# The HTTP port's (xcomp.config.prosody.http): its own ports and interfaces
+# beside a running Prosody's http_ports, and its credential.
+GLOBAL_ONLY |= {"xcomp_http_ports", "xcomp_http_interfaces", "xcomp_http_token"}
 # Prosody's "this belongs in the global section" patterns (prosodyctl check).
 MISPLACED = re.compile(r"^interfaces?$|_ports?$|_interfaces?$|(?<![cs]2s)_ssl$")
 

@@ -27,6 +27,7 @@ from twisted.internet.interfaces import (
     IDelayedCall,
     IPushProducer,
     IReactorTime,
+    ISSLTransport,
     ITCPTransport,
 )
 from twisted.internet.protocol import Protocol
@@ -45,7 +46,7 @@ from xcomp.router import ConflictError, Router
 from xcomp.stanza import COMPONENT_NS, STREAMS_NS, Stanza, quoteAttribute
 from xcomp.stream import StreamHeader, StreamParser
 
-__all__ = ["ComponentStream", "STANZA_NAMES", "formatPeer"]
+__all__ = ["ComponentStream", "STANZA_NAMES", "StreamTotals", "formatPeer"]
 
 STANZA_NAMES = frozenset({"message", "presence", "iq"})
 
@@ -68,6 +69,35 @@ class _IStreamTransport(ITCPTransport, IConsumer, IPushProducer):
     """
 
 
+class StreamTotals:
+    """
+    What the closed streams of one listener counted, and every stream's
+    errors and failed handshakes (the open streams count for themselves:
+    L{ComponentStream.bytesIn} and the others).
+
+    @ivar streamErrors: The stream errors sent, by condition (the
+        listener's own conditions, a bounded set).
+    @ivar handshakeFailures: Handshakes with a wrong digest.
+    """
+
+    def __init__(self) -> None:
+        self.bytesIn = 0
+        self.bytesOut = 0
+        self.stanzasIn = 0
+        self.stanzasOut = 0
+        self.streamErrors: dict[str, int] = {}
+        self.handshakeFailures = 0
+
+    def add(self, stream: ComponentStream) -> None:
+        """
+        Keep what C{stream}, now closed, counted.
+        """
+        self.bytesIn += stream.bytesIn
+        self.bytesOut += stream.bytesOut
+        self.stanzasIn += stream.stanzasIn
+        self.stanzasOut += stream.stanzasOut
+
+
 class StreamFactory(_TypingProtocol):
     """
     What a L{ComponentStream} uses of the factory that made it (a
@@ -78,6 +108,8 @@ class StreamFactory(_TypingProtocol):
     @ivar listener: This listener's options.
     @ivar reactor: Where the stream's deadlines are kept.
     @ivar streams: The open streams; a stream adds itself once accepted.
+    @ivar closed: What the streams that were open have counted, and the
+        stream errors and failed handshakes.
     @ivar outbox: Gathers writes while a read is processed.
     @ivar access: The listener's compiled access rule, if any.
     """
@@ -87,6 +119,7 @@ class StreamFactory(_TypingProtocol):
     listener: ListenerConfig
     reactor: IReactorTime
     streams: set[ComponentStream]
+    closed: StreamTotals
     outbox: Outbox
     access: Callable[[Stanza], bool] | None
 
@@ -109,6 +142,14 @@ class ComponentStream(Protocol):
     @ivar streamId: a fresh random id, sent in our header and mixed into the
         handshake digest so a captured handshake cannot be replayed.
     @ivar heard: whether anything was read since the last keepalive tick.
+    @ivar tls: whether the connection is encrypted (a direct-TLS port).
+    @ivar since: when the handshake bound it (the reactor's clock), or
+        L{None} before.
+    @ivar bytesIn: the bytes read from the connection.
+    @ivar stanzasIn: the stanzas read once bound, and routed.
+    @ivar stanzasOut: the stanzas written to it, and C{bytesOut} their
+        bytes (metrics and the status page; plain counters, as cheap as
+        the hot path allows).
     """
 
     _log = Logger()
@@ -141,6 +182,12 @@ class ComponentStream(Protocol):
         # Stanzas for this stream gathered while some stream's read is being
         # processed; written together when it is done (see L{Outbox}).
         self._queue: list[bytes] = []
+        self.tls = False
+        self.since: float | None = None
+        self.bytesIn = 0
+        self.stanzasIn = 0
+        self.stanzasOut = 0
+        self.bytesOut = 0
 
     def __repr__(self) -> str:
         return f"<ComponentStream {self.domain or '?'} from {self.peer}>"
@@ -151,6 +198,7 @@ class ComponentStream(Protocol):
         factory = self._factory
         listener = factory.listener
         self.peer = formatPeer(self.transport.getPeer())
+        self.tls = ISSLTransport.providedBy(self.transport)
         # Twisted already coalesces writes made in one reactor turn; Nagle
         # would only add a round trip of delay to a lone stanza.
         setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
@@ -176,6 +224,7 @@ class ComponentStream(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if not self._closed:
             self.heard = True
+            self.bytesIn += len(data)
             if self._shaper is not None:
                 self._shaper.received(len(data))
             outbox = self._factory.outbox
@@ -195,7 +244,10 @@ class ComponentStream(Protocol):
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
         self._closed = True
         self._unbind()
-        self._factory.streams.discard(self)
+        factory = self._factory
+        if self in factory.streams:
+            factory.streams.discard(self)
+            factory.closed.add(self)
         self._cancelDeadline()
         self._output.stopProducing()
         if self._shaper is not None:
@@ -259,6 +311,7 @@ class ComponentStream(Protocol):
             return
         if self.domains:
             if stanza.name in STANZA_NAMES and stanza.uri == COMPONENT_NS:
+                self.stanzasIn += 1
                 self._factory.router.receive(self, stanza)
             else:
                 self.close("unsupported-stanza-type", f"Not a stanza: {stanza.name}")
@@ -286,6 +339,7 @@ class ComponentStream(Protocol):
         supplied = handshakeValue(stanza)
         expected = handshakeDigest(self.streamId, claim.secret)
         if not hmac.compare_digest(expected, supplied):
+            self._factory.closed.handshakeFailures += 1
             self.close("not-authorized", "Invalid handshake")
             return
         router = self._factory.router
@@ -309,6 +363,7 @@ class ComponentStream(Protocol):
             self.close("conflict", "This component is already connected")
             return
         self.domains = frozenset(bound)
+        self.since = self._factory.reactor.seconds()
         self._cancelDeadline()
         self.transport.write(b"<handshake/>")
         # Many components say little after the handshake, or nothing for a
@@ -362,6 +417,8 @@ class ComponentStream(Protocol):
         data = stanza.raw
         if data is None:
             data = stanza.toBytes()
+        self.stanzasOut += 1
+        self.bytesOut += len(data)
         if self._queue:
             self._queue.append(data)
         elif self._factory.outbox.depth:
@@ -398,6 +455,8 @@ class ComponentStream(Protocol):
         self._closed = True
         self._cancelDeadline()
         self._unbind()
+        errors = self._factory.closed.streamErrors
+        errors[condition] = errors.get(condition, 0) + 1
         self._log.warn(
             "Stream error {condition} to {peer} ({domain}): {text}",
             condition=condition,

@@ -17,7 +17,7 @@ from twisted.internet.protocol import ServerFactory
 from xcomp.access import compileRule
 from xcomp.config import DEFAULT_KEEPALIVE_INTERVAL, ListenerConfig, RouterConfig
 from xcomp.listener.claims import Claim, claimDomains
-from xcomp.listener.connection import ComponentStream
+from xcomp.listener.connection import ComponentStream, StreamTotals
 from xcomp.listener.output import Outbox
 from xcomp.router import Router
 from xcomp.stanza import Stanza
@@ -37,6 +37,8 @@ class ComponentListenerFactory(_ServerFactory):
     Accepts external components on one port and interface.
 
     @ivar streams: the open connections, so they can be closed at shutdown.
+    @ivar closed: what the closed ones counted, and every stream's errors
+        and failed handshakes (for metrics).
     @ivar listener: this listener's options.
     @ivar access: the compiled C{access} rule, or L{None} for C{all}.
     """
@@ -65,6 +67,7 @@ class ComponentListenerFactory(_ServerFactory):
         self.reactor = reactor
         self.listener = listener if listener is not None else ListenerConfig(0, "127.0.0.1")
         self.streams: set[ComponentStream] = set()
+        self.closed = StreamTotals()
         self.outbox = outbox if outbox is not None else Outbox()
         self.access: Callable[[Stanza], bool] | None = compileRule(
             self.listener.access, config.acl, config.accessRules, config.virtualHosts

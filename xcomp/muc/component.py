@@ -132,6 +132,16 @@ class MUCComponent(InternalComponent):
             raise RuntimeError(f"the muc component {self.domain} has not started")
         return self.store
 
+    def statistics(self) -> dict[str, int]:
+        """
+        The live rooms and their occupants, for the status page and
+        metrics (C{xcomp_muc_rooms}, C{xcomp_muc_occupants}).
+        """
+        return {
+            "rooms": len(self.rooms),
+            "occupants": sum(len(room.occupants) for room in self.rooms.values()),
+        }
+
     def addExtension(self, extension: IRoomExtension) -> None:
         """
         Add what a module brings to every room.

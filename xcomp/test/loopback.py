@@ -26,6 +26,20 @@ PROCESS_TIMEOUT = 20.0
 _TWISTD = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
 
 
+def childEnvironment(**extra: str) -> dict[str, str]:
+    """
+    The environment of a child process that runs xcomp: this one's, with
+    the tree under test first on C{PYTHONPATH}, so that a child started
+    from a worktree runs that worktree's xcomp and not the one the
+    interpreter has installed.
+    """
+    import xcomp
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(xcomp.__file__)))
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    return dict(os.environ, PYTHONPATH=path, **extra)
+
+
 def freePort(host: str = "127.0.0.1") -> int:
     """
     A TCP port on C{host} that nothing listens on right now.
@@ -122,7 +136,7 @@ def spawnTwistd(
         child,
         sys.executable,
         [sys.executable, "-c", _TWISTD, *arguments],
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        env=childEnvironment(PYTHONUNBUFFERED="1"),
     )
 
     async def stop() -> None:

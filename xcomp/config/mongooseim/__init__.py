@@ -30,6 +30,7 @@ from xcomp.config.model import DEFAULT_STANZA_SIZE_LIMIT, ConfigError, Location,
 from xcomp.config.mongooseim.access import readACL, readRules, readShapers
 from xcomp.config.mongooseim.checks import Checker
 from xcomp.config.mongooseim.general import readGeneral
+from xcomp.config.mongooseim.http import readHTTP
 from xcomp.config.mongooseim.listeners import INFINITE_STANZA_SIZE, ListenerReader
 from xcomp.config.mongooseim.locate import showPath
 from xcomp.config.mongooseim.s2s import readS2S
@@ -75,6 +76,7 @@ def _build(source: str, text: str, document: Mapping[str, object]) -> RouterConf
         acl=MappingProxyType(acl),
         accessRules=MappingProxyType(rules),
         s2s=readS2S(check, document, hosts, shapers),
+        http=readHTTP(check, document),
     )
 
 

@@ -51,6 +51,7 @@ class Locator:
         self._lines = text.splitlines()
         self._headers: list[tuple[int, Path]] = []
         counts: dict[tuple[str, ...], int] = {}
+        elements: dict[Path, int] = {}
         for number, line in enumerate(self._lines, 1):
             match = self._HEADER.match(line)
             if match is None:
@@ -65,8 +66,11 @@ class Locator:
                 if names[: i + 1] in counts and (i + 1 < len(names) or match.group(1) == "["):
                     path += (counts[names[: i + 1]] - 1,)
             if match.group(1) == "[[":
-                index = counts.get(names, 0)
-                counts[names] = index + 1
+                counts[names] = counts.get(names, 0) + 1
+                # An array of tables inside an element of another
+                # ([[listen.http.handlers.x]]) counts from 0 in each element.
+                index = elements.get(path, 0)
+                elements[path] = index + 1
                 path = path + (index,)
             self._headers.append((number, path))
 

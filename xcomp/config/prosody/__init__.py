@@ -33,6 +33,7 @@ from xcomp.config.model import (
 from xcomp.config.prosody.access import readAccess
 from xcomp.config.prosody.checks import checkNames
 from xcomp.config.prosody.hosts import HostReader
+from xcomp.config.prosody.http import readHTTP
 from xcomp.config.prosody.listeners import readListeners
 from xcomp.config.prosody.log import facility, logSinks
 from xcomp.config.prosody.options import Options
@@ -101,6 +102,7 @@ class Builder:
         dataPath = options.string(defaults, "data_path")
         acl, accessRules = readAccess(defaults, self._warnings)
         listeners = readListeners(options, accessRules)
+        http = readHTTP(options, self._warnings)
         return RouterConfig(
             source=self._raw.source,
             listeners=listeners,
@@ -125,6 +127,7 @@ class Builder:
             acl=MappingProxyType(acl),
             accessRules=MappingProxyType(accessRules),
             s2s=readS2S(options, enabled, frozenset(hosts)),
+            http=http,
         )
 
     def _prosodysOwn(self) -> list[str]:
