@@ -57,6 +57,7 @@ KINDS = {
     "daemon": re.compile(r"twistd --logfile=(\S+) --pidfile=(\S+) xcomp -c (\S+)$"),
     "version": re.compile(r"twistd xcomp --version$"),
     "plugins": re.compile(r"twistd xcomp --list-plugins$"),
+    "status": re.compile(r"python3 -m xcomp status -c (\S+)(?: \|\| echo .*)?$"),
     "reload": re.compile(r"python3 -m xcomp reload (?:-c (\S+)|--pidfile=(\S+))$"),
 }
 
@@ -200,7 +201,7 @@ class RunTests(TestCase):
             raise SkipTest(f"the README has no {kind} command")
         return found
 
-    def shell(self, command: str) -> ChildProcess:
+    def shell(self, command: str, replace: bool = True) -> ChildProcess:
         """
         Run C{command}, one simple command, with C{/bin/sh} in the scratch
         directory; it is ended by its PID at cleanup if it still runs.
@@ -209,7 +210,11 @@ class RunTests(TestCase):
         # exec: the shell becomes the command, so that a signal to the PID
         # reaches the command itself.
         reactor.spawnProcess(
-            child, "/bin/sh", ["/bin/sh", "-c", "exec " + command], env=self.env, path=self.scratch.path
+            child,
+            "/bin/sh",
+            ["/bin/sh", "-c", ("exec " if replace else "") + command],
+            env=self.env,
+            path=self.scratch.path,
         )
 
         async def stop() -> None:
@@ -344,3 +349,16 @@ class RunTests(TestCase):
             self.assertIn(b"sent SIGHUP", bytes(command.output))
             await running.waitFor(rb"Reloaded the configuration from")
             await self.assertStops(running)
+
+    async def test_status(self) -> None:
+        """
+        C{python3 -m xcomp status -c ...}, as written (with its C{|| echo}),
+        runs and says why there is nothing to show: the example
+        configuration enables no status page and nothing runs.
+        """
+        for match in self.of("status"):
+            child = self.shell(match.group(0), replace=False)
+            await child.ended()
+            output = bytes(child.output).decode(errors="replace")
+            self.assertEqual(child.exitCode, 0, output)
+            self.assertIn("exit status", output)
