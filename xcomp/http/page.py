@@ -12,6 +12,8 @@ import time
 from html import escape
 from typing import Any, Mapping
 
+from xcomp.router import elapsed
+
 __all__ = ["REFRESH_SECONDS", "duration", "renderPage", "renderText"]
 
 #: How often the page reloads itself.
@@ -20,22 +22,9 @@ REFRESH_SECONDS = 5
 
 def duration(seconds: float | None) -> str:
     """
-    A duration as the log lines give it: C{45s}, C{3m12s}, C{2h03m12s},
-    C{4d02h03m}.
+    A duration as the log lines give it (L{elapsed}), or C{-} for none.
     """
-    if seconds is None:
-        return "-"
-    whole = int(seconds)
-    minutes, secs = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d{hours:02d}h{minutes:02d}m"
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    return "-" if seconds is None else elapsed(seconds)
 
 
 def _when(epoch: float | None) -> str:
