@@ -25,6 +25,8 @@ from xcomp.config.acl import ACLPattern, AccessClause
 from xcomp.interfaces import IPluginOption
 from xcomp.config.model import (
     CONFLICT_POLICIES,
+    DEFAULT_CLUSTER_LEASE,
+    DEFAULT_CLUSTER_STREAM_LENGTH,
     DEFAULT_KEEPALIVE_INTERVAL,
     DEFAULT_MAX_OUTPUT_BUFFER,
     DEFAULT_PORT,
@@ -33,6 +35,7 @@ from xcomp.config.model import (
     DEFAULT_STATE_TIMEOUT,
     TLS_VERSIONS,
     VERIFY_MODES,
+    ClusterConfig,
     ComponentConfig,
     ConfigError,
     HTTPHandlerConfig,
@@ -51,6 +54,8 @@ __all__ = [
     "ACLPattern",
     "AccessClause",
     "CONFLICT_POLICIES",
+    "DEFAULT_CLUSTER_LEASE",
+    "DEFAULT_CLUSTER_STREAM_LENGTH",
     "DEFAULT_KEEPALIVE_INTERVAL",
     "DEFAULT_MAX_OUTPUT_BUFFER",
     "DEFAULT_PORT",
@@ -59,6 +64,7 @@ __all__ = [
     "DEFAULT_STATE_TIMEOUT",
     "TLS_VERSIONS",
     "VERIFY_MODES",
+    "ClusterConfig",
     "ComponentConfig",
     "ConfigError",
     "HTTPHandlerConfig",

@@ -19,6 +19,7 @@ from xcomp.config.acl import AccessClause, ACLPattern
 __all__ = [
     "ACLPattern",
     "AccessClause",
+    "ClusterConfig",
     "ComponentConfig",
     "ConfigError",
     "HTTPHandlerConfig",
@@ -600,6 +601,59 @@ class HTTPListenerConfig:
     location: Location | None = attrs.field(default=None, eq=False)
 
 
+#: Seconds a node's claim on its domains lasts unless renewed: a node that
+#: dies stops owning them within this (C{cluster_lease}).
+DEFAULT_CLUSTER_LEASE = 5.0
+#: Entries each node's Redis stream keeps at most (C{cluster_stream_length}):
+#: the bound on what may wait in Redis for one node.
+DEFAULT_CLUSTER_STREAM_LENGTH = 10000
+
+
+@attrs.frozen(kw_only=True)
+class ClusterConfig:
+    """
+    Several xcomp nodes acting as one router through Redis (L{xcomp.cluster}).
+    Present on L{RouterConfig} only when the configuration names a Redis
+    (C{cluster_redis}).
+
+    @ivar host: The Redis server's host name or address.
+    @ivar port: Its port.
+    @ivar db: The database number (the URL's path).
+    @ivar tls: C{rediss://}: TLS to Redis, its certificate checked against
+        L{cafile} or the system's trust store.
+    @ivar cafile: Absolute path of the CA certificates for L{tls}, if set.
+    @ivar username: The Redis ACL user, if any.
+    @ivar password: The Redis password (never in a repr or log).
+    @ivar node: This node's name, unique in the cluster (C{cluster_node};
+        the host name by default).
+    @ivar lease: C{cluster_lease}, seconds.
+    @ivar streamLength: C{cluster_stream_length}.
+    """
+
+    host: str
+    port: int = 6379
+    db: int = 0
+    tls: bool = False
+    cafile: str | None = None
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    node: str
+    lease: float = DEFAULT_CLUSTER_LEASE
+    streamLength: int = DEFAULT_CLUSTER_STREAM_LENGTH
+    location: Location | None = attrs.field(default=None, eq=False)
+
+    @property
+    def url(self) -> str:
+        """
+        The Redis URL as a log line may show it: with the user, never the
+        password.
+        """
+        scheme = "rediss" if self.tls else "redis"
+        user = f"{self.username}@" if self.username else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{user}{host}:{self.port}/{self.db}"
+
+
 @attrs.frozen(kw_only=True)
 class RouterConfig:
     """
@@ -639,6 +693,8 @@ class RouterConfig:
         configuration does not ask for it (then nothing listens on 5269).
     @ivar http: The HTTP port's addresses (metrics and the status page);
         empty when neither is enabled.
+    @ivar cluster: The cluster this node is part of, or L{None} when it runs
+        alone.
     """
 
     source: str = "<built in code>"
@@ -677,3 +733,4 @@ class RouterConfig:
     )
     s2s: S2SConfig | None = None
     http: tuple[HTTPListenerConfig, ...] = ()
+    cluster: ClusterConfig | None = None
