@@ -93,6 +93,40 @@ class IRouter(Interface):
         """
 
 
+class IClusterRoute(Interface):
+    """
+    The other nodes of a cluster, as the router sees them
+    (L{xcomp.cluster}).
+    """
+
+    def take(stanza, domain):
+        """
+        Deliver a L{xcomp.stanza.Stanza} for C{domain}, which has no route
+        on this node, to the node it is bound on; C{False} when no other
+        node has it (the router then answers as it would alone).  Must not
+        call back into the router synchronously.
+        """
+
+    def unbound(domain):
+        """
+        C{domain} no longer has a route on this node.
+        """
+
+
+class IBindGate(Interface):
+    """
+    What a component stream asks before it binds its domains, when the
+    conflict policy is the cluster's and not only this node's.
+    """
+
+    def claim(domains, kickOld):
+        """
+        Claim C{domains} (a sequence of str) for this node.  A Deferred that
+        fires with C{True} when the stream may bind them, C{False} when
+        another node has one of them and the policy keeps it there.
+        """
+
+
 class IInternalComponent(Interface):
     """
     The service a component plugin makes for one C{Component "x" "plugin"}

@@ -22,7 +22,7 @@ from xcomp.balance import MAX_MEMBERS, BalanceRoute, Member
 from xcomp.counters import StanzaCounts
 from xcomp.errors import bounce, notConnected
 from xcomp.hold import HoldPolicy, HoldRoute, Holds
-from xcomp.interfaces import IRoute, IRouter, IStreamRoute
+from xcomp.interfaces import IBindGate, IClusterRoute, IRoute, IRouter, IStreamRoute
 from xcomp.logsinks import Logger
 from xcomp.stanza import Stanza
 
@@ -129,6 +129,10 @@ class Router:
         self._hidden: set[str] = set()
         self._since: dict[str, float] = {}
         self._remote: IRoute | None = None
+        self._cluster: IClusterRoute | None = None
+        #: What a stream asks before it binds its domains, when the router
+        #: is one node of a cluster (L{xcomp.cluster}); L{None} alone.
+        self.gate: IBindGate | None = None
         self.counts = StanzaCounts()
         self.holds = Holds(reactor, self._routes, self._guards, self._refuseHeld, counts=self.counts)
         if holdTotalBytes is not None:
@@ -268,6 +272,14 @@ class Router:
         """
         self._remote = route
 
+    def setCluster(self, cluster: IClusterRoute | None) -> None:
+        """
+        Make C{cluster} the destination of every stanza whose domain is not
+        bound here, before the configured-domain and federation rules; and
+        tell it of each domain that no longer has a route here.
+        """
+        self._cluster = cluster
+
     def unbind(self, domain: str, route: IRoute) -> None:
         """
         Remove C{route} as the destination of C{domain}, if it still is.
@@ -288,6 +300,8 @@ class Router:
             self._hidden.discard(domain)
             self._since.pop(domain, None)
             self.holds.start(domain, self._guards.pop(current, None))
+            if self._cluster is not None:
+                self._cluster.unbound(domain)
             return
         if route is not None and current is route:
             del routes[domain]
@@ -302,6 +316,8 @@ class Router:
             now = self.reactor.seconds()
             self._unbound(domain, route, self._since.pop(domain, now))
             self.holds.start(domain, guard)
+            if self._cluster is not None:
+                self._cluster.unbound(domain)
 
     def _unbound(self, domain: str, route: IRoute, since: float) -> None:
         """
@@ -351,6 +367,17 @@ class Router:
             for domain, route in self._routes.items()
             if isinstance(route, BalanceRoute)
         }
+
+    def streamDomains(self) -> list[str]:
+        """
+        The domains bound to component streams here (what this node claims
+        when it is one of a cluster).
+        """
+        return [
+            domain
+            for domain, route in self._routes.items()
+            if IStreamRoute.providedBy(route) or isinstance(route, BalanceRoute)
+        ]
 
     def unbindAll(self, route: IStreamRoute) -> None:
         """
@@ -463,7 +490,9 @@ class Router:
                 delivered["other"] += 1
 
     def _undeliverable(self, source: IRoute | None, stanza: Stanza, domain: str) -> None:
-        if domain in self._known:
+        if self._cluster is not None and self._cluster.take(stanza, domain):
+            self.counts.count(self.counts.delivered, stanza.name)
+        elif domain in self._known:
             self._answer(
                 source, stanza, "remote-server-timeout", type="wait", appCondition=notConnected()
             )

@@ -29,6 +29,7 @@ from xcomp.plugin import buildComponent, installedModules, installedPlugins
 from xcomp.reload import ReloadResult, reloadService
 from xcomp.router import Router
 from xcomp.s2s.service import S2SService
+from xcomp.cluster.service import ClusterService
 
 __all__ = ["PidfileInUse", "RouterService", "checkPidfile"]
 
@@ -150,6 +151,11 @@ class RouterService(MultiService):
             # Federation: the s2s listeners, and the route to remote domains.
             self.s2s = S2SService(config, self.router, reactor, outbox=self.outbox)
             self.s2s.setServiceParent(self)
+        self.cluster: ClusterService | None = None
+        if config.cluster is not None:
+            # One node of several: the other nodes' domains, through Redis.
+            self.cluster = ClusterService(config.cluster, self.router, reactor)  # type: ignore[arg-type]
+            self.cluster.setServiceParent(self)
         self.started: float | None = None
         self.http: HTTPService | None = None
         if config.http:

@@ -342,6 +342,36 @@ class ComponentStream(Protocol):
             self._factory.closed.handshakeFailures += 1
             self.close("not-authorized", "Invalid handshake")
             return
+        gate = getattr(self._factory.router, "gate", None)
+        if gate is None:
+            self._bind(claim)
+            return
+        # One node of a cluster: the other nodes may have these domains.
+        # Nothing more is read until they answer, so nothing is routed
+        # before the domains are this stream's.
+        self.transport.pauseProducing()
+        d = gate.claim(
+            [binding.domain for binding in claim.bindings],
+            any(binding.kickOld for binding in claim.bindings),
+        )
+        d.addCallback(self._claimed, claim)
+
+    def _claimed(self, granted: bool, claim: Claim) -> None:
+        """
+        The cluster answered a claim (see L{IBindGate}).
+        """
+        if self._closed:
+            return
+        self.transport.resumeProducing()
+        if not granted:
+            self.close("conflict", "This component is connected to another node of the cluster")
+            return
+        self._bind(claim)
+
+    def _bind(self, claim: Claim) -> None:
+        """
+        Bind the domains of an accepted handshake, all or none.
+        """
         router = self._factory.router
         bound: list[str] = []
         try:

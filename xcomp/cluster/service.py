@@ -1,0 +1,250 @@
+# -*- test-case-name: xcomp.test.test_cluster_loopback -*-
+"""
+L{ClusterService}: this node's part in a cluster.  It keeps the node's lease
+and its copy of the routing table current, claims each domain a stream
+binds, lets go of each one that is no longer bound, and carries stanzas for
+the other nodes' domains to them (L{xcomp.cluster}).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import txredisapi
+from twisted.application.service import Service
+from twisted.internet import defer, task
+from twisted.internet.interfaces import IReactorTime
+from zope.interface import implementer
+
+from xcomp.cluster.connection import RedisLink
+from xcomp.cluster.inbox import ClusterInbox
+from xcomp.cluster.keys import CLAIM, RELEASE, RENEW, SNAPSHOT, Keys
+from xcomp.cluster.outbox import ClusterOutbox
+from xcomp.cluster.table import RouteTable
+from xcomp.config import ClusterConfig
+from xcomp.errors import bounce
+from xcomp.interfaces import IBindGate, IClusterRoute
+from xcomp.logsinks import Logger
+from xcomp.router import Router
+from xcomp.stanza import Stanza
+
+__all__ = ["ClusterService"]
+
+
+@implementer(IClusterRoute, IBindGate)
+class ClusterService(Service):
+    """
+    @ivar table: this node's copy of the routing table.
+    @ivar incarnation: what this process writes in its lease, so that a
+        message meant for its last life is not taken for its own.
+    """
+
+    _log = Logger()
+
+    def __init__(self, config: ClusterConfig, router: Router, reactor: IReactorTime) -> None:
+        self.config = config
+        self.router = router
+        self.reactor = reactor
+        self.incarnation = os.urandom(8).hex().encode("ascii")
+        self.keys = Keys(config.node.encode("utf-8"))
+        self.table = RouteTable(config.node)
+        table = self.table
+
+        class Events(txredisapi.SubscriberProtocol):
+            def messageReceived(self, pattern: object, channel: object, message: bytes) -> None:
+                table.apply(message)
+
+        self.commands = RedisLink(reactor, config, "commands", onConnect=self._connected)
+        self.reader = RedisLink(
+            reactor, config, "inbox", replyTimeout=None, onConnect=lambda p: self.inbox.start()
+        )
+        self.events = RedisLink(
+            reactor, config, "events", protocol=Events, replyTimeout=None, onConnect=self._subscribe
+        )
+        self.outbox = ClusterOutbox(reactor, self.commands, self.keys, config.streamLength, self._refuse)
+        self.inbox = ClusterInbox(self.reader, self.commands, self.keys, self._deliver, self._control)
+        self._tick = task.LoopingCall(self._renew)
+        self._tick.clock = reactor
+        self._inbound = False
+
+    # The service
+
+    def startService(self) -> None:
+        super().startService()
+        self.router.setCluster(self)
+        self.router.gate = self
+        self._log.info(
+            "Cluster: node {node}, Redis at {url}", node=self.config.node, url=self.config.url
+        )
+        for link in (self.commands, self.reader, self.events):
+            link.start()
+        self._tick.start(self.config.lease / 3, now=False)
+
+    def stopService(self) -> defer.Deferred[Any]:
+        super().stopService()
+        if self._tick.running:
+            self._tick.stop()
+        self.inbox.stop()
+        self.router.setCluster(None)
+        self.router.gate = None
+        d: defer.Deferred[Any] = defer.succeed(None)
+        protocol = self.commands.current()
+        if protocol is not None:
+            # Leave at once rather than when the lease runs out.
+            mine = [d.encode("utf-8") for d in self.router.streamDomains()]
+            d = protocol.eval(RELEASE, [self.keys.routes, self.keys.events], [self.keys.node, *mine])
+            d.addCallback(lambda _: protocol.execute_command(b"DEL", self.keys.lease))
+            d.addErrback(lambda f: None)
+        links = [self.commands, self.reader, self.events]
+
+        def closeLinks(_: object) -> defer.Deferred[Any]:
+            return defer.gatherResults([link.stop() for link in links], consumeErrors=True)  # type: ignore[misc]
+
+        d.addCallback(closeLinks)
+        d.addErrback(lambda f: None)
+        return d
+
+    # The lease and the table
+
+    def _connected(self, protocol: object) -> None:
+        # Connected, or connected again after Redis went away: publish the
+        # lease and this node's domains now, not at the next renewal.
+        self._renew()
+
+    def _subscribe(self, protocol: txredisapi.SubscriberProtocol) -> None:
+        protocol.subscribe([self.keys.events]).addErrback(lambda f: None)
+
+    def _renew(self) -> None:
+        protocol = self.commands.current()
+        if protocol is None:
+            return
+        mine = [d.encode("utf-8") for d in self.router.streamDomains()]
+        d = protocol.eval(
+            RENEW,
+            [self.keys.routes, self.keys.lease, self.keys.events],
+            [
+                self.keys.prefix,
+                self.keys.node,
+                self.incarnation,
+                int(self.config.lease * 1000),
+                *mine,
+            ],
+        )
+        d.addCallback(self._renewed)
+        d.addCallback(lambda _: protocol.eval(SNAPSHOT, [self.keys.routes], [self.keys.prefix]))
+        d.addCallback(self._snapshot)
+        d.addErrback(lambda f: self._log.warn("Cluster: renewal failed: {reason}", reason=f.value))
+
+    def _renewed(self, lost: object) -> None:
+        for domain in lost or ():  # type: ignore[attr-defined]
+            self._kicked(domain.decode("utf-8"))
+
+    def _snapshot(self, snapshot: object) -> None:
+        self.table.replace(snapshot or ())  # type: ignore[arg-type]
+        stale = [d for d in self.table.mine() if self.router.lookup(d) is None]
+        if stale:
+            self._release(stale)
+
+    # IClusterRoute
+
+    def take(self, stanza: Stanza, domain: str) -> bool:
+        if self._inbound:
+            # From another node: never sent on again (no stanza circles
+            # between two nodes whose tables disagree for a moment).
+            return False
+        node = self.table.ownerOf(domain)
+        if node is None:
+            return False
+        self.outbox.send(node, stanza)
+        return True
+
+    def unbound(self, domain: str) -> None:
+        # Later, not now: a stream that replaces another on this node binds
+        # right after the old one is unbound, and keeps the claim.
+        self.reactor.callLater(0, self._releaseIfGone, domain)
+
+    def _releaseIfGone(self, domain: str) -> None:
+        if self.router.lookup(domain) is None:
+            self._release([domain])
+
+    def _release(self, domains: Sequence[str]) -> None:
+        protocol = self.commands.current()
+        if protocol is None:
+            return
+        for domain in domains:
+            if self.table.owners.get(domain) == self.table.node:
+                del self.table.owners[domain]
+        protocol.eval(
+            RELEASE,
+            [self.keys.routes, self.keys.events],
+            [self.keys.node, *(d.encode("utf-8") for d in domains)],
+        ).addErrback(lambda f: None)
+
+    # IBindGate
+
+    def claim(self, domains: Sequence[str], kickOld: bool) -> defer.Deferred[bool]:
+        protocol = self.commands.current()
+        if protocol is None:
+            # Redis is away: bind here alone; the renewal after it is back
+            # writes the domain, or reports that another node has it.
+            return defer.succeed(True)
+        policy = b"kick_old" if kickOld else b"kick_new"
+        claims = [
+            protocol.eval(
+                CLAIM,
+                [self.keys.routes, self.keys.events],
+                [self.keys.prefix, domain.encode("utf-8"), self.keys.node, policy, 0],
+            )
+            for domain in domains
+        ]
+        d = defer.gatherResults(claims, consumeErrors=True)
+
+        def answered(results: list[list[bytes]]) -> bool:
+            granted = all(result[0] != b"conflict" for result in results)
+            for domain, result in zip(domains, results):
+                if result[0] == b"conflict":
+                    self._log.info(
+                        "Cluster: {domain} is bound on node {node}; refused here",
+                        domain=domain,
+                        node=result[1].decode("utf-8", "replace"),
+                    )
+                else:
+                    self.table.owners[domain] = self.table.node
+                # Whatever the stream does next, a claim with no route
+                # behind it is let go of.
+                self.reactor.callLater(0, self._releaseIfGone, domain)
+            return granted
+
+        def failed(failure: object) -> bool:
+            self._log.warn("Cluster: claim failed, binding here alone: {reason}", reason=failure)
+            return True
+
+        return d.addCallbacks(answered, failed)
+
+    # Between nodes
+
+    def _deliver(self, stanza: Stanza) -> None:
+        self._inbound = True
+        try:
+            self.router.route(stanza)
+        finally:
+            self._inbound = False
+
+    def _control(self, kind: bytes, fields: dict[bytes, bytes]) -> None:
+        if kind == b"kick" and fields.get(b"to") == self.incarnation:
+            self._kicked(fields.get(b"d", b"").decode("utf-8", "replace"))
+
+    def _kicked(self, domain: str) -> None:
+        route = self.router.lookup(domain)
+        close = getattr(route, "close", None)
+        if close is not None:
+            self._log.info("Cluster: {domain} was bound on another node; ending it here", domain=domain)
+            # Not held here: from now on its stanzas belong to the other node.
+            self.router.holds.end(domain)
+            close("conflict", "Replaced by a new connection on another node of the cluster")
+
+    def _refuse(self, stanza: Stanza, condition: str) -> None:
+        reply = bounce(stanza, condition)
+        if reply is not None:
+            self.router.route(reply)

@@ -1,0 +1,220 @@
+# -*- test-case-name: xcomp.test.test_cluster_loopback -*-
+"""
+Two xcomp nodes and a real Redis, over loopback: components on different
+nodes reach each other, the conflict policy holds across nodes, and the
+faults the issue names (Redis restarting, a node vanishing) are answered,
+never lost in silence.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from twisted.internet import reactor, task
+from twisted.trial.unittest import TestCase
+from twisted.words.xish import domish
+
+from xcomp.config import ClusterConfig, ListenerConfig
+from xcomp.service import RouterService
+from xcomp.test.helpers import makeConfig
+from xcomp.test.loopback import PROCESS_TIMEOUT, ComponentClient, freePort
+from xcomp.test.redispeer import SKIP_REASON, RedisPeer
+
+ALPHA = "alpha.example.org"
+BETA = "beta.example.org"
+GAMMA = "gamma.example.org"
+#: Short, so that a node that vanished is found out quickly.
+LEASE = 1.5
+
+
+async def until(check: Callable[[], bool], what: str) -> None:
+    """
+    Wait, a reactor turn at a time and for a bounded time, until C{check()}.
+    """
+    for _ in range(int(PROCESS_TIMEOUT / 0.02)):
+        if check():
+            return
+        await task.deferLater(reactor, 0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+def message(to: str, sender: str, body: str, **attributes: str) -> domish.Element:
+    element = domish.Element((None, "message"))
+    element["to"], element["from"] = to, sender
+    for name, value in attributes.items():
+        element[name] = value
+    element.addElement("body", content=body)
+    return element
+
+
+class TwoNodeTests(TestCase):
+    """
+    Nodes C{a} and C{b} on one Redis, both configured with the same
+    components.
+    """
+
+    skip = SKIP_REASON
+    timeout = 120
+
+    async def setUp(self) -> None:  # type: ignore[override]
+        self.redis = RedisPeer(reactor, self)
+        await self.redis.start()
+        self.nodes = {name: self.startNode(name) for name in ("a", "b")}
+
+    def startNode(self, name: str, **beta: object) -> RouterService:
+        port = freePort()
+        config = makeConfig(
+            components={
+                ALPHA: {"secret": "alpha-secret"},
+                BETA: {"secret": "beta-secret", **beta},
+                GAMMA: {"secret": "gamma-secret"},
+            },
+            listeners=(ListenerConfig(port, "127.0.0.1"),),
+            cluster=ClusterConfig(host="127.0.0.1", port=self.redis.port, node=name, lease=LEASE),
+        )
+        service = RouterService(config, reactor=reactor)
+        service.port = port  # type: ignore[attr-defined]
+        service.startService()
+        self.addCleanup(service.stopService)
+        return service
+
+    async def connect(self, node: str, domain: str) -> ComponentClient:
+        client = ComponentClient(reactor, domain, domain.partition(".")[0] + "-secret")
+        self.addCleanup(client.disconnect)
+        await client.connect(self.nodes[node].port)  # type: ignore[attr-defined]
+        return client
+
+    async def seen(self, node: str, domain: str, owner: str | None) -> None:
+        table = self.nodes[node].cluster.table  # type: ignore[union-attr]
+        await until(lambda: table.ownerOf(domain) == owner, f"{node} sees {domain} on {owner}")
+
+    async def test_messageAndIqAcrossNodes(self) -> None:
+        """
+        A message from a component on node a reaches one on node b, and an
+        iq from b is answered by a, each byte for byte what was sent.
+        """
+        alpha = await self.connect("a", ALPHA)
+        beta = await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        await self.seen("b", ALPHA, "a")
+        alpha.send(message(BETA, "bot@" + ALPHA, "hello b", id="m1"))
+        got = await beta.next(lambda e: e.name == "message")
+        self.assertEqual((got["from"], got["id"], str(got.body)), ("bot@" + ALPHA, "m1", "hello b"))
+        iq = domish.Element((None, "iq"))
+        iq["to"], iq["from"], iq["type"], iq["id"] = ALPHA, BETA, "get", "q1"
+        iq.addElement(("urn:xmpp:ping", "ping"))
+        beta.send(iq)
+        asked = await alpha.next(lambda e: e.name == "iq")
+        self.assertEqual((asked["id"], asked.firstChildElement().uri), ("q1", "urn:xmpp:ping"))
+        alpha.send(f"<iq type='result' id='q1' from='{ALPHA}' to='{BETA}'/>")
+        answer = await beta.next(lambda e: e.name == "iq")
+        self.assertEqual((answer["type"], answer["from"]), ("result", ALPHA))
+
+    async def test_orderKept(self) -> None:
+        """
+        500 messages from one sender to a component on the other node arrive
+        once each, in the order they were sent.
+        """
+        alpha = await self.connect("a", ALPHA)
+        beta = await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        for n in range(500):
+            alpha.send(message(BETA, ALPHA, str(n)))
+        await until(lambda: len(beta.received) >= 500, "500 messages at beta")
+        self.assertEqual([str(e.body) for e in beta.received], [str(n) for n in range(500)])
+
+    async def test_unboundConfiguredDomain(self) -> None:
+        """
+        A stanza for a configured component bound on no node is answered
+        C{remote-server-timeout}, as on one node.
+        """
+        alpha = await self.connect("a", ALPHA)
+        alpha.send(message(BETA, ALPHA, "anyone?", id="m2"))
+        error = await alpha.next(lambda e: e.getAttribute("type") == "error")
+        self.assertEqual(error["id"], "m2")
+        self.assertIsNotNone(error.error.firstChildElement())
+        self.assertEqual(error.error.firstChildElement().name, "remote-server-timeout")
+
+    async def test_conflictAcrossNodes(self) -> None:
+        """
+        With the default policy (C{kick_new}), a second connection for a
+        domain bound on another node is refused with C{conflict}, and the
+        first keeps receiving.
+        """
+        beta = await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        second = ComponentClient(reactor, BETA, "beta-secret")
+        self.addCleanup(second.disconnect)
+        with self.assertRaises(Exception):
+            await second.connect(self.nodes["a"].port)  # type: ignore[attr-defined]
+        self.assertEqual(second.streamError, "conflict")
+        alpha = await self.connect("a", ALPHA)
+        alpha.send(message(BETA, ALPHA, "still you"))
+        got = await beta.next(lambda e: e.name == "message")
+        self.assertEqual(str(got.body), "still you")
+
+    async def test_kickOldAcrossNodes(self) -> None:
+        """
+        With C{kick_old}, a second connection on another node takes the
+        domain over: the first is ended with C{conflict}, and from then on
+        stanzas reach the new one.
+        """
+        for service in self.nodes.values():
+            await service.stopService()
+        self.nodes = {name: self.startNode(name, conflictResolve="kick_old") for name in ("a", "b")}
+        old = await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        new = await self.connect("a", BETA)
+        await old.lost()
+        self.assertEqual(old.streamError, "conflict")
+        await self.seen("b", BETA, "a")
+        gamma = await self.connect("b", GAMMA)
+        gamma.send(message(BETA, GAMMA, "to the new one"))
+        got = await new.next(lambda e: e.name == "message")
+        self.assertEqual(str(got.body), "to the new one")
+
+    async def test_redisAway(self) -> None:
+        """
+        While Redis is away, stanzas between components on one node still
+        flow and stanzas for the other node are answered
+        C{remote-server-timeout}, never lost in silence; once it is back,
+        the nodes publish their domains again.
+        """
+        alpha = await self.connect("a", ALPHA)
+        gamma = await self.connect("a", GAMMA)
+        beta = await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        await self.redis.stop()
+        a = self.nodes["a"].cluster
+        await until(lambda: a.commands.current() is None, "a notices Redis is gone")  # type: ignore[union-attr]
+        alpha.send(message(GAMMA, ALPHA, "local"))
+        self.assertEqual(str((await gamma.next(lambda e: e.name == "message")).body), "local")
+        alpha.send(message(BETA, ALPHA, "across", id="m3"))
+        error = await alpha.next(lambda e: e.getAttribute("type") == "error")
+        self.assertEqual((error["id"], error.error.firstChildElement().name), ("m3", "remote-server-timeout"))
+        await self.redis.start()
+        await self.seen("a", BETA, "b")
+
+    async def test_nodeVanishes(self) -> None:
+        """
+        A node that stops renewing its lease (it was killed) stops owning
+        its domains within the lease: stanzas for them are answered, and
+        the component, connecting to the other node, is reachable again.
+        """
+        alpha = await self.connect("a", ALPHA)
+        beta = await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        b = self.nodes["b"].cluster
+        # What SIGKILL does to a node: no renewal, no goodbye.
+        b._tick.stop()  # type: ignore[union-attr]
+        for link in (b.commands, b.reader, b.events):  # type: ignore[union-attr]
+            link._factory.disconnect()
+        await self.seen("a", BETA, None)
+        alpha.send(message(BETA, ALPHA, "gone?", id="m4"))
+        error = await alpha.next(lambda e: e.getAttribute("type") == "error")
+        self.assertEqual((error["id"], error.error.firstChildElement().name), ("m4", "remote-server-timeout"))
+        await beta.disconnect()
+        again = await self.connect("a", BETA)
+        alpha.send(message(BETA, ALPHA, "found you"))
+        got = await again.next(lambda e: e.name == "message")
+        self.assertEqual(str(got.body), "found you")
