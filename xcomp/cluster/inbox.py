@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from twisted.internet import defer
 from zope.interface import implementer
 
 from xcomp.cluster.connection import RedisLink
@@ -106,7 +107,7 @@ class ClusterInbox:
         protocol = self._reader.current()
         if protocol is None or self._stopped or generation != self._generation:
             return
-        d = protocol.execute_command(
+        d = defer.maybeDeferred(protocol.execute_command, 
             b"XREAD", b"COUNT", COUNT, b"BLOCK", BLOCK_MS, b"STREAMS", self._keys.inbox, self._last
         )
         # A failed read is the connection going away; the next connection
@@ -126,7 +127,7 @@ class ClusterInbox:
         if done:
             commands = self._commands.current()
             if commands is not None:
-                commands.execute_command(b"XDEL", self._keys.inbox, *done).addErrback(lambda f: None)
+                defer.maybeDeferred(commands.execute_command, b"XDEL", self._keys.inbox, *done).addErrback(lambda f: None)
         self._read(generation)
 
     def _take(self, fields: list[bytes]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
 from xcomp.cluster.connection import RedisLink
@@ -75,12 +76,12 @@ class ClusterOutbox:
             for start in range(0, len(stanzas), BATCH):
                 batch = stanzas[start : start + BATCH]
                 payload = [s.raw if s.raw is not None else s.toBytes() for s in batch]
-                d = protocol.eval(
+                d = defer.maybeDeferred(protocol.eval, 
                     SEND,
                     [self._keys.leaseOf(target), self._keys.inboxOf(target)],
                     [self._bound, self._keys.node, *payload],
                 )
-                d.addCallbacks(self._answered, self._failed, (batch,), None, (batch,))
+                d.addCallbacks(self._answered, self._failed, (batch,), {}, (batch,))
 
     def _answered(self, result: object, batch: list[Stanza]) -> None:
         if result == 1:

@@ -64,7 +64,7 @@ class ClusterService(Service):
         )
         self.outbox = ClusterOutbox(reactor, self.commands, self.keys, config.streamLength, self._refuse)
         self.inbox = ClusterInbox(self.reader, self.commands, self.keys, self._deliver, self._control)
-        self._tick = task.LoopingCall(self._renew)
+        self._tick = task.LoopingCall(self._renewSafely)
         self._tick.clock = reactor
         self._inbound = False
 
@@ -93,8 +93,8 @@ class ClusterService(Service):
         if protocol is not None:
             # Leave at once rather than when the lease runs out.
             mine = [d.encode("utf-8") for d in self.router.streamDomains()]
-            d = protocol.eval(RELEASE, [self.keys.routes, self.keys.events], [self.keys.node, *mine])
-            d.addCallback(lambda _: protocol.execute_command(b"DEL", self.keys.lease))
+            d = defer.maybeDeferred(protocol.eval, RELEASE, [self.keys.routes, self.keys.events], [self.keys.node, *mine])
+            d.addCallback(lambda _: defer.maybeDeferred(protocol.execute_command, b"DEL", self.keys.lease))
             d.addErrback(lambda f: None)
         links = [self.commands, self.reader, self.events]
 
@@ -115,12 +115,20 @@ class ClusterService(Service):
     def _subscribe(self, protocol: txredisapi.SubscriberProtocol) -> None:
         protocol.subscribe([self.keys.events]).addErrback(lambda f: None)
 
+    def _renewSafely(self) -> None:
+        # A LoopingCall stops for good at the first exception; the lease
+        # must outlive any one bad renewal.
+        try:
+            self._renew()
+        except Exception:
+            self._log.failure("Cluster: renewal failed")
+
     def _renew(self) -> None:
         protocol = self.commands.current()
         if protocol is None:
             return
         mine = [d.encode("utf-8") for d in self.router.streamDomains()]
-        d = protocol.eval(
+        d = defer.maybeDeferred(protocol.eval, 
             RENEW,
             [self.keys.routes, self.keys.lease, self.keys.events],
             [
@@ -132,7 +140,7 @@ class ClusterService(Service):
             ],
         )
         d.addCallback(self._renewed)
-        d.addCallback(lambda _: protocol.eval(SNAPSHOT, [self.keys.routes], [self.keys.prefix]))
+        d.addCallback(lambda _: defer.maybeDeferred(protocol.eval, SNAPSHOT, [self.keys.routes], [self.keys.prefix]))
         d.addCallback(self._snapshot)
         d.addErrback(lambda f: self._log.warn("Cluster: renewal failed: {reason}", reason=f.value))
 
@@ -175,7 +183,7 @@ class ClusterService(Service):
         for domain in domains:
             if self.table.owners.get(domain) == self.table.node:
                 del self.table.owners[domain]
-        protocol.eval(
+        defer.maybeDeferred(protocol.eval, 
             RELEASE,
             [self.keys.routes, self.keys.events],
             [self.keys.node, *(d.encode("utf-8") for d in domains)],
@@ -191,7 +199,7 @@ class ClusterService(Service):
             return defer.succeed(True)
         policy = b"kick_old" if kickOld else b"kick_new"
         claims = [
-            protocol.eval(
+            defer.maybeDeferred(protocol.eval, 
                 CLAIM,
                 [self.keys.routes, self.keys.events],
                 [self.keys.prefix, domain.encode("utf-8"), self.keys.node, policy, 0],

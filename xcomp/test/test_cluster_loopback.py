@@ -173,12 +173,13 @@ class TwoNodeTests(TestCase):
         got = await new.next(lambda e: e.name == "message")
         self.assertEqual(str(got.body), "to the new one")
 
-    async def test_redisAway(self) -> None:
+    async def test_redisRestarts(self) -> None:
         """
         While Redis is away, stanzas between components on one node still
         flow and stanzas for the other node are answered
         C{remote-server-timeout}, never lost in silence; once it is back,
-        the nodes publish their domains again.
+        the nodes reconnect, publish their domains again, and cross-node
+        stanzas flow.
         """
         alpha = await self.connect("a", ALPHA)
         gamma = await self.connect("a", GAMMA)
@@ -194,6 +195,15 @@ class TwoNodeTests(TestCase):
         self.assertEqual((error["id"], error.error.firstChildElement().name), ("m3", "remote-server-timeout"))
         await self.redis.start()
         await self.seen("a", BETA, "b")
+        b = self.nodes["b"].cluster
+        # Each connection comes back after its own (jittered) delay.
+        await until(
+            lambda: a.commands.current() is not None and b.reader.current() is not None,  # type: ignore[union-attr]
+            "a's commands and b's inbox reconnected",
+        )
+        alpha.send(message(BETA, ALPHA, "across again"))
+        got = await beta.next(lambda e: e.name == "message")
+        self.assertEqual(str(got.body), "across again")
 
     async def test_nodeVanishes(self) -> None:
         """
