@@ -67,6 +67,14 @@ GLOBAL_ONLY |= {"xcomp_pidfile", "xcomp_log"}
 # The HTTP port's (xcomp.config.prosody.http): its own ports and interfaces
 # beside a running Prosody's http_ports, and its credential.
 GLOBAL_ONLY |= {"xcomp_http_ports", "xcomp_http_interfaces", "xcomp_http_token"}
+# The cluster's (xcomp.config.prosody.cluster).
+GLOBAL_ONLY |= {
+    "cluster_redis",
+    "cluster_redis_password",
+    "cluster_node",
+    "cluster_lease",
+    "cluster_stream_length",
+}
 # Prosody's "this belongs in the global section" patterns (prosodyctl check).
 MISPLACED = re.compile(r"^interfaces?$|_ports?$|_interfaces?$|(?<![cs]2s)_ssl$")
 

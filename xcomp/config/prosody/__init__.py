@@ -33,6 +33,7 @@ from xcomp.config.model import (
 from xcomp.config.prosody.access import readAccess
 from xcomp.config.prosody.checks import checkNames
 from xcomp.config.prosody.hosts import HostReader
+from xcomp.config.prosody.cluster import readCluster
 from xcomp.config.prosody.http import readHTTP
 from xcomp.config.prosody.listeners import readListeners
 from xcomp.config.prosody.log import facility, logSinks
@@ -128,6 +129,7 @@ class Builder:
             accessRules=MappingProxyType(accessRules),
             s2s=readS2S(options, enabled, frozenset(hosts)),
             http=http,
+            cluster=readCluster(options),
         )
 
     def _prosodysOwn(self) -> list[str]:

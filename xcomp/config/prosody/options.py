@@ -171,5 +171,7 @@ class Options:
             for name, option in source.options.items():
                 if isinstance(name, str) and not isinstance(option.value, LuaOpaque):
                     merged[name] = option.value
-        merged.pop("component_secret", None)
+        # The cluster's Redis URL may carry its password.
+        for secret in ("component_secret", "cluster_redis", "cluster_redis_password", "xcomp_http_token"):
+            merged.pop(secret, None)
         return MappingProxyType(merged)
