@@ -71,6 +71,7 @@ GLOBAL_ONLY |= {"xcomp_http_ports", "xcomp_http_interfaces", "xcomp_http_token"}
 GLOBAL_ONLY |= {
     "cluster_redis",
     "cluster_redis_password",
+    "cluster_redis_cafile",
     "cluster_node",
     "cluster_lease",
     "cluster_stream_length",

@@ -30,6 +30,7 @@ from xcomp.config.model import DEFAULT_STANZA_SIZE_LIMIT, ConfigError, Location,
 from xcomp.config.mongooseim.access import readACL, readRules, readShapers
 from xcomp.config.mongooseim.checks import Checker
 from xcomp.config.mongooseim.general import readGeneral
+from xcomp.config.mongooseim.cluster import readCluster
 from xcomp.config.mongooseim.http import readHTTP
 from xcomp.config.mongooseim.listeners import INFINITE_STANZA_SIZE, ListenerReader
 from xcomp.config.mongooseim.locate import showPath
@@ -40,7 +41,7 @@ __all__ = ["loadTOML", "INFINITE_STANZA_SIZE", "showPath"]
 #: The largest file read.
 MAX_FILE_SIZE = 16 * 1024 * 1024
 
-_SECTIONS = ("general", "listen", "shaper", "acl", "access", "s2s")
+_SECTIONS = ("general", "listen", "shaper", "acl", "access", "s2s", "cluster")
 # What MongooseIM has and xcomp does not use: accepted without a word.
 _IGNORED_SECTIONS = frozenset(
     """auth internal_databases outgoing_pools services modules host_config
@@ -77,6 +78,7 @@ def _build(source: str, text: str, document: Mapping[str, object]) -> RouterConf
         accessRules=MappingProxyType(rules),
         s2s=readS2S(check, document, hosts, shapers),
         http=readHTTP(check, document),
+        cluster=readCluster(check, document),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 from typing import Mapping, NoReturn, Sequence
 
 from xcomp.config.model import ConfigError, Location
@@ -98,6 +99,15 @@ class Checker:
         if not value:
             self.fail(path, "expected a non-empty string")
         return value
+
+    def file(self, value: object, path: Path) -> str:
+        """
+        A file name, made absolute against the directory of the file that
+        names it (as MongooseIM's own relative paths are not: it takes them
+        from its working directory, which a service manager chooses).
+        """
+        text = self.string(value, path)
+        return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(self.source)), os.path.expanduser(text)))
 
     def strings(self, value: object, path: Path) -> list[str]:
         """

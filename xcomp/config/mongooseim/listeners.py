@@ -9,7 +9,6 @@ silently.
 from __future__ import annotations
 
 import ipaddress
-import os
 from typing import Callable, Mapping, TypeVar
 
 from xcomp.config.acl import AccessClause
@@ -251,12 +250,6 @@ class ListenerReader:
         for key in ("certfile", "keyfile"):
             if key not in table:
                 check.fail(path + (key,), "missing (a direct-TLS listener needs a certificate and its key)")
-        base = os.path.dirname(os.path.abspath(check.source))
-
-        def file(name: object, where: Path) -> str:
-            text = check.string(name, where)
-            return os.path.normpath(os.path.join(base, os.path.expanduser(text)))
-
         def strings(value: object, where: Path) -> tuple[str, ...]:
             return tuple(check.strings(value, where))
 
@@ -270,17 +263,17 @@ class ListenerReader:
         get = _getter(table, path)
         noFiles: tuple[str, ...] = ()
         return TLSConfig(
-            file(table["certfile"], path + ("certfile",)),
-            file(table["keyfile"], path + ("keyfile",)),
-            caCertificates=get("cacertfile", None, file),
+            check.file(table["certfile"], path + ("certfile",)),
+            check.file(table["keyfile"], path + ("keyfile",)),
+            caCertificates=get("cacertfile", None, check.file),
             verifyMode=get("verify_mode", "none", lambda v, p: check.choice(v, p, VERIFY_MODES)),
             ciphers=get("ciphers", None, check.string),
             protocolOptions=get("protocol_options", (), strings),
             keyPassword=get("password", None, check.string),
-            dhParameters=get("dhfile", None, file),
+            dhParameters=get("dhfile", None, check.file),
             versions=get("versions", (), versions),
             crlFiles=tuple(
-                file(name, path + ("crl_files", i))
+                check.file(name, path + ("crl_files", i))
                 for i, name in enumerate(get("crl_files", noFiles, strings))
             ),
             location=check.at(path),

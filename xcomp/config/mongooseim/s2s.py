@@ -15,7 +15,6 @@ and its key, as MongooseIM has it.
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Mapping
 
 from xcomp.config.domains import prepDomain
@@ -54,14 +53,6 @@ class _Reader:
     def __init__(self, check: Checker, shapers: Mapping[str, ShaperConfig]) -> None:
         self._check = check
         self._shapers = shapers
-        self._base = os.path.dirname(os.path.abspath(check.source))
-
-    def file(self, value: object, path: Path) -> str:
-        """
-        A file name, made absolute against the file's directory.
-        """
-        text = self._check.string(value, path)
-        return os.path.normpath(os.path.join(self._base, os.path.expanduser(text)))
 
     def known(self, table: Mapping[str, object], path: Path, known: list[str], ignored: frozenset[str] = frozenset()) -> None:
         """
@@ -127,13 +118,13 @@ class _Reader:
         self.known(table, path, _TLS_OPTIONS)
         mode = check.choice(table.get("mode", "starttls"), path + ("mode",), ("tls", "starttls", "starttls_required"))
         if "certfile" in table:
-            certificate = self.file(table["certfile"], path + ("certfile",))
-            key = self.file(table["keyfile"], path + ("keyfile",)) if "keyfile" in table else certificate
+            certificate = self._check.file(table["certfile"], path + ("certfile",))
+            key = self._check.file(table["keyfile"], path + ("keyfile",)) if "keyfile" in table else certificate
             shared["tls"] = TLSConfig(
                 certificate,
                 key,
                 ciphers=check.string(table["ciphers"], path + ("ciphers",)) if "ciphers" in table else None,
-                dhParameters=self.file(table["dhfile"], path + ("dhfile",)) if "dhfile" in table else None,
+                dhParameters=self._check.file(table["dhfile"], path + ("dhfile",)) if "dhfile" in table else None,
                 protocolOptions=tuple(check.strings(table["protocol_options"], path + ("protocol_options",)))
                 if "protocol_options" in table
                 else (),
@@ -141,7 +132,7 @@ class _Reader:
                 label=showPath(path),
             )
         if "cacertfile" in table:
-            shared["cafile"] = self.file(table["cacertfile"], path + ("cacertfile",))
+            shared["cafile"] = self._check.file(table["cacertfile"], path + ("cacertfile",))
         if "verify_mode" in table:
             check.choice(table["verify_mode"], path + ("verify_mode",), VERIFY_MODES)
         if mode == "starttls_required":
@@ -219,7 +210,7 @@ class _Reader:
             for key in ("domain", "certfile"):
                 if key not in entry:
                     check.fail(path + (i, key), "missing (it is mandatory)")
-            name = self.file(entry["certfile"], path + (i, "certfile"))
+            name = self._check.file(entry["certfile"], path + (i, "certfile"))
             found[self.domain(entry["domain"], path + (i, "domain"))] = TLSConfig(
                 name, name, ciphers=ciphers, location=check.at(path + (i,)), label=showPath(path + (i,))
             )
@@ -254,7 +245,7 @@ def readS2S(
     certificates: dict[str, TLSConfig] = {}
     common = shared.get("tls")
     if "certfile" in section:
-        name = reader.file(section["certfile"], path + ("certfile",))
+        name = check.file(section["certfile"], path + ("certfile",))
         common = TLSConfig(name, name, ciphers=ciphers, location=check.at(path + ("certfile",)), label="s2s.certfile")
     if isinstance(common, TLSConfig):
         certificates = {domain: common for domain in hosts}
