@@ -88,6 +88,19 @@ class TwoNodeTests(TestCase):
         table = self.nodes[node].cluster.table  # type: ignore[union-attr]
         await until(lambda: table.ownerOf(domain) == owner, f"{node} sees {domain} on {owner}")
 
+    async def leaseBack(self, node: str) -> None:
+        """
+        Wait, for a bounded time, until Redis holds C{node}'s lease.
+        """
+        cluster = self.nodes[node].cluster
+        assert cluster is not None
+        for _ in range(int(PROCESS_TIMEOUT / 0.02)):
+            protocol = cluster.commands.current()
+            if protocol is not None and await protocol.execute_command(b"EXISTS", cluster.keys.lease) == 1:
+                return
+            await task.deferLater(reactor, 0.02)
+        raise AssertionError(f"{node}'s lease never came back")
+
     async def test_messageAndIqAcrossNodes(self) -> None:
         """
         A message from a component on node a reaches one on node b, and an
@@ -194,13 +207,16 @@ class TwoNodeTests(TestCase):
         error = await alpha.next(lambda e: e.getAttribute("type") == "error")
         self.assertEqual((error["id"], error.error.firstChildElement().name), ("m3", "remote-server-timeout"))
         await self.redis.start()
-        await self.seen("a", BETA, "b")
         b = self.nodes["b"].cluster
-        # Each connection comes back after its own (jittered) delay.
+        # Each connection comes back after its own (jittered) delay, and a's
+        # table may still be the one from before the restart: wait until
+        # Redis itself has b's lease again.
         await until(
             lambda: a.commands.current() is not None and b.reader.current() is not None,  # type: ignore[union-attr]
             "a's commands and b's inbox reconnected",
         )
+        await self.leaseBack("b")
+        await self.seen("a", BETA, "b")
         alpha.send(message(BETA, ALPHA, "across again"))
         got = await beta.next(lambda e: e.name == "message")
         self.assertEqual(str(got.body), "across again")
