@@ -12,7 +12,7 @@ import os
 from typing import Callable, Mapping
 
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import MultiService
+from twisted.application.service import IService, MultiService
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorCore
 from twisted.python.filepath import FilePath
@@ -30,6 +30,7 @@ from xcomp.reload import ReloadResult, reloadService
 from xcomp.router import Router
 from xcomp.s2s.service import S2SService
 from xcomp.cluster.service import ClusterService
+from xcomp.cluster.standby import Standby
 
 __all__ = ["PidfileInUse", "RouterService", "checkPidfile"]
 
@@ -134,9 +135,17 @@ class RouterService(MultiService):
         self._plugins = plugins
         self._modules = modules
         self.lastReload: ReloadResult | None = None
-        for component in config.components.values():
-            if isinstance(component, InternalComponentConfig):
-                self.addComponent(self.makeComponent(component))
+        internal = {
+            domain: self.makeComponent(component)
+            for domain, component in config.components.items()
+            if isinstance(component, InternalComponentConfig)
+        }
+        if config.cluster is None:
+            for component in internal.values():
+                self.addComponent(component)
+        # On a cluster node, each is built now (a mistake stops startup) and
+        # runs while this node holds its claim (xcomp.cluster.standby).
+        self._standing = internal if config.cluster is not None else {}
         self.factories: list[ComponentListenerFactory] = []
         self.ports: dict[ListenerKey, StreamServerEndpointService] = {}
         self.outbox = Outbox()
@@ -154,7 +163,8 @@ class RouterService(MultiService):
         self.cluster: ClusterService | None = None
         if config.cluster is not None:
             # One node of several: the other nodes' domains, through Redis.
-            self.cluster = ClusterService(config.cluster, self.router, reactor)  # type: ignore[arg-type]
+            standby = Standby(internal, self._startStandby, self._stopStandby)
+            self.cluster = ClusterService(config.cluster, self.router, reactor, standby)  # type: ignore[arg-type]
             self.cluster.setServiceParent(self)
         self.started: float | None = None
         self.http: HTTPService | None = None
@@ -207,6 +217,21 @@ class RouterService(MultiService):
         self.router.addHost(service.domain, service.route)
         service.setServiceParent(self)  # type: ignore[attr-defined]
         self.components[service.domain] = service
+
+    def _startStandby(self, domain: str) -> None:
+        component = self._standing.pop(domain, None)
+        if component is None:
+            config = self.config.components[domain]
+            assert isinstance(config, InternalComponentConfig)
+            component = self.makeComponent(config)
+        self.addComponent(component)
+
+    def _stopStandby(self, domain: str) -> defer.Deferred[object] | None:
+        component = self.components.pop(domain, None)
+        if component is None:
+            return None
+        self.router.removeHost(domain, component.route)
+        return defer.maybeDeferred(IService(component).disownServiceParent)
 
     def reload(self, load: Callable[[], RouterConfig]) -> defer.Deferred[ReloadResult]:
         """

@@ -21,6 +21,7 @@ from xcomp.cluster.connection import RedisLink
 from xcomp.cluster.inbox import ClusterInbox
 from xcomp.cluster.keys import CLAIM, RELEASE, RENEW, SNAPSHOT, Keys
 from xcomp.cluster.outbox import ClusterOutbox
+from xcomp.cluster.standby import Standby
 from xcomp.cluster.table import RouteTable
 from xcomp.config import ClusterConfig
 from xcomp.errors import bounce
@@ -38,22 +39,29 @@ class ClusterService(Service):
     @ivar table: this node's copy of the routing table.
     @ivar incarnation: what this process writes in its lease, so that a
         message meant for its last life is not taken for its own.
+    @ivar standby: the internal components this node runs while it holds
+        their claim (L{xcomp.cluster.standby}).
     """
 
     _log = Logger()
 
-    def __init__(self, config: ClusterConfig, router: Router, reactor: IReactorTime) -> None:
+    def __init__(
+        self, config: ClusterConfig, router: Router, reactor: IReactorTime, standby: Standby | None = None
+    ) -> None:
         self.config = config
+        self.standby = standby or Standby((), lambda domain: None, lambda domain: None)
         self.router = router
         self.reactor = reactor
         self.incarnation = os.urandom(8).hex().encode("ascii")
         self.keys = Keys(config.node.encode("utf-8"))
         self.table = RouteTable(config.node)
         table = self.table
+        changed = self._changed
 
         class Events(txredisapi.SubscriberProtocol):
             def messageReceived(self, pattern: object, channel: object, message: bytes) -> None:
                 table.apply(message)
+                changed(message)
 
         self.commands = RedisLink(reactor, config, "commands", onConnect=self._connected)
         self.reader = RedisLink(
@@ -92,7 +100,7 @@ class ClusterService(Service):
         protocol = self.commands.current()
         if protocol is not None:
             # Leave at once rather than when the lease runs out.
-            mine = [d.encode("utf-8") for d in self.router.streamDomains()]
+            mine = self._mine()
             d = defer.maybeDeferred(protocol.eval, RELEASE, [self.keys.routes, self.keys.events], [self.keys.node, *mine])
             d.addCallback(lambda _: defer.maybeDeferred(protocol.execute_command, b"DEL", self.keys.lease))
             d.addErrback(lambda f: None)
@@ -127,7 +135,7 @@ class ClusterService(Service):
         protocol = self.commands.current()
         if protocol is None:
             return
-        mine = [d.encode("utf-8") for d in self.router.streamDomains()]
+        mine = self._mine()
         d = defer.maybeDeferred(protocol.eval, 
             RENEW,
             [self.keys.routes, self.keys.lease, self.keys.events],
@@ -144,15 +152,61 @@ class ClusterService(Service):
         d.addCallback(self._snapshot)
         d.addErrback(lambda f: self._log.warn("Cluster: renewal failed: {reason}", reason=f.value))
 
+    def _mine(self) -> list[bytes]:
+        domains = [*self.router.streamDomains(), *sorted(self.standby.active)]
+        return [d.encode("utf-8") for d in domains]
+
     def _renewed(self, lost: object) -> None:
         for domain in lost or ():  # type: ignore[attr-defined]
-            self._kicked(domain.decode("utf-8"))
+            name = domain.decode("utf-8")
+            if name in self.standby.active:
+                self.standby.lost(name)
+            else:
+                self._kicked(name)
 
     def _snapshot(self, snapshot: object) -> None:
         self.table.replace(snapshot or ())  # type: ignore[arg-type]
-        stale = [d for d in self.table.mine() if self.router.lookup(d) is None]
+        # A standby domain the table still gives this node (its last life's
+        # claim) is claimed again below, not let go of.
+        stale = [
+            d for d in self.table.mine() if self.router.lookup(d) is None and d not in self.standby.waiting
+        ]
         if stale:
             self._release(stale)
+        self._claimStandby()
+
+    def _changed(self, event: bytes) -> None:
+        # A standby domain let go of (its node stopped): claim it now rather
+        # than at the next renewal.
+        domain, _, node = event.decode("utf-8", "replace").partition(" ")
+        if not node and domain in self.standby.waiting:
+            self.reactor.callLater(0, self._claimStandby)
+
+    def _claimStandby(self) -> None:
+        protocol = self.commands.current()
+        if protocol is None:
+            return
+        for domain in self.standby.candidates(self.table.ownerOf):
+            self.standby.claiming.add(domain)
+            d = defer.maybeDeferred(
+                protocol.eval,
+                CLAIM,
+                [self.keys.routes, self.keys.events],
+                [self.keys.prefix, domain.encode("utf-8"), self.keys.node, b"standby", 0],
+            )
+            d.addCallbacks(self._standbyAnswered, self._standbyFailed, (domain,), {}, (domain,))
+
+    def _standbyAnswered(self, result: list[bytes], domain: str) -> None:
+        if result[0] == b"conflict":
+            self.table.owners[domain] = result[1].decode("utf-8", "replace")
+            self.standby.refused(domain)
+        else:
+            self.table.owners[domain] = self.table.node
+            self.standby.granted(domain)
+
+    def _standbyFailed(self, failure: object, domain: str) -> None:
+        self._log.warn("Cluster: claim of {domain} failed: {reason}", domain=domain, reason=failure)
+        self.standby.refused(domain)
 
     # IClusterRoute
 

@@ -120,7 +120,8 @@ class ConfigDiff:
         apply to the next connection there.
     @ivar logChanged: The log sinks or the lowest level changed.
     @ivar restartOnly: Settings that changed but take effect only when
-        xcomp is restarted (C{xcomp_pidfile}, C{data_path}, s2s), by name.
+        xcomp is restarted (C{xcomp_pidfile}, C{data_path}, s2s, the
+        cluster, and a cluster node's internal components), by name.
     """
 
     componentsAdded: tuple[str, ...] = ()
@@ -212,9 +213,17 @@ def diffConfigs(old: RouterConfig, new: RouterConfig) -> ConfigDiff:
             ("xcomp_pidfile", old.pidfile, new.pidfile),
             ("data_path", old.dataPath, new.dataPath),
             ("s2s", old.s2s, new.s2s),
+            ("cluster", old.cluster, new.cluster),
         )
         if before != after
     )
+    if old.cluster is not None or new.cluster is not None:
+        # A cluster node runs an internal component only while it holds the
+        # component's claim (xcomp.cluster.standby); a reload does not start
+        # or stop one behind the claim's back.
+        moved = (*internalAdded, *internalRemoved, *restarted)
+        restartOnly += tuple(f"internal component {domain}" for domain in moved)
+        internalAdded = internalRemoved = restarted = ()
     return ConfigDiff(
         componentsAdded=added,
         componentsRemoved=removed,

@@ -12,6 +12,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from xcomp.config import (
+    ClusterConfig,
     ComponentConfig,
     InternalComponentConfig,
     ListenerConfig,
@@ -100,6 +101,22 @@ class DiffTests(SynchronousTestCase):
         )
         kept = diffConfigs(old, config(components={"rooms.example": muc(name="Rooms")}))
         self.assertEqual((kept.internalRestarted, kept.internalKept), ((), ("rooms.example",)))
+
+    def test_cluster(self) -> None:
+        """
+        The cluster's settings apply at a restart; so do the internal
+        components of a cluster node, which run only while the node holds
+        their claim.
+        """
+        muc = InternalComponentConfig(domain="rooms.example", plugin="muc")
+        alone = ClusterConfig(host="127.0.0.1", node="a")
+        old = config(cluster=alone)
+        new = config(cluster=ClusterConfig(host="127.0.0.1", node="b"), components={"rooms.example": muc})
+        diff = diffConfigs(old, new)
+        self.assertEqual(diff.internalAdded, ())
+        self.assertEqual(diff.restartOnly, ("cluster", "internal component rooms.example"))
+        self.assertEqual(diffConfigs(config(cluster=alone), config(cluster=alone, components={"rooms.example": muc})).restartOnly, ("internal component rooms.example",))
+        self.assertEqual(diffConfigs(config(), config(components={"rooms.example": muc})).internalAdded, ("rooms.example",))
 
     def test_listeners(self) -> None:
         """
