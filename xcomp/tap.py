@@ -201,6 +201,9 @@ class CommandLineService(MultiService):
             super().privilegedStartService()
         except CannotListenError as e:
             raise SystemExit(self._cannotListen(e)) from None
+        except ConfigError as e:
+            # The cluster's Redis cannot be reached (xcomp.cluster.connection.probe).
+            raise SystemExit(str(e)) from None
         self._privilegedStarted = True
         self._installSignals()
 

@@ -12,6 +12,7 @@ each caller decides what nothing means.
 
 from __future__ import annotations
 
+import socket
 from typing import Callable
 
 import txredisapi
@@ -20,7 +21,7 @@ from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.python.filepath import FilePath
 
-from xcomp.config import ClusterConfig
+from xcomp.config import ClusterConfig, ConfigError
 from xcomp.logsinks import Logger
 
 #: Seconds Redis may take to answer one command before the connection is
@@ -45,6 +46,24 @@ def endpointFor(reactor: object, config: ClusterConfig) -> IStreamClientEndpoint
         options = ssl.optionsForClientTLS(config.host, trustRoot=trust)
         endpoint = wrapClientTLS(options, endpoint)
     return endpoint
+
+
+def probe(config: ClusterConfig, timeout: float = REPLY_TIMEOUT) -> None:
+    """
+    Check, before the reactor runs, that the configured Redis accepts a
+    connection: a node that cannot reach its cluster at startup stops with
+    one clear line rather than run alone.  (Once running, it rides out
+    Redis going away: L{RedisLink} reconnects.)  Only the TCP connection is
+    tried; credentials are checked by the first real connection, which
+    says so in the log.
+
+    @raise ConfigError: it does not, at the line that names the Redis.
+    """
+    try:
+        socket.create_connection((config.host, config.port), timeout=timeout).close()
+    except OSError as e:
+        reason = e.strerror or str(e) or e.__class__.__name__
+        raise ConfigError(config.location, f"cannot reach the cluster's Redis at {config.url}: {reason}") from None
 
 
 class RedisLink:

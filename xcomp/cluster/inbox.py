@@ -53,6 +53,50 @@ class _Collect:
         self.failed = f"{condition}: {text}"
 
 
+class EntryReader:
+    """
+    The stanzas of stream entries, parsed by the component port's own
+    parser as if they came one after the other on one stream.
+    """
+
+    _log = Logger()
+
+    def __init__(self) -> None:
+        self._collect = _Collect()
+        self._parser = self._newParser()
+
+    def _newParser(self) -> StreamParser:
+        parser = StreamParser(self._collect)
+        parser.feed(_HEADER)
+        return parser
+
+    def stanzas(self, fields: list[bytes]) -> list[Stanza]:
+        """
+        The stanzas of one entry's fields (C{f}, then C{s} per stanza); one
+        that cannot be parsed is logged and left out.
+        """
+        collect = self._collect
+        for name, value in zip(fields[::2], fields[1::2]):
+            if name != b"s":
+                continue
+            self._parser.feed(value)
+            if collect.failed is not None:
+                self._log.error(
+                    "Cluster: an unreadable stanza from another node: {error}", error=collect.failed
+                )
+                collect.failed = None
+                self._parser = self._newParser()
+        stanzas, collect.stanzas = collect.stanzas, []
+        return stanzas
+
+
+def isControl(fields: list[bytes]) -> bool:
+    """
+    Whether an entry is a control message rather than stanzas.
+    """
+    return fields[:1] == [b"k"]
+
+
 class ClusterInbox:
     """
     @ivar received: stanzas read from the stream.
@@ -83,13 +127,7 @@ class ClusterInbox:
         self._generation = 0
         self._stopped = False
         self.received = 0
-        self._collect = _Collect()
-        self._parser = self._newParser()
-
-    def _newParser(self) -> StreamParser:
-        parser = StreamParser(self._collect)
-        parser.feed(_HEADER)
-        return parser
+        self._parse = EntryReader()
 
     def start(self) -> None:
         """
@@ -131,22 +169,11 @@ class ClusterInbox:
         self._read(generation)
 
     def _take(self, fields: list[bytes]) -> None:
-        if fields[:1] == [b"k"]:
+        if isControl(fields):
             pairs = dict(zip(fields[::2], fields[1::2]))
             self._control(pairs[b"k"], pairs)
             return
-        collect = self._collect
-        for name, value in zip(fields[::2], fields[1::2]):
-            if name != b"s":
-                continue
-            self._parser.feed(value)
-            if collect.failed is not None:
-                self._log.error(
-                    "Cluster: an unreadable stanza from another node: {error}", error=collect.failed
-                )
-                collect.failed = None
-                self._parser = self._newParser()
-        stanzas, collect.stanzas = collect.stanzas, []
+        stanzas = self._parse.stanzas(fields)
         self.received += len(stanzas)
         for stanza in stanzas:
             self._deliver(stanza)

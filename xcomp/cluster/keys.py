@@ -19,7 +19,10 @@ several clusters):
     one control message (field C{k}: C{kick}, C{d}: the domain, C{to}:
     the incarnation it is for);
   - C{<p>events}: channel; each message is C{domain node}, or C{domain}
-    alone when it was let go of.
+    alone when it was let go of;
+  - C{<p>nodes}: set, every node that has held a lease and may have left
+    entries in its stream (a node is taken out once it is gone and its
+    stream is empty).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Keys:
         self.node = node
         self.routes = prefix + b"routes"
         self.events = prefix + b"events"
+        self.nodes = prefix + b"nodes"
         self.lease = self.leaseOf(node)
         self.inbox = self.inboxOf(node)
 
@@ -104,13 +108,14 @@ redis.call('XADD', KEYS[2], '*', unpack(entry))
 return 1
 """
 
-#: KEYS: routes, the node's lease, events.  ARGV: prefix, node,
+#: KEYS: routes, the node's lease, events, nodes.  ARGV: prefix, node,
 #: incarnation, lease in milliseconds, then the domains it has bound.
 #: Renews the lease, or takes it again after Redis lost it (a restart), and
 #: writes the node's domains back where nobody alive has taken them since.
 #: Returns the domains another node took meanwhile.
 RENEW = b"""
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+redis.call('SADD', KEYS[4], ARGV[2])
 local lost = {}
 for i = 5, #ARGV do
   local owner = redis.call('HGET', KEYS[1], ARGV[i])
@@ -140,4 +145,36 @@ for i = 1, #all, 2 do
   out[#out + 1] = alive[node]
 end
 return out
+"""
+
+#: KEYS: nodes.  ARGV: prefix, this node.  The nodes other than this one
+#: whose lease is gone and whose stream still holds entries; the gone ones
+#: with nothing left are forgotten.
+ORPHANS = b"""
+local out = {}
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if node ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then
+    if redis.call('XLEN', ARGV[1] .. 'in:' .. node) == 0 then
+      redis.call('SREM', KEYS[1], node)
+    else
+      out[#out + 1] = node
+    end
+  end
+end
+return out
+"""
+
+#: KEYS: a gone node's lease, its stream.  ARGV: how many entries.  Takes
+#: (reads and deletes) the oldest entries of the stream, unless the node has
+#: come back meanwhile: each entry is taken by one node only.  Returns the
+#: entries, as XRANGE does.
+ADOPT = b"""
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {}
+end
+local entries = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[1])
+for _, entry in ipairs(entries) do
+  redis.call('XDEL', KEYS[2], entry[1])
+end
+return entries
 """

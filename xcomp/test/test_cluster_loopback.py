@@ -244,3 +244,24 @@ class TwoNodeTests(TestCase):
         alpha.send(message(BETA, ALPHA, "found you"))
         got = await again.next(lambda e: e.name == "message")
         self.assertEqual(str(got.body), "found you")
+
+    async def test_leftoversAnswered(self) -> None:
+        """
+        Stanzas that reached a node's stream just before it vanished, while
+        its lease still ran, are answered C{remote-server-timeout} by a
+        node that outlives it, once the lease is over: never lost.
+        """
+        alpha = await self.connect("a", ALPHA)
+        await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        b = self.nodes["b"].cluster
+        assert b is not None
+        b._tick.stop()
+        b.inbox.stop()
+        for link in (b.commands, b.reader, b.events):
+            link._factory.disconnect()
+        for n in range(3):
+            alpha.send(message(BETA, ALPHA, "too late", id=f"late{n}"))
+        for n in range(3):
+            error = await alpha.next(lambda e: e.getAttribute("id") == f"late{n}")
+            self.assertEqual((error["type"], error.error.firstChildElement().name), ("error", "remote-server-timeout"))
