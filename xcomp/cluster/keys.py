@@ -16,8 +16,9 @@ several clusters):
     its time to live;
   - C{<p>in:<name>}: stream, what waits for the node; each entry is one
     batch of stanzas from one node (fields C{f}, then C{s} per stanza), or
-    one control message (field C{k}: C{kick}, C{d}: the domain, C{to}:
-    the incarnation it is for);
+    one control message (field C{k}): C{kick} (C{d}: the domain, C{to}:
+    the incarnation it is for, C{by}: the node that took it), or
+    C{released} (C{d}: the domain a kicked node has let go of);
   - C{<p>events}: channel; each message is C{domain node}, or C{domain}
     alone when it was let go of;
   - C{<p>nodes}: set, every node that has held a lease and may have left
@@ -55,7 +56,9 @@ class Keys:
 #: kick_old, or standby: take it only if nobody alive has it), the stream
 #: bound (unused).  A kicked owner is told through its stream, addressed to
 #: its incarnation (a kick left from its last life does not end a stream of
-#: its next).  Returns {"ok", ""} | {"conflict", owner} | {"kicked", owner}.
+#: its next), and answers C{released} in the new owner's stream once
+#: nothing more reaches its own stream for the domain.  Returns {"ok", ""} |
+#: {"conflict", owner} | {"kicked", owner}.
 CLAIM = b"""
 local owner = redis.call('HGET', KEYS[1], ARGV[2])
 if owner and owner ~= ARGV[3] and redis.call('EXISTS', ARGV[1] .. 'node:' .. owner) == 1 then
@@ -64,7 +67,7 @@ if owner and owner ~= ARGV[3] and redis.call('EXISTS', ARGV[1] .. 'node:' .. own
   end
   local incarnation = redis.call('GET', ARGV[1] .. 'node:' .. owner)
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-  redis.call('XADD', ARGV[1] .. 'in:' .. owner, '*', 'k', 'kick', 'd', ARGV[2], 'to', incarnation)
+  redis.call('XADD', ARGV[1] .. 'in:' .. owner, '*', 'k', 'kick', 'd', ARGV[2], 'to', incarnation, 'by', ARGV[3])
   redis.call('PUBLISH', KEYS[2], ARGV[2] .. ' ' .. ARGV[3])
   return {'kicked', owner}
 end

@@ -25,7 +25,7 @@ from xcomp.cluster.standby import Standby
 from xcomp.cluster.table import RouteTable
 from xcomp.config import ClusterConfig
 from xcomp.errors import bounce
-from xcomp.interfaces import IBindGate, IClusterRoute
+from xcomp.interfaces import IBindGate, IClusterRoute, IStreamRoute
 from xcomp.logsinks import Logger
 from xcomp.router import Router
 from xcomp.stanza import Stanza
@@ -76,6 +76,7 @@ class ClusterService(Service):
         self.outbox = ClusterOutbox(reactor, self.commands, self.keys, config.streamLength, self._refuse)
         self.inbox = ClusterInbox(self.reader, self.commands, self.keys, self._deliver, self._control)
         self._adopting: set[str] = set()
+        self._waiting: dict[str, list[defer.Deferred[None]]] = {}
         self._tick = task.LoopingCall(self._renewSafely)
         self._tick.clock = reactor
         self._inbound = False
@@ -316,8 +317,9 @@ class ClusterService(Service):
         ]
         d = defer.gatherResults(claims, consumeErrors=True)
 
-        def answered(results: list[list[bytes]]) -> bool:
+        def answered(results: list[list[bytes]]) -> bool | defer.Deferred[bool]:
             granted = all(result[0] != b"conflict" for result in results)
+            kicked = []
             for domain, result in zip(domains, results):
                 if result[0] == b"conflict":
                     self._log.info(
@@ -327,9 +329,18 @@ class ClusterService(Service):
                     )
                 else:
                     self.table.owners[domain] = self.table.node
+                    if result[0] == b"kicked":
+                        kicked.append(domain)
                 # Whatever the stream does next, a claim with no route
                 # behind it is let go of.
                 self.reactor.callLater(0, self._releaseIfGone, domain)
+            if granted and kicked:
+                # Bound only once the old owner has let go: until then its
+                # local senders still reach its stream, and two streams
+                # must never both receive.
+                return defer.gatherResults([self._released(domain) for domain in kicked]).addCallback(
+                    lambda _: True
+                )
             return granted
 
         def failed(failure: object) -> bool:
@@ -347,9 +358,43 @@ class ClusterService(Service):
         finally:
             self._inbound = False
 
+    def _released(self, domain: str) -> defer.Deferred[None]:
+        """
+        Fires when the old owner of C{domain} says it has let go, or after
+        a lease at the most (it may have died meanwhile, and its lease is
+        how long the cluster takes to notice).
+        """
+        waiter: defer.Deferred[None] = defer.Deferred()
+        self._waiting.setdefault(domain, []).append(waiter)
+
+        def late(failure: object, timeout: float) -> None:
+            self._log.warn(
+                "Cluster: the old owner of {domain} did not let go within {timeout}s; binding it here",
+                domain=domain,
+                timeout=timeout,
+            )
+            waiters = self._waiting.get(domain, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+
+        waiter.addTimeout(self.config.lease, self.reactor, onTimeoutCancel=late)
+        return waiter
+
     def _control(self, kind: bytes, fields: dict[bytes, bytes]) -> None:
+        domain = fields.get(b"d", b"").decode("utf-8", "replace")
         if kind == b"kick" and fields.get(b"to") == self.incarnation:
-            self._kicked(fields.get(b"d", b"").decode("utf-8", "replace"))
+            self._kicked(domain)
+            by = fields.get(b"by")
+            protocol = self.commands.current()
+            if by and protocol is not None:
+                # Over the connection the outbox uses: the new owner reads
+                # this before anything this node sends it for the domain.
+                defer.maybeDeferred(
+                    protocol.execute_command, b"XADD", self.keys.inboxOf(by), b"*", b"k", b"released", b"d", fields[b"d"]
+                ).addErrback(lambda f: None)
+        elif kind == b"released":
+            for waiter in self._waiting.pop(domain, []):
+                waiter.callback(None)
 
     def _kicked(self, domain: str) -> None:
         route = self.router.lookup(domain)
@@ -358,6 +403,10 @@ class ClusterService(Service):
             self._log.info("Cluster: {domain} was bound on another node; ending it here", domain=domain)
             # Not held here: from now on its stanzas belong to the other node.
             self.router.holds.end(domain)
+            # Unbound now, not when the stream has closed: nothing more is
+            # routed to it.
+            if IStreamRoute.providedBy(route):
+                self.router.unbindAll(route)
             close("conflict", "Replaced by a new connection on another node of the cluster")
 
     def _refuse(self, stanza: Stanza, condition: str) -> None:

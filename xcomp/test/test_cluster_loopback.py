@@ -170,21 +170,62 @@ class TwoNodeTests(TestCase):
         """
         With C{kick_old}, a second connection on another node takes the
         domain over: the first is ended with C{conflict}, and from then on
-        stanzas reach the new one.
+        stanzas reach the new one.  Senders on both nodes that never stop
+        sending see each stanza reach exactly one of the two streams, or
+        come back as an error; and the old stream's last stanza arrives
+        before the new stream's first: there is no window in which both
+        receive.
         """
         for service in self.nodes.values():
             await service.stopService()
         self.nodes = {name: self.startNode(name, conflictResolve="kick_old") for name in ("a", "b")}
         old = await self.connect("b", BETA)
+        senders = {"gamma": await self.connect("b", GAMMA), "alpha": await self.connect("a", ALPHA)}
         await self.seen("a", BETA, "b")
-        new = await self.connect("a", BETA)
-        await old.lost()
-        self.assertEqual(old.streamError, "conflict")
+        arrivals: list[tuple[str, str]] = []
+
+        def watch(name: str, client: ComponentClient) -> None:
+            assert client.xs is not None
+            client.xs.addObserver("/message", lambda e: arrivals.append((name, e.getAttribute("id"))))
+
+        watch("old", old)
+        # Node b hears of the kick late (a busy node): the new stream must
+        # still wait for b to let go.
+        b = self.nodes["b"].cluster
+        assert b is not None
+        control = b.inbox._control
+        b.inbox._control = lambda kind, fields: reactor.callLater(0.2, control, kind, fields)  # type: ignore[method-assign]
+        sent: list[str] = []
+
+        def send() -> None:
+            for name, client in senders.items():
+                sent.append(f"{name}{len(sent)}")
+                client.send(message(BETA, client.domain, "tick", id=sent[-1]))
+
+        ticker = task.LoopingCall(send)
+        ticker.clock = reactor
+        ticker.start(0.005)
+        try:
+            new = ComponentClient(reactor, BETA, "beta-secret")
+            self.addCleanup(new.disconnect)
+            new.factory.addBootstrap("//event/stream/authd", lambda xs: watch("new", new))
+            await new.connect(self.nodes["a"].port)  # type: ignore[attr-defined]
+            await old.lost()
+            self.assertEqual(old.streamError, "conflict")
+            await until(lambda: sum(who == "new" for who, _ in arrivals) >= 20, "the new stream receives")
+        finally:
+            ticker.stop()
+        last = sent[-2:]
+        everyone = (old, new, *senders.values())
+        await until(
+            lambda: all(any(e.getAttribute("id") == i for c in everyone for e in c.received) for i in last),
+            "the last ticks arrive",
+        )
+        refused = [e["id"] for c in senders.values() for e in c.received if e.getAttribute("type") == "error"]
+        self.assertEqual(sorted([i for _, i in arrivals] + refused), sorted(sent))
+        whom = [who for who, _ in arrivals]
+        self.assertLess(len(whom) - 1 - whom[::-1].index("old"), whom.index("new"))
         await self.seen("b", BETA, "a")
-        gamma = await self.connect("b", GAMMA)
-        gamma.send(message(BETA, GAMMA, "to the new one"))
-        got = await new.next(lambda e: e.name == "message")
-        self.assertEqual(str(got.body), "to the new one")
 
     async def test_redisRestarts(self) -> None:
         """
