@@ -194,7 +194,11 @@ class TwoNodeTests(TestCase):
         b = self.nodes["b"].cluster
         assert b is not None
         control = b.inbox._control
-        b.inbox._control = lambda kind, fields: reactor.callLater(0.2, control, kind, fields)  # type: ignore[method-assign]
+
+        def late(kind: bytes, fields: dict[bytes, bytes]) -> None:
+            reactor.callLater(0.2, control, kind, fields)
+
+        b.inbox._control = late
         sent: list[str] = []
 
         def send() -> None:
