@@ -13,6 +13,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IReactorProcess
 from twisted.trial.unittest import TestCase
 
+from xcomp.test.certs import Issued
 from xcomp.test.loopback import ChildProcess, freePort
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -25,12 +26,25 @@ SKIP_REASON = (
 class RedisPeer:
     """
     @ivar port: the port it listens on, the same after L{restart}.
+    @ivar tls: its certificate and key, when it speaks only TLS (C{rediss://}).
     """
 
-    def __init__(self, reactor: IReactorProcess, test: TestCase, password: str | None = None) -> None:
+    def __init__(
+        self,
+        reactor: IReactorProcess,
+        test: TestCase,
+        password: str | None = None,
+        tls: tuple[Issued, str] | None = None,
+    ) -> None:
+        """
+        @param password: what C{requirepass} asks for.
+        @param tls: a certificate for 127.0.0.1 and its CA's file: TLS only,
+            on L{port}, client certificates not asked for.
+        """
         self.reactor = reactor
         self.port = freePort()
         self.password = password
+        self.tls = tls
         self.directory = tempfile.mkdtemp(prefix="xcomp-redis-")
         test.addCleanup(shutil.rmtree, self.directory, True)
         test.addCleanup(self.stop)
@@ -39,12 +53,20 @@ class RedisPeer:
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{auth}127.0.0.1:{self.port}/0"
 
     async def start(self) -> RedisPeer:
         assert REDIS_SERVER is not None
+        port = ["--port", str(self.port)]
+        if self.tls:
+            issued, ca = self.tls
+            port = [
+                "--port", "0", "--tls-port", str(self.port), "--tls-cert-file", issued.certificate,
+                "--tls-key-file", issued.key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no",
+            ]
         args = [
-            REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.directory,
+            REDIS_SERVER, *port, "--bind", "127.0.0.1", "--dir", self.directory,
             "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "notice",
         ]
         if self.password:

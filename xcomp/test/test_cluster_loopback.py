@@ -18,6 +18,7 @@ from xcomp.config import ClusterConfig, ListenerConfig
 from xcomp.service import RouterService
 from xcomp.test.helpers import makeConfig
 from xcomp.test.loopback import PROCESS_TIMEOUT, ComponentClient, freePort
+from xcomp.test.certs import TestCA
 from xcomp.test.redispeer import SKIP_REASON, RedisPeer
 
 ALPHA = "alpha.example.org"
@@ -61,6 +62,9 @@ class TwoNodeTests(TestCase):
         await self.redis.start()
         self.nodes = {name: self.startNode(name) for name in ("a", "b")}
 
+    def clusterConfig(self, name: str) -> ClusterConfig:
+        return ClusterConfig(host="127.0.0.1", port=self.redis.port, node=name, lease=LEASE)
+
     def startNode(self, name: str, **beta: object) -> RouterService:
         port = freePort()
         config = makeConfig(
@@ -70,7 +74,7 @@ class TwoNodeTests(TestCase):
                 GAMMA: {"secret": "gamma-secret"},
             },
             listeners=(ListenerConfig(port, "127.0.0.1"),),
-            cluster=ClusterConfig(host="127.0.0.1", port=self.redis.port, node=name, lease=LEASE),
+            cluster=self.clusterConfig(name),
         )
         service = RouterService(config, reactor=reactor)
         service.port = port  # type: ignore[attr-defined]
@@ -310,3 +314,28 @@ class TwoNodeTests(TestCase):
         for n in range(3):
             error = await alpha.next(lambda e: e.getAttribute("id") == f"late{n}")
             self.assertEqual((error["type"], error.error.firstChildElement().name), ("error", "remote-server-timeout"))
+
+
+class TLSNodeTests(TwoNodeTests):
+    """
+    The same, with C{rediss://}: a Redis that speaks only TLS, with a
+    certificate from the test's CA, and a password.
+    """
+
+    async def setUp(self) -> None:  # type: ignore[override]
+        ca = TestCA(self.mktemp())
+        self.redis = RedisPeer(reactor, self, password="redis-s3cret", tls=(ca.issue("127.0.0.1"), ca.path))
+        self.ca = ca
+        await self.redis.start()
+        self.nodes = {name: self.startNode(name) for name in ("a", "b")}
+
+    def clusterConfig(self, name: str) -> ClusterConfig:
+        return ClusterConfig(
+            host="127.0.0.1",
+            port=self.redis.port,
+            node=name,
+            lease=LEASE,
+            tls=True,
+            cafile=self.ca.path,
+            password="redis-s3cret",
+        )
