@@ -49,6 +49,12 @@ component_interfaces = { "127.0.0.1" }
 -- "kick_old" replaces the old connection.
 component_conflict_resolve = "kick_new"
 
+-- Several xcomp nodes acting as one router meet in a Redis (README:
+-- "Cluster"; examples/cluster/ is a two-node setup).  Uncomment on each
+-- node, with its own cluster_node:
+--     cluster_redis = "redis://127.0.0.1:6379/0"
+--     cluster_node = "a"
+
 ---------- Virtual hosts ----------
 -- The server's own domain.  The components below are sub-domains of it, so
 -- service discovery on example.org lists them.

@@ -28,7 +28,8 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, TestCase
 
 from xcomp import __version__
-from xcomp.test.loopback import PROCESS_TIMEOUT, ChildProcess, freePort
+from xcomp.test.loopback import PROCESS_TIMEOUT, ChildProcess, ComponentClient, freePort
+from xcomp.test.redispeer import SKIP_REASON as NO_REDIS
 
 CHECKOUT = FilePath(__file__).parent().parent().parent()
 README = CHECKOUT.child("README.md")
@@ -59,6 +60,8 @@ KINDS = {
     "plugins": re.compile(r"twistd xcomp --list-plugins$"),
     "status": re.compile(r"python3 -m xcomp status -c (\S+)(?: \|\| echo .*)?$"),
     "reload": re.compile(r"python3 -m xcomp reload (?:-c (\S+)|--pidfile=(\S+))$"),
+    "redis": re.compile(r"redis-server --port (\d+) --bind 127\.0\.0\.1 --save ''$"),
+    "node": re.compile(r"twistd -n --pidfile=(\S+) xcomp -c (\S+)$"),
 }
 
 
@@ -362,3 +365,56 @@ class RunTests(TestCase):
             output = bytes(child.output).decode(errors="replace")
             self.assertEqual(child.exitCode, 0, output)
             self.assertIn("exit status", output)
+
+    async def test_cluster(self) -> None:
+        """
+        The README's two nodes and a Redis, run as written but for the
+        ports (in the scratch copy of C{examples/cluster/}, Redis's 6379
+        and the nodes' 5347 and 5348 become free ports, in the files and
+        in the Redis command): Redis and both nodes start, a component on
+        node a reaches one on node b, and each shuts down on SIGTERM.
+        """
+        if NO_REDIS:
+            raise SkipTest(NO_REDIS)
+        [redis] = self.of("redis")
+        nodes = self.of("node")
+        self.assertEqual(len(nodes), 2)
+        ports = {b"6379": freePort(), b"{ 5347 }": freePort(), b"{ 5348 }": freePort()}
+        copy = self.scratch.child("examples").child("cluster")
+        copy.makedirs()
+        for original in CHECKOUT.child("examples").child("cluster").globChildren("*.lua"):
+            text = original.getContent()
+            for old, new in ports.items():
+                text = text.replace(old, old.replace(old.strip(b"{ }"), b"%d" % new))
+            copy.child(original.basename()).setContent(text)
+        server = self.shell(redis.group(0).replace(f"--port {redis.group(1)}", f"--port {ports[b'6379']}"))
+        await server.waitFor(rb"Ready to accept connections")
+        children = []
+        for node in nodes:
+            child = self.shell(node.group(0))
+            await answering(child)
+            await child.waitFor(rb"Cluster: connected to Redis at redis://127\.0\.0\.1:\d+/0 \(commands\)")
+            children.append(child)
+        gateway = ComponentClient(reactor, "gateway.example.org", "change-me-gateway-secret")
+        bot = ComponentClient(reactor, "bot.example.org", "change-me-bot-secret")
+        for client, port in ((gateway, ports[b"{ 5347 }"]), (bot, ports[b"{ 5348 }"])):
+            self.addCleanup(client.disconnect)
+            await client.connect(port)
+        # Until node a has learnt where the bot is, its message comes back
+        # as an error; each try gets one answer or the other.
+        got: list[object] = []
+        for n in range(int(PROCESS_TIMEOUT / 0.1)):
+            id = f"hi{n}"
+            gateway.send(f"<message from='gateway.example.org' to='bot.example.org' id='{id}'><body>hi</body></message>")
+            await self.until(
+                lambda: any(e.getAttribute("id") == id for e in bot.received + gateway.received), step=0.01
+            )
+            got = [e for e in bot.received if e.getAttribute("id") == id]
+            if got:
+                break
+            await task.deferLater(reactor, 0.1)
+        self.assertTrue(got, "the bot on node b never got the gateway's message")
+        for child in children:
+            await self.assertStops(child)
+        server.signal("TERM")
+        self.assertEqual(await server.ended(), 0)
