@@ -26,7 +26,7 @@ from zope.interface import implementer
 from xcomp.interfaces import IRoute, IStreamRoute
 from xcomp.stanza import Stanza
 
-__all__ = ["BalanceRoute", "Member", "MAX_MEMBERS"]
+__all__ = ["BalanceRoute", "Member", "MAX_MEMBERS", "bareOf", "score"]
 
 _MASK = (1 << 64) - 1
 
@@ -51,7 +51,7 @@ class Member:
     sent: int = 0
 
 
-def _score(x: int) -> int:
+def score(x: int) -> int:
     """
     splitmix64's finaliser: every bit of C{x} moves about half the bits of
     the result, so two seeds give independent scores for one sender.
@@ -128,9 +128,9 @@ class BalanceRoute:
         best = members[0]
         top = -1
         for member in members:
-            score = _score(key ^ member.seed)
-            if score > top:
-                best, top = member, score
+            points = score(key ^ member.seed)
+            if points > top:
+                best, top = member, points
         return best
 
     def send(self, stanza: Stanza) -> None:

@@ -119,11 +119,15 @@ class IBindGate(Interface):
     conflict policy is the cluster's and not only this node's.
     """
 
-    def claim(domains, kickOld):
+    def claim(domains, kickOld, balance=False):
         """
         Claim C{domains} (a sequence of str) for this node.  A Deferred that
         fires with C{True} when the stream may bind them, C{False} when
         another node has one of them and the policy keeps it there.
+
+        @param kickOld: the policy is C{kick_old}.
+        @param balance: the policy is C{balance}: share the domains with the
+            balanced connections of other nodes.
         """
 
 

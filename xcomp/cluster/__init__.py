@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_cluster -*-
+# -*- test-case-name: xcomp.test.test_cluster_loopback -*-
 """
 Several xcomp nodes acting as one router through Redis.
 

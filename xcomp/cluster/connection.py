@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_cluster_redis -*-
+# -*- test-case-name: xcomp.test.test_cluster_loopback,xcomp.test.test_cluster_processes -*-
 """
 Connections to Redis, through txredisapi, on the reactor xcomp was given.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: xcomp.test.test_cluster_redis -*-
+# -*- test-case-name: xcomp.test.test_cluster_loopback -*-
 """
 The names xcomp uses in Redis, and the Lua scripts that change them.
 
@@ -11,7 +11,10 @@ is either queued for a live node or refused, never trimmed away.
 The layout, all under one prefix (so that one Redis database can carry
 several clusters):
 
-  - C{<p>routes}: hash, domain -> the node it is bound on;
+  - C{<p>routes}: hash, domain -> the node it is bound on, or C{*} for a
+    domain balanced over connections on several nodes;
+  - C{<p>bal:<domain>}: set, the nodes with connections of a balanced
+    domain;
   - C{<p>node:<name>}: string, the node's incarnation, with the lease as
     its time to live;
   - C{<p>in:<name>}: stream, what waits for the node; each entry is one
@@ -19,8 +22,10 @@ several clusters):
     one control message (field C{k}): C{kick} (C{d}: the domain, C{to}:
     the incarnation it is for, C{by}: the node that took it), or
     C{released} (C{d}: the domain a kicked node has let go of);
-  - C{<p>events}: channel; each message is C{domain node}, or C{domain}
-    alone when it was let go of;
+  - C{<p>events}: channel; each message is C{domain node}, C{domain}
+    alone when it was let go of, or, for a balanced domain, C{domain +node}
+    and C{domain -node} as a node gains its first connection or loses its
+    last;
   - C{<p>nodes}: set, every node that has held a lease and may have left
     entries in its stream (a node is taken out once it is gone and its
     stream is empty).
@@ -53,40 +58,82 @@ class Keys:
 
 
 #: KEYS: routes, events.  ARGV: prefix, domain, node, policy (kick_new,
-#: kick_old, or standby: take it only if nobody alive has it), the stream
+#: kick_old, standby: take it only if nobody alive has it, or balance: share
+#: it with the other nodes' connections that are balanced too), the stream
 #: bound (unused).  A kicked owner is told through its stream, addressed to
 #: its incarnation (a kick left from its last life does not end a stream of
 #: its next), and answers C{released} in the new owner's stream once
 #: nothing more reaches its own stream for the domain.  Returns {"ok", ""} |
 #: {"conflict", owner} | {"kicked", owner}.
 CLAIM = b"""
-local owner = redis.call('HGET', KEYS[1], ARGV[2])
-if owner and owner ~= ARGV[3] and redis.call('EXISTS', ARGV[1] .. 'node:' .. owner) == 1 then
-  if ARGV[4] ~= 'kick_old' then
+local prefix, domain, node, policy = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local function alive(n)
+  return redis.call('EXISTS', prefix .. 'node:' .. n) == 1
+end
+local shared = prefix .. 'bal:' .. domain
+local owner = redis.call('HGET', KEYS[1], domain)
+if owner == '*' then
+  local other = nil
+  for _, member in ipairs(redis.call('SMEMBERS', shared)) do
+    if member ~= node then
+      if alive(member) then
+        other = member
+      else
+        redis.call('SREM', shared, member)
+      end
+    end
+  end
+  if other and policy ~= 'balance' then
+    return {'conflict', other}
+  end
+  if not other then
+    redis.call('DEL', shared)
+    owner = false
+  end
+elseif owner and owner ~= node and alive(owner) then
+  if policy ~= 'kick_old' then
     return {'conflict', owner}
   end
-  local incarnation = redis.call('GET', ARGV[1] .. 'node:' .. owner)
-  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-  redis.call('XADD', ARGV[1] .. 'in:' .. owner, '*', 'k', 'kick', 'd', ARGV[2], 'to', incarnation, 'by', ARGV[3])
-  redis.call('PUBLISH', KEYS[2], ARGV[2] .. ' ' .. ARGV[3])
+  local incarnation = redis.call('GET', prefix .. 'node:' .. owner)
+  redis.call('HSET', KEYS[1], domain, node)
+  redis.call('XADD', prefix .. 'in:' .. owner, '*', 'k', 'kick', 'd', domain, 'to', incarnation, 'by', node)
+  redis.call('PUBLISH', KEYS[2], domain .. ' ' .. node)
   return {'kicked', owner}
 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-if owner ~= ARGV[3] then
-  redis.call('PUBLISH', KEYS[2], ARGV[2] .. ' ' .. ARGV[3])
+if policy == 'balance' then
+  redis.call('HSET', KEYS[1], domain, '*')
+  if redis.call('SADD', shared, node) == 1 then
+    redis.call('PUBLISH', KEYS[2], domain .. ' +' .. node)
+  end
+  return {'ok', ''}
+end
+redis.call('HSET', KEYS[1], domain, node)
+if owner ~= node then
+  redis.call('PUBLISH', KEYS[2], domain .. ' ' .. node)
 end
 return {'ok', ''}
 """
 
-#: KEYS: routes, events.  ARGV: node, then the domains it lets go of (only
-#: those it still owns).  Returns how many it let go of.
+#: KEYS: routes, events.  ARGV: prefix, node, then the domains it lets go
+#: of (only those it still owns, or shares).  Returns how many it let go of.
 RELEASE = b"""
 local n = 0
-for i = 2, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
+for i = 3, #ARGV do
+  local owner = redis.call('HGET', KEYS[1], ARGV[i])
+  if owner == ARGV[2] then
     redis.call('HDEL', KEYS[1], ARGV[i])
     redis.call('PUBLISH', KEYS[2], ARGV[i])
     n = n + 1
+  elseif owner == '*' then
+    local shared = ARGV[1] .. 'bal:' .. ARGV[i]
+    if redis.call('SREM', shared, ARGV[2]) == 1 then
+      redis.call('PUBLISH', KEYS[2], ARGV[i] .. ' -' .. ARGV[2])
+      n = n + 1
+    end
+    if redis.call('SCARD', shared) == 0 then
+      redis.call('HDEL', KEYS[1], ARGV[i])
+      redis.call('PUBLISH', KEYS[2], ARGV[i])
+    end
   end
 end
 return n
@@ -112,40 +159,65 @@ return 1
 """
 
 #: KEYS: routes, the node's lease, events, nodes.  ARGV: prefix, node,
-#: incarnation, lease in milliseconds, then the domains it has bound.
-#: Renews the lease, or takes it again after Redis lost it (a restart), and
-#: writes the node's domains back where nobody alive has taken them since.
-#: Returns the domains another node took meanwhile.
+#: incarnation, lease in milliseconds, then the domains it has bound (a
+#: balanced one as C{*domain}).  Renews the lease, or takes it again after
+#: Redis lost it (a restart), and writes the node's domains back where
+#: nobody alive has taken them since.  Returns the domains another node
+#: took meanwhile.
 RENEW = b"""
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 redis.call('SADD', KEYS[4], ARGV[2])
+local function alive(n)
+  return redis.call('EXISTS', ARGV[1] .. 'node:' .. n) == 1
+end
 local lost = {}
 for i = 5, #ARGV do
-  local owner = redis.call('HGET', KEYS[1], ARGV[i])
-  if not owner or (owner ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. 'node:' .. owner) == 0) then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[2])
-    redis.call('PUBLISH', KEYS[3], ARGV[i] .. ' ' .. ARGV[2])
+  local domain = ARGV[i]
+  local balanced = string.sub(domain, 1, 1) == '*'
+  if balanced then
+    domain = string.sub(domain, 2)
+  end
+  local owner = redis.call('HGET', KEYS[1], domain)
+  if balanced and (not owner or owner == '*' or owner == ARGV[2] or not alive(owner)) then
+    redis.call('HSET', KEYS[1], domain, '*')
+    if redis.call('SADD', ARGV[1] .. 'bal:' .. domain, ARGV[2]) == 1 then
+      redis.call('PUBLISH', KEYS[3], domain .. ' +' .. ARGV[2])
+    end
+  elseif not balanced and (not owner or (owner ~= ARGV[2] and owner ~= '*' and not alive(owner))) then
+    redis.call('HSET', KEYS[1], domain, ARGV[2])
+    redis.call('PUBLISH', KEYS[3], domain .. ' ' .. ARGV[2])
   elseif owner ~= ARGV[2] then
-    lost[#lost + 1] = ARGV[i]
+    lost[#lost + 1] = domain
   end
 end
 return lost
 """
 
 #: KEYS: routes.  ARGV: prefix.  The table: a flat list of domain, node,
-#: and whether the node is alive (1 or 0), for each bound domain.
+#: whether the node is alive (1 or 0), and whether the domain is balanced
+#: (1 or 0), for each bound domain and, for a balanced one, each of its
+#: nodes.
 SNAPSHOT = b"""
 local all = redis.call('HGETALL', KEYS[1])
 local out = {}
 local alive = {}
-for i = 1, #all, 2 do
-  local node = all[i + 1]
+local function add(domain, node, balanced)
   if alive[node] == nil then
     alive[node] = redis.call('EXISTS', ARGV[1] .. 'node:' .. node)
   end
-  out[#out + 1] = all[i]
+  out[#out + 1] = domain
   out[#out + 1] = node
   out[#out + 1] = alive[node]
+  out[#out + 1] = balanced
+end
+for i = 1, #all, 2 do
+  if all[i + 1] == '*' then
+    for _, node in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'bal:' .. all[i])) do
+      add(all[i], node, 1)
+    end
+  else
+    add(all[i], all[i + 1], 0)
+  end
 end
 return out
 """

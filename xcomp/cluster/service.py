@@ -110,7 +110,9 @@ class ClusterService(Service):
         if protocol is not None:
             # Leave at once rather than when the lease runs out.
             mine = self._mine()
-            d = defer.maybeDeferred(protocol.eval, RELEASE, [self.keys.routes, self.keys.events], [self.keys.node, *mine])
+            d = defer.maybeDeferred(
+                protocol.eval, RELEASE, [self.keys.routes, self.keys.events], [self.keys.prefix, self.keys.node, *mine]
+            )
             d.addCallback(lambda _: defer.maybeDeferred(protocol.execute_command, b"DEL", self.keys.lease))
             d.addErrback(lambda f: None)
         links = [self.commands, self.reader, self.events]
@@ -164,8 +166,9 @@ class ClusterService(Service):
         d.addErrback(lambda f: self._log.warn("Cluster: renewal failed: {reason}", reason=f.value))
 
     def _mine(self) -> list[bytes]:
-        domains = [*self.router.streamDomains(), *sorted(self.standby.active)]
-        return [d.encode("utf-8") for d in domains]
+        balanced = self.router.balanced()
+        domains = [f"*{d}" if d in balanced else d for d in self.router.streamDomains()]
+        return [d.encode("utf-8") for d in (*domains, *sorted(self.standby.active))]
 
     def _renewed(self, lost: object) -> None:
         for domain in lost or ():  # type: ignore[attr-defined]
@@ -270,7 +273,7 @@ class ClusterService(Service):
             # From another node: never sent on again (no stanza circles
             # between two nodes whose tables disagree for a moment).
             return False
-        node = self.table.ownerOf(domain)
+        node = self.table.ownerOf(domain, stanza.attributes.get("from") or "")
         if node is None:
             return False
         self.outbox.send(node, stanza)
@@ -292,21 +295,23 @@ class ClusterService(Service):
         for domain in domains:
             if self.table.owners.get(domain) == self.table.node:
                 del self.table.owners[domain]
-        defer.maybeDeferred(protocol.eval, 
+            self.table.shared.get(domain, set()).discard(self.table.node)
+        defer.maybeDeferred(
+            protocol.eval,
             RELEASE,
             [self.keys.routes, self.keys.events],
-            [self.keys.node, *(d.encode("utf-8") for d in domains)],
+            [self.keys.prefix, self.keys.node, *(d.encode("utf-8") for d in domains)],
         ).addErrback(lambda f: None)
 
     # IBindGate
 
-    def claim(self, domains: Sequence[str], kickOld: bool) -> defer.Deferred[bool]:
+    def claim(self, domains: Sequence[str], kickOld: bool, balance: bool = False) -> defer.Deferred[bool]:
         protocol = self.commands.current()
         if protocol is None:
             # Redis is away: bind here alone; the renewal after it is back
             # writes the domain, or reports that another node has it.
             return defer.succeed(True)
-        policy = b"kick_old" if kickOld else b"kick_new"
+        policy = b"balance" if balance else b"kick_old" if kickOld else b"kick_new"
         claims = [
             defer.maybeDeferred(protocol.eval, 
                 CLAIM,
@@ -327,6 +332,8 @@ class ClusterService(Service):
                         domain=domain,
                         node=result[1].decode("utf-8", "replace"),
                     )
+                elif balance:
+                    self.table.join(domain, self.table.node)
                 else:
                     self.table.owners[domain] = self.table.node
                     if result[0] == b"kicked":

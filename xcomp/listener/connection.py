@@ -353,6 +353,7 @@ class ComponentStream(Protocol):
         d = gate.claim(
             [binding.domain for binding in claim.bindings],
             any(binding.kickOld for binding in claim.bindings),
+            balance=any(binding.balance for binding in claim.bindings),
         )
         d.addCallback(self._claimed, claim)
 

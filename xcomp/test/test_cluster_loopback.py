@@ -235,6 +235,40 @@ class TwoNodeTests(TestCase):
         self.assertLess(len(whom) - 1 - whom[::-1].index("old"), whom.index("new"))
         await self.seen("b", BETA, "a")
 
+    async def test_balanceAcrossNodes(self) -> None:
+        """
+        With C{balance}, connections of one domain on two nodes share it:
+        both bind; a third node spreads its senders over the two, each
+        sender always to the same one; a node with a connection of its
+        own delivers to it; and when one node's connection goes, every
+        sender reaches the other.
+        """
+        for service in self.nodes.values():
+            await service.stopService()
+        self.nodes = {name: self.startNode(name, conflictResolve="balance") for name in ("a", "b", "c")}
+        onA = await self.connect("a", BETA)
+        onB = await self.connect("b", BETA)
+        await until(lambda: self.nodes["c"].cluster.table.shared.get(BETA) == {"a", "b"}, "c sees BETA on a and b")  # type: ignore[union-attr]
+        gamma = await self.connect("c", GAMMA)
+        senders = [f"user{n}@{GAMMA}" for n in range(40)]
+        for round in range(2):
+            for n, sender in enumerate(senders):
+                gamma.send(message(BETA, sender, "hi", id=f"r{round}-{n}"))
+        await until(lambda: len(onA.received) + len(onB.received) == 80, "every message arrives")
+        served = {client: {e["from"] for e in client.received} for client in (onA, onB)}
+        self.assertEqual(served[onA] & served[onB], set())
+        self.assertEqual(served[onA] | served[onB], set(senders))
+        self.assertTrue(served[onA] and served[onB], served)
+        alpha = await self.connect("b", ALPHA)
+        alpha.send(message(BETA, f"local@{ALPHA}", "local", id="local"))
+        await onB.next(lambda e: e.getAttribute("id") == "local")
+        await onA.disconnect()
+        await until(lambda: self.nodes["c"].cluster.table.shared.get(BETA) == {"b"}, "c sees BETA on b alone")  # type: ignore[union-attr]
+        for n, sender in enumerate(senders):
+            gamma.send(message(BETA, sender, "again", id=f"again{n}"))
+        for n in range(len(senders)):
+            await onB.next(lambda e: e.getAttribute("id") == f"again{n}")
+
     async def test_redisRestarts(self) -> None:
         """
         While Redis is away, stanzas between components on one node still
