@@ -378,6 +378,23 @@ class Holds:
         )
         self._refuse(held)
 
+    def handOver(self, domain: str) -> list[Stanza]:
+        """
+        The domain's component is bound again on another node of a cluster
+        (L{xcomp.cluster}): end its hold here and return what was held, in
+        order, for the caller to pass on.
+        """
+        hold = self.held.get(domain)
+        if hold is None:
+            return []
+        taken = self._take(hold)
+        self._log.info(
+            "Handing {count} held stanzas for {domain} to the node it is bound on now",
+            count=len(taken),
+            domain=domain,
+        )
+        return taken
+
     def end(self, domain: str) -> None:
         """
         Stop holding for C{domain} now (a component removed from the

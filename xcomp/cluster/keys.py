@@ -11,8 +11,10 @@ is either queued for a live node or refused, never trimmed away.
 The layout, all under one prefix (so that one Redis database can carry
 several clusters):
 
-  - C{<p>routes}: hash, domain -> the node it is bound on, or C{*} for a
-    domain balanced over connections on several nodes;
+  - C{<p>routes}: hash, domain -> the node it is bound on, C{~node} for
+    a domain whose component went away from that node, which holds its
+    stanzas until it comes back (L{xcomp.hold}), or C{*} for a domain
+    balanced over connections on several nodes;
   - C{<p>bal:<domain>}: set, the nodes with connections of a balanced
     domain;
   - C{<p>node:<name>}: string, the node's incarnation, with the lease as
@@ -20,8 +22,10 @@ several clusters):
   - C{<p>in:<name>}: stream, what waits for the node; each entry is one
     batch of stanzas from one node (fields C{f}, then C{s} per stanza), or
     one control message (field C{k}): C{kick} (C{d}: the domain, C{to}:
-    the incarnation it is for, C{by}: the node that took it), or
-    C{released} (C{d}: the domain a kicked node has let go of);
+    the incarnation it is for, C{by}: the node that took it), C{released}
+    (C{d}: the domain a kicked node has let go of), or C{handover} (C{d}:
+    a held domain bound again on node C{by}, which is to get what was
+    held);
   - C{<p>events}: channel; each message is C{domain node}, C{domain}
     alone when it was let go of, or, for a balanced domain, C{domain +node}
     and C{domain -node} as a node gains its first connection or loses its
@@ -72,6 +76,15 @@ local function alive(n)
 end
 local shared = prefix .. 'bal:' .. domain
 local owner = redis.call('HGET', KEYS[1], domain)
+if owner and string.sub(owner, 1, 1) == '~' then
+  -- Held by a node its component left: bound again here, and the holder
+  -- passes on what it held.
+  local holder = string.sub(owner, 2)
+  if holder ~= node and alive(holder) then
+    redis.call('XADD', prefix .. 'in:' .. holder, '*', 'k', 'handover', 'd', domain, 'by', node)
+  end
+  owner = false
+end
 if owner == '*' then
   local other = nil
   for _, member in ipairs(redis.call('SMEMBERS', shared)) do
@@ -120,7 +133,7 @@ RELEASE = b"""
 local n = 0
 for i = 3, #ARGV do
   local owner = redis.call('HGET', KEYS[1], ARGV[i])
-  if owner == ARGV[2] then
+  if owner == ARGV[2] or owner == '~' .. ARGV[2] then
     redis.call('HDEL', KEYS[1], ARGV[i])
     redis.call('PUBLISH', KEYS[2], ARGV[i])
     n = n + 1
@@ -194,9 +207,9 @@ return lost
 """
 
 #: KEYS: routes.  ARGV: prefix.  The table: a flat list of domain, node,
-#: whether the node is alive (1 or 0), and whether the domain is balanced
-#: (1 or 0), for each bound domain and, for a balanced one, each of its
-#: nodes.
+#: whether the node is alive (1 or 0), and what kind of route it is (0
+#: bound, 1 balanced, 2 held), for each bound domain and, for a balanced
+#: one, each of its nodes.
 SNAPSHOT = b"""
 local all = redis.call('HGETALL', KEYS[1])
 local out = {}
@@ -215,11 +228,26 @@ for i = 1, #all, 2 do
     for _, node in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'bal:' .. all[i])) do
       add(all[i], node, 1)
     end
+  elseif string.sub(all[i + 1], 1, 1) == '~' then
+    add(all[i], string.sub(all[i + 1], 2), 2)
   else
     add(all[i], all[i + 1], 0)
   end
 end
 return out
+"""
+
+#: KEYS: routes, events.  ARGV: node, domain.  The domain's component left
+#: the node, which holds its stanzas now: the others send them there until
+#: it is bound again, on any node.  Returns 1, or 0 when the node no longer
+#: had the domain.
+HOLD = b"""
+if redis.call('HGET', KEYS[1], ARGV[2]) ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[2], '~' .. ARGV[1])
+redis.call('PUBLISH', KEYS[2], ARGV[2] .. ' ~' .. ARGV[1])
+return 1
 """
 
 #: KEYS: nodes.  ARGV: prefix, this node.  The nodes other than this one

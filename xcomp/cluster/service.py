@@ -19,7 +19,7 @@ from zope.interface import implementer
 
 from xcomp.cluster.connection import RedisLink, probe
 from xcomp.cluster.inbox import ClusterInbox, EntryReader, isControl
-from xcomp.cluster.keys import ADOPT, CLAIM, ORPHANS, RELEASE, RENEW, SNAPSHOT, Keys
+from xcomp.cluster.keys import ADOPT, CLAIM, HOLD, ORPHANS, RELEASE, RENEW, SNAPSHOT, Keys
 from xcomp.cluster.outbox import ClusterOutbox
 from xcomp.cluster.standby import Standby
 from xcomp.cluster.table import RouteTable
@@ -182,8 +182,11 @@ class ClusterService(Service):
         self.table.replace(snapshot or ())  # type: ignore[arg-type]
         # A standby domain the table still gives this node (its last life's
         # claim) is claimed again below, not let go of.
+        holds = self.router.holds
         stale = [
-            d for d in self.table.mine() if self.router.lookup(d) is None and d not in self.standby.waiting
+            d
+            for d in self.table.mine()
+            if self.router.lookup(d) is None and holds.holding(d) is None and d not in self.standby.waiting
         ]
         if stale:
             self._release(stale)
@@ -285,8 +288,29 @@ class ClusterService(Service):
         self.reactor.callLater(0, self._releaseIfGone, domain)
 
     def _releaseIfGone(self, domain: str) -> None:
-        if self.router.lookup(domain) is None:
+        if self.router.lookup(domain) is not None:
+            return
+        protocol = self.commands.current()
+        holds = self.router.holds
+        if domain in self.table.shared:
+            # Balanced: this node's last connection of it left.  Where
+            # others remain on other nodes, what this node began to hold
+            # goes to them, each sender's to its node.
             self._release([domain])
+            if self.table.ownerOf(domain) is not None:
+                for stanza in holds.handOver(domain):
+                    if not self.take(stanza, domain):
+                        self._refuse(stanza, "remote-server-timeout")
+            return
+        if holds.holding(domain) is None or protocol is None:
+            self._release([domain])
+            return
+        # Its component went away and this node holds its stanzas: the
+        # others send theirs here too, until it is bound again anywhere.
+        defer.maybeDeferred(
+            protocol.eval, HOLD, [self.keys.routes, self.keys.events], [self.keys.node, domain.encode("utf-8")]
+        ).addErrback(lambda f: None)
+        self.table.held.add(domain)
 
     def _release(self, domains: Sequence[str]) -> None:
         protocol = self.commands.current()
@@ -402,6 +426,12 @@ class ClusterService(Service):
         elif kind == b"released":
             for waiter in self._waiting.pop(domain, []):
                 waiter.callback(None)
+        elif kind == b"handover" and fields.get(b"by"):
+            node = fields[b"by"].decode("utf-8", "replace")
+            self.table.owners[domain] = node
+            self.table.held.discard(domain)
+            for stanza in self.router.holds.handOver(domain):
+                self.outbox.send(node, stanza)
 
     def _kicked(self, domain: str) -> None:
         route = self.router.lookup(domain)

@@ -27,6 +27,8 @@ class RouteTable:
     @ivar node: this node's name.
     @ivar owners: the node each domain is bound on, this one included.
     @ivar shared: the nodes with connections of each balanced domain.
+    @ivar held: domains whose component went away from their node in
+        L{owners}, which holds their stanzas until it is bound again.
     @ivar dead: nodes whose lease has run out while the table still names
         them (their domains are not routed to; their stream is adopted).
     """
@@ -35,6 +37,7 @@ class RouteTable:
         self.node = node
         self.owners: dict[str, str] = {}
         self.shared: dict[str, set[str]] = {}
+        self.held: set[str] = set()
         self.dead: set[str] = set()
 
     def ownerOf(self, domain: str, sender: str = "") -> str | None:
@@ -88,30 +91,38 @@ class RouteTable:
                     del self.shared[domain]
         elif node:
             self.shared.pop(domain, None)
+            self.held.discard(domain)
+            if node[:1] == "~":
+                node = node[1:]
+                self.held.add(domain)
             if domain in self.owners or len(self.owners) + len(self.shared) < MAX_DOMAINS:
                 self.owners[domain] = node
                 self.dead.discard(node)
         else:
             self.owners.pop(domain, None)
             self.shared.pop(domain, None)
+            self.held.discard(domain)
 
     def replace(self, snapshot: Iterable[object]) -> None:
         """
         Replace the whole copy with a snapshot: the flat list of domain,
-        node, alive (1 or 0), balanced (1 or 0) the C{SNAPSHOT} script
-        returns.
+        node, alive (1 or 0), kind (0 bound, 1 balanced, 2 held) the
+        C{SNAPSHOT} script returns.
         """
         items = list(snapshot)
         self.owners = {}
         self.shared = {}
+        self.held = set()
         dead: set[str] = set()
         for i in range(0, len(items) - 3, 4):
-            domain, node, alive, balanced = items[i : i + 4]
+            domain, node, alive, kind = items[i : i + 4]
             name = _text(node)
-            if balanced:
+            if kind == 1:
                 self.join(_text(domain), name)
             elif len(self.owners) + len(self.shared) < MAX_DOMAINS:
                 self.owners[_text(domain)] = name
+                if kind == 2:
+                    self.held.add(_text(domain))
             if not alive and name != self.node:
                 dead.add(name)
         self.dead = dead

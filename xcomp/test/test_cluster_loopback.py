@@ -269,6 +269,37 @@ class TwoNodeTests(TestCase):
         for n in range(len(senders)):
             await onB.next(lambda e: e.getAttribute("id") == f"again{n}")
 
+    async def test_holdAcrossNodes(self) -> None:
+        """
+        With a hold (C{component_hold_time}), a component that leaves node
+        a has its stanzas held there, from every node; when it connects
+        again to node b, a hands what it held over to b, in order, and
+        nothing is lost.
+        """
+        for service in self.nodes.values():
+            await service.stopService()
+        self.nodes = {name: self.startNode(name, holdTime=30.0) for name in ("a", "b")}
+        beta = await self.connect("a", BETA)
+        gamma = await self.connect("a", GAMMA)
+        alpha = await self.connect("b", ALPHA)
+        await self.seen("b", BETA, "a")
+        await beta.disconnect()
+        b = self.nodes["b"].cluster
+        assert b is not None
+        await until(lambda: BETA in b.table.held, "b sees BETA held on a")
+        alpha.send(message(BETA, ALPHA, "one", id="m1"))
+        alpha.send(message(BETA, ALPHA, "two", id="m2"))
+        gamma.send(message(BETA, GAMMA, "three", id="m3"))
+        a = self.nodes["a"].router
+        await until(lambda: a.holds.total() == 3, "a holds all three")
+        again = await self.connect("b", BETA)
+        for id in ("m1", "m2", "m3"):
+            await again.next(lambda e: e.getAttribute("id") == id)
+        self.assertEqual([e["id"] for e in again.received if e["from"] == ALPHA][:2], ["m1", "m2"])
+        alpha.send(message(BETA, ALPHA, "four", id="m4"))
+        await again.next(lambda e: e.getAttribute("id") == "m4")
+        self.assertEqual(a.holds.total(), 0)
+
     async def test_redisRestarts(self) -> None:
         """
         While Redis is away, stanzas between components on one node still

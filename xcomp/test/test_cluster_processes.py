@@ -84,6 +84,7 @@ class NodeProcessTests(TestCase):
     async def roomName(self, client: ComponentClient, sender: str, id: str) -> str | None:
         client.send(f"<iq type='get' id='{id}' from='{sender}' to='{ROOM}'><query xmlns='{NS_DISCO_INFO}'/></iq>")
         info = await client.next(lambda e: e.name == "iq" and e.getAttribute("id") == id)
+        self.lastInfo = info.toXml()
         if info["type"] != "result":
             return None
         [identity] = next(info.elements(NS_DISCO_INFO, "query")).elements(NS_DISCO_INFO, "identity")
@@ -136,7 +137,7 @@ class NodeProcessTests(TestCase):
             if name is not None:
                 break
             await task.deferLater(reactor, 0.2)
-        self.assertEqual(name, "Kept")
+        self.assertEqual(name, "Kept", self.lastInfo)
 
     async def test_redisUnreachable(self) -> None:
         """
