@@ -18,8 +18,9 @@ from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from xcomp.cluster.connection import RedisLink, probe
-from xcomp.cluster.inbox import ClusterInbox, EntryReader, isControl
-from xcomp.cluster.keys import ADOPT, CLAIM, HOLD, ORPHANS, RELEASE, RENEW, SNAPSHOT, Keys
+from xcomp.cluster.inbox import ClusterInbox
+from xcomp.cluster.keys import CLAIM, HOLD, RELEASE, RENEW, SNAPSHOT, Keys
+from xcomp.cluster.leftovers import Leftovers
 from xcomp.cluster.outbox import ClusterOutbox
 from xcomp.cluster.standby import Standby
 from xcomp.cluster.table import RouteTable
@@ -31,9 +32,6 @@ from xcomp.router import Router
 from xcomp.stanza import Stanza
 
 __all__ = ["ClusterService"]
-
-#: Entries taken from a gone node's stream per call.
-ADOPT_COUNT = 100
 
 
 @implementer(IClusterRoute, IBindGate)
@@ -75,7 +73,7 @@ class ClusterService(Service):
         )
         self.outbox = ClusterOutbox(reactor, self.commands, self.keys, config.streamLength, self._refuse)
         self.inbox = ClusterInbox(self.reader, self.commands, self.keys, self._deliver, self._control)
-        self._adopting: set[str] = set()
+        self.leftovers = Leftovers(self.commands, self.keys, self._refuse)
         self._waiting: dict[str, list[defer.Deferred[None]]] = {}
         self._tick = task.LoopingCall(self._renewSafely)
         self._tick.clock = reactor
@@ -161,8 +159,7 @@ class ClusterService(Service):
         d.addCallback(self._renewed)
         d.addCallback(lambda _: defer.maybeDeferred(protocol.eval, SNAPSHOT, [self.keys.routes], [self.keys.prefix]))
         d.addCallback(self._snapshot)
-        d.addCallback(lambda _: defer.maybeDeferred(protocol.eval, ORPHANS, [self.keys.nodes], [self.keys.prefix, self.keys.node]))
-        d.addCallback(self._orphans)
+        d.addCallback(lambda _: self.leftovers.look())
         d.addErrback(lambda f: self._log.warn("Cluster: renewal failed: {reason}", reason=f.value))
 
     def _mine(self) -> list[bytes]:
@@ -191,50 +188,6 @@ class ClusterService(Service):
         if stale:
             self._release(stale)
         self._claimStandby()
-
-    def _orphans(self, nodes: object) -> None:
-        for node in nodes or ():  # type: ignore[attr-defined]
-            name = node.decode("utf-8", "replace")
-            if name not in self._adopting:
-                self._adopting.add(name)
-                self._adopt(name, EntryReader(), 0)
-
-    def _adopt(self, node: str, entries: EntryReader, answered: int) -> None:
-        # What a node that died never took from its stream: each stanza is
-        # answered, as if it had been refused when it was sent.
-        protocol = self.commands.current()
-        if protocol is None:
-            self._adopting.discard(node)
-            return
-        name = node.encode("utf-8")
-        d = defer.maybeDeferred(
-            protocol.eval, ADOPT, [self.keys.leaseOf(name), self.keys.inboxOf(name)], [ADOPT_COUNT]
-        )
-
-        def taken(reply: object) -> None:
-            page = list(reply or ())  # type: ignore[call-overload]
-            count = answered
-            for _entryId, fields in page:
-                if isControl(fields):
-                    continue
-                for stanza in entries.stanzas(fields):
-                    count += 1
-                    self._refuse(stanza, "remote-server-timeout")
-            if len(page) == ADOPT_COUNT:
-                self._adopt(node, entries, count)
-                return
-            self._adopting.discard(node)
-            self._log.info(
-                "Cluster: node {node} is gone; {count} stanzas it never took were answered",
-                node=node,
-                count=count,
-            )
-
-        def failed(failure: object) -> None:
-            self._adopting.discard(node)
-            self._log.warn("Cluster: could not take node {node}'s stream: {reason}", node=node, reason=failure)
-
-        d.addCallbacks(taken, failed)
 
     def _changed(self, event: bytes) -> None:
         # A standby domain let go of (its node stopped): claim it now rather
