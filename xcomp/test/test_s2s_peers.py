@@ -1,8 +1,9 @@
 # -*- test-case-name: xcomp.test.test_s2s_peers -*-
 """
 The test peers proven on their own, before xcomp is put between them: two
-Prosody servers federate over s2s (certificates from one throwaway CA,
-names from a hosts file), and a user of each reaches the other.
+Prosody servers, and ejabberd with Prosody, federate over s2s
+(certificates from one throwaway CA, names from a hosts file and, for
+ejabberd, the test's DNS server), and a user of each reaches the other.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
 
 from xcomp.test.certs import TestCA
+from xcomp.test.ejabberdpeer import EjabberdPeer
 from xcomp.test.prosodypeer import ProsodyPeer, pickAddress, tag, writeHosts
 
 
@@ -47,3 +49,38 @@ class ProsodyPairTests(TestCase):
         self.assertEqual(answer.get("type"), "chat")
         log = a.logText()
         self.assertIn("b.test", log)
+
+
+class EjabberdProsodyTests(TestCase):
+    """
+    ejabberd <-> Prosody: ejabberd finds Prosody through the SRV answer of
+    its test DNS server, Prosody finds ejabberd in the hosts file.
+    """
+
+    timeout = 120
+
+    async def test_messageBothWays(self) -> None:
+        """
+        A message from a user of ejabberd reaches a user of Prosody, and
+        the answer comes back; ejabberd asked its DNS server for Prosody's
+        C{_xmpp-server} record.
+        """
+        ca = TestCA(self.mktemp())
+        first, second = pickAddress("127.0.3"), pickAddress("127.0.3")
+        while second == first:
+            second = pickAddress("127.0.3")
+        hosts = writeHosts(os.path.abspath(self.mktemp()), {"e.test": first, "p.test": second})
+        e = EjabberdPeer(self, reactor, "e.test", ca, hosts, address=first, users=[("alice", "pw")])
+        p = ProsodyPeer(self, reactor, "p.test", ca, hosts, address=second, users=[("bob", "pw")])
+        await e.start()
+        await p.start()
+        alice = await e.client("alice", "pw").login()
+        bob = await p.client("bob", "pw").login()
+        alice.send("<message to='bob@p.test' type='chat' id='m1'><body>hello</body></message>")
+        received = await bob.next(lambda s: tag(s) == "message" and s.get("id") == "m1")
+        self.assertEqual(received.get("from", "").partition("/")[0], "alice@e.test")
+        bob.send("<message to='alice@e.test' type='chat' id='m2'><body>hi</body></message>")
+        answer = await alice.next(lambda s: tag(s) == "message" and s.get("id") == "m2")
+        self.assertEqual(answer.get("type"), "chat")
+        assert e.dns is not None
+        self.assertIn(("_xmpp-server._tcp.p.test", 33), e.dns.questions)
