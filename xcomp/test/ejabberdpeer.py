@@ -163,13 +163,13 @@ class SRVServer(DatagramProtocol):
         self._port = port
         self.questions: list[tuple[str, int]] = []
 
-    def datagramReceived(self, datagram: bytes, address: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagramReceived(self, datagram: bytes, address: tuple[str, int]) -> None:
         try:
             query = dns.Message()
             query.fromStr(datagram)
         except Exception:
             return
-        answer = dns.Message(id=query.id, answer=1, opCode=query.opCode, recDes=query.recDes, auth=1)
+        answer = dns.Message(id=query.id, answer=True, opCode=query.opCode, recDes=query.recDes, auth=True)
         answer.queries = query.queries
         answer.rCode = dns.ENAME
         for question in query.queries[:1]:

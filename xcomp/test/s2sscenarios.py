@@ -1,27 +1,37 @@
-# -*- test-case-name: xcomp.test.test_s2s_prosody -*-
+# -*- test-case-name: xcomp.test.test_s2s_prosody,xcomp.test.test_s2s_ejabberd -*-
 """
-The federation scenarios of issue 11 end to end, with a real Prosody
-(Debian's 0.12, L{xcomp.test.prosodypeer}) as the remote server and
-slixmpp users logged in to it over c2s; xcomp hosts the built-in C{muc}
-and external components, on its own 127.0.x.y address.
+The federation scenarios of issue 11 end to end, written once and run
+against each real remote server (L{xcomp.test.test_s2s_prosody} with
+Debian's Prosody 0.12, L{xcomp.test.test_s2s_ejabberd} with Debian's
+ejabberd 23.01): slixmpp users logged in to the remote server over c2s
+reach the built-in C{muc} and external components that xcomp hosts on its
+own 127.0.x.y address, and the components reach them.
 
-Names: Prosody resolves xcomp's domains through a hosts file the test
-writes (lua-unbound's C{hoststxt}), and xcomp resolves Prosody's domain
-through the same hosts file given to its C{twisted.names} resolver as the
-only source (L{S2SConfig.hostsFile}): no connect override, so the
-resolver's A-record fallback on 5269 is what finds Prosody.  Both sides
-trust one throwaway CA, except where a test makes xcomp trust another one.
+The mixins here are not test cases themselves (so that no module runs
+them twice); each test module makes them one with the peer class it sets
+as L{Scenario.peerClass}.
+
+Names: the remote server resolves xcomp's domains from a hosts file the
+test writes (Prosody through lua-unbound's C{hoststxt}, ejabberd through
+the DNS server of L{xcomp.test.ejabberdpeer} that serves it), and xcomp
+resolves the remote domain through the same hosts file given to its
+C{twisted.names} resolver as the only source (L{S2SConfig.hostsFile}): no
+connect override, so the resolver's A-record fallback on 5269 is what
+finds the peer.  Both sides trust one throwaway CA, except where a test
+makes xcomp trust another one.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import sys
 from types import MappingProxyType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Iterable, Protocol, cast
 
-import attrs
 from twisted.internet import reactor
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IReactorProcess
 from twisted.logger import ILogObserver, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
@@ -30,7 +40,12 @@ from xcomp.config.model import S2SConfig, S2SListenerConfig
 from xcomp.service import RouterService
 from xcomp.test.certs import TestCA
 from xcomp.test.loopback import ChildProcess, ComponentClient, freePort
-from xcomp.test.prosodypeer import C2SClient, ProsodyPeer, childText, pickAddress, tag, writeHosts
+from xcomp.test.prosodypeer import C2SClient, childText, pickAddress, tag, writeHosts
+
+if TYPE_CHECKING:
+    _Base = TestCase
+else:
+    _Base = object
 
 REMOTE = "remote.test"
 MUC = "muc.xcomp.test"
@@ -47,25 +62,61 @@ def _address() -> str:
     A free 127.0.N.x address for port 5269, N in 4..254 as the final
     tests use.
     """
-    import random
-
     return pickAddress(f"127.0.{random.randint(4, 254)}")
 
 
-class _ProsodyScenario(TestCase):
+class RemotePeer(Protocol):
     """
-    Prosody and xcomp started for each test, with the users logged in.
+    What the scenarios use of a real remote server
+    (L{xcomp.test.prosodypeer.ProsodyPeer},
+    L{xcomp.test.ejabberdpeer.EjabberdPeer}).
     """
 
+    domain: str
+
+    async def start(self) -> None: ...
+
+    def client(self, name: str, password: str) -> C2SClient: ...
+
+    def logText(self) -> str: ...
+
+
+class PeerClass(Protocol):
+    """
+    The constructor of a L{RemotePeer}.
+    """
+
+    def __call__(
+        self,
+        testCase: TestCase,
+        reactor: IReactorProcess,
+        domain: str,
+        ca: TestCA,
+        hosts: str,
+        *,
+        address: str,
+        users: Iterable[tuple[str, str]] = (),
+    ) -> RemotePeer: ...
+
+
+class Scenario(_Base):
+    """
+    A remote server and xcomp started for each test, with the users logged
+    in; mixed into a L{TestCase} with L{peerClass} set.
+
+    @cvar peerClass: The remote server.
+    """
+
+    peerClass: PeerClass
     timeout = 120
-    #: Whether xcomp trusts the CA of Prosody's certificate.
+    #: Whether xcomp trusts the CA of the remote server's certificate.
     trustRemote = True
     #: xcomp's s2s_secure_auth.
     secureAuth = False
 
     def setUp(self) -> Any:
         """
-        Start Prosody (users alice and bob) and xcomp (C{muc}, the echo
+        Start the remote server (users alice and bob) and xcomp (C{muc}, the echo
         and bot components' domains), and log both users in.
         """
         self.events: list[dict[str, Any]] = []
@@ -73,8 +124,6 @@ class _ProsodyScenario(TestCase):
         observer = cast(ILogObserver, self.events.append)
         globalLogPublisher.addObserver(observer)
         self.addCleanup(globalLogPublisher.removeObserver, observer)
-        from twisted.internet.defer import ensureDeferred
-
         return ensureDeferred(self.start())
 
     async def start(self) -> None:
@@ -90,17 +139,18 @@ class _ProsodyScenario(TestCase):
             os.path.abspath(self.mktemp()),
             {REMOTE: self.remoteAddress, MUC: self.xcompAddress, ECHO: self.xcompAddress, BOT: self.xcompAddress, UNKNOWN: self.xcompAddress},
         )
-        self.prosody = ProsodyPeer(
-            self, reactor, REMOTE, self.ca, hosts, address=self.remoteAddress, users=[("alice", "pw-a"), ("bob", "pw-b")]
+        self.remote = self.peerClass(
+            cast(TestCase, self), reactor, REMOTE, self.ca, hosts, address=self.remoteAddress,
+            users=[("alice", "pw-a"), ("bob", "pw-b")],
         )
         self.config = self.xcompConfig(hosts)
         service = RouterService(self.config, reactor=reactor)
         service.privilegedStartService()
         service.startService()
         self.addCleanup(service.stopService)
-        await self.prosody.start()
-        self.alice = await self.prosody.client("alice", "pw-a").login()
-        self.bob = await self.prosody.client("bob", "pw-b").login()
+        await self.remote.start()
+        self.alice = await self.remote.client("alice", "pw-a").login()
+        self.bob = await self.remote.client("bob", "pw-b").login()
 
     def xcompConfig(self, hosts: str) -> RouterConfig:
         """
@@ -132,7 +182,7 @@ class _ProsodyScenario(TestCase):
 
     def methods(self) -> set[str]:
         """
-        How xcomp authenticated Prosody's incoming streams.
+        How xcomp authenticated the remote server's incoming streams.
         """
         return {
             e["method"]
@@ -159,13 +209,12 @@ class _ProsodyScenario(TestCase):
         )
 
 
-
-class ProsodyScenarioTests(_ProsodyScenario):
+class ScenarioTests(Scenario):
     """
-    Remote users on Prosody reach xcomp's components, and the components
-    reach them.
+    Remote users reach xcomp's components, and the components reach them.
 
-    @cvar method: How Prosody's streams are expected to authenticate.
+    @cvar method: How the remote server's streams are expected to
+        authenticate.
     """
 
     method = "EXTERNAL"
@@ -248,8 +297,8 @@ class ProsodyScenarioTests(_ProsodyScenario):
 
     async def test_authentication(self) -> None:
         """
-        Prosody authenticated its stream with L{method}: SASL EXTERNAL when
-        xcomp trusts its certificate.
+        The remote server authenticated its stream with L{method}: SASL
+        EXTERNAL when xcomp trusts its certificate.
         """
         await self.test_messageToComponent()
         self.assertEqual(self.methods(), {self.method})
@@ -268,21 +317,22 @@ class ProsodyScenarioTests(_ProsodyScenario):
         self.assertEqual(childText(answer, "body"), "pong")
 
 
-class DialbackTests(ProsodyScenarioTests):
+class DialbackScenarioTests(ScenarioTests):
     """
-    xcomp does not trust Prosody's CA and secure auth is off: Prosody
-    authenticates with dialback, and everything works as before.
+    xcomp does not trust the remote server's CA and secure auth is off:
+    the remote server authenticates with dialback, and everything works as
+    before.
     """
 
     trustRemote = False
     method = "dialback"
 
 
-class SecureAuthRefusesTests(_ProsodyScenario):
+class SecureAuthRefuses(Scenario):
     """
-    xcomp does not trust Prosody's CA and requires secure auth
-    (C{s2s_secure_auth = true}): Prosody's streams are refused, nothing
-    reaches the component, and the user gets an error.
+    xcomp does not trust the remote server's CA and requires secure auth
+    (C{s2s_secure_auth = true}): the remote server's streams are refused,
+    nothing reaches the component, and the user gets an error.
     """
 
     trustRemote = False
@@ -291,7 +341,7 @@ class SecureAuthRefusesTests(_ProsodyScenario):
     async def test_refused(self) -> None:
         """
         The user's message bounces with an error; the component receives
-        nothing, and no stream from Prosody was authenticated.
+        nothing, and no stream from the remote server was authenticated.
         """
         bot = await self.component(BOT)
         self.alice.send(f"<message to='{BOT}' type='chat' id='r1'><body>let me in</body></message>")
