@@ -185,8 +185,6 @@ class SRVServer(DatagramProtocol):
                 record_a = dns.Record_A(self._names[name], ttl=60)
                 answer.answers.append(dns.RRHeader(question.name.name, dns.A, dns.IN, 60, record_a, auth=True))
                 answer.rCode = dns.OK
-            elif name in self._names or host in self._names:
-                answer.rCode = dns.OK
         assert self.transport is not None
         self.transport.write(answer.toStr(), address)
 
@@ -316,6 +314,14 @@ class EjabberdPeer:
             )
         self.dns: SRVServer | None = None
         self.process: ChildProcess | None = None
+
+    def addUser(self, name: str, password: str) -> None:
+        """
+        One more c2s account, created when L{start} boots ejabberd.
+        """
+        if self.process is not None:
+            raise RuntimeError("ejabberd creates its users when it starts: add them before start()")
+        self.users.append((name, password))
 
     def _inetrc(self, port: int) -> str:
         """

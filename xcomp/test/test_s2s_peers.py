@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 
 from twisted.internet import reactor
-from twisted.trial.unittest import TestCase
+from twisted.names import dns
+from twisted.test.proto_helpers import FakeDatagramTransport
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from xcomp.test.certs import TestCA
-from xcomp.test.ejabberdpeer import EjabberdPeer
+from xcomp.test.ejabberdpeer import EjabberdPeer, SRVServer, readHosts
 from xcomp.test.prosodypeer import ProsodyPeer, pickAddress, tag, writeHosts
 
 
@@ -84,3 +86,64 @@ class EjabberdProsodyTests(TestCase):
         self.assertEqual(answer.get("type"), "chat")
         assert e.dns is not None
         self.assertIn(("_xmpp-server._tcp.p.test", 33), e.dns.questions)
+
+
+class SRVServerTests(SynchronousTestCase):
+    """
+    The DNS server that ejabberd asks.
+    """
+
+    def ask(self, name: str, kind: int, recursion: bool = True) -> dns.Message:
+        """
+        One question to a server for C{e.test} at 127.0.3.7; its answer.
+        """
+        server = SRVServer({"e.test": "127.0.3.7"})
+        transport = FakeDatagramTransport()
+        server.makeConnection(transport)
+        query = dns.Message(id=7, recDes=recursion)
+        query.addQuery(name.encode("ascii"), kind)
+        server.datagramReceived(query.toStr(), ("127.0.0.1", 5353))
+        [(datagram, address)] = transport.written
+        self.assertEqual(address, ("127.0.0.1", 5353))
+        answer = dns.Message()
+        answer.fromStr(datagram)
+        self.assertEqual((answer.id, answer.answer, answer.recDes), (7, True, recursion))
+        self.assertEqual(server.questions, [(name.lower(), kind)])
+        return answer
+
+    def test_srv(self) -> None:
+        """
+        C{_xmpp-server._tcp.NAME} is port 5269 of NAME's address, written as
+        the target.
+        """
+        answer = self.ask("_xmpp-server._tcp.E.test", dns.SRV)
+        self.assertEqual(answer.rCode, dns.OK)
+        [record] = answer.answers
+        payload = record.payload
+        assert isinstance(payload, dns.Record_SRV)
+        self.assertEqual((payload.port, str(payload.target)), (5269, "127.0.3.7"))
+
+    def test_recursionBitEchoed(self) -> None:
+        """
+        The answer's RD bit is the question's, as Erlang's C{inet_res}
+        requires.
+        """
+        self.ask("_xmpp-server._tcp.e.test", dns.SRV, recursion=False)
+
+    def test_nxdomain(self) -> None:
+        """
+        Direct TLS records, and names the hosts file does not have, are not
+        found.
+        """
+        self.assertEqual(self.ask("_xmpps-server._tcp.e.test", dns.SRV).rCode, dns.ENAME)
+        self.assertEqual(self.ask("_xmpp-server._tcp.other.test", dns.SRV).rCode, dns.ENAME)
+
+    def test_readHosts(self) -> None:
+        """
+        The hosts file gives each name its address; comments and case do
+        not matter.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("# test\n127.0.3.7 E.test e2.test. # two names\n\n127.0.3.8 f.test\n")
+        self.assertEqual(readHosts(path), {"e.test": "127.0.3.7", "e2.test": "127.0.3.7", "f.test": "127.0.3.8"})
