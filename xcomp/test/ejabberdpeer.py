@@ -41,7 +41,7 @@ import subprocess
 from typing import Iterable, Sequence
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorProcess, IReactorUDP
+from twisted.internet.interfaces import IReactorProcess
 from twisted.internet.protocol import DatagramProtocol
 from twisted.names import dns
 from twisted.trial.unittest import SkipTest, TestCase
@@ -151,7 +151,7 @@ class SRVServer(DatagramProtocol):
     """
     A DNS server for one test, on UDP: C{_xmpp-server._tcp.NAME} SRV is
     port 5269 of NAME's address, with the address as the target; any other
-    question is NXDOMAIN (so C{_xmpps-server} is never tried).  The
+    question is NXDOMAIN (so no C{_xmpps-server} target is tried).  The
     answer echoes the question's RD bit, which Erlang's C{inet_res}
     insists on.
 
@@ -181,7 +181,7 @@ class SRVServer(DatagramProtocol):
                 answer.answers.append(dns.RRHeader(question.name.name, dns.SRV, dns.IN, 60, record, auth=True))
                 answer.rCode = dns.OK
             elif question.type == dns.A and name in self._names:
-                # Nothing here asks, but a name that is found has an address.
+                # For inet's lookups (ejabberd's own go through libc).
                 record_a = dns.Record_A(self._names[name], ttl=60)
                 answer.answers.append(dns.RRHeader(question.name.name, dns.A, dns.IN, 60, record_a, auth=True))
                 answer.rCode = dns.OK

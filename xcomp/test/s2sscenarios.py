@@ -116,8 +116,8 @@ class Scenario(_Base):
 
     def setUp(self) -> Any:
         """
-        Start the remote server (users alice and bob) and xcomp (C{muc}, the echo
-        and bot components' domains), and log both users in.
+        Start the remote server (users alice and bob) and xcomp (C{muc},
+        the echo and bot components' domains), and log both users in.
         """
         self.events: list[dict[str, Any]] = []
         # A log observer is any callable taking the event.

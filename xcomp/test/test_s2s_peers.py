@@ -88,6 +88,28 @@ class EjabberdProsodyTests(TestCase):
         self.assertIn(("_xmpp-server._tcp.p.test", 33), e.dns.questions)
 
 
+    async def test_secureAuthRefusesDialback(self) -> None:
+        """
+        With C{secureAuth} (no C{mod_s2s_dialback}), ejabberd refuses a
+        Prosody whose certificate it does not trust: no dialback to fall
+        back on, so Prosody's user gets an error.
+        """
+        ca, other = TestCA(self.mktemp()), TestCA(self.mktemp(), "another CA")
+        first, second = pickAddress("127.0.3"), pickAddress("127.0.3")
+        while second == first:
+            second = pickAddress("127.0.3")
+        hosts = writeHosts(os.path.abspath(self.mktemp()), {"e.test": first, "p.test": second})
+        e = EjabberdPeer(self, reactor, "e.test", ca, hosts, address=first, users=[("alice", "pw")], secureAuth=True)
+        p = ProsodyPeer(self, reactor, "p.test", other, hosts, address=second, users=[("bob", "pw")])
+        await e.start()
+        await p.start()
+        await e.client("alice", "pw").login()
+        bob = await p.client("bob", "pw").login()
+        bob.send("<message to='alice@e.test' type='chat' id='m1'><body>hello</body></message>")
+        error = await bob.next(lambda s: tag(s) == "message" and s.get("id") == "m1")
+        self.assertEqual(error.get("type"), "error")
+        self.assertNotIn("dialback authentication", e.logText())
+
 class SRVServerTests(SynchronousTestCase):
     """
     The DNS server that ejabberd asks.
