@@ -19,7 +19,6 @@ all with the secret ``benchsecret``, on one XEP-0114 port on 127.0.0.1.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
@@ -36,6 +35,11 @@ from typing import Any, Callable
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
+# ejabberd is started by the helper the s2s tests use, from this checkout.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from xcomp.test.ejabberdpeer import ejabberdCommand, ejabberdLib  # noqa: E402
 LOAD_PY = BENCH_DIR / "load.py"
 HOST = "127.0.0.1"
 DOMAIN_FMT = "c{}.bench.local"
@@ -184,45 +188,20 @@ def _xcomp_check(tree: Path = REPO_ROOT) -> str | None:
     return None if listed else "twistd has no 'xcomp' plugin (yet)"
 
 
-def ejabberd_lib() -> tuple[str, str] | None:
-    """(ERL_LIBS directory, version) of an installed ejabberd, or None."""
-    for ebin in sorted(glob.glob("/usr/lib/*/ejabberd-*/ebin/ejabberd.beam")):
-        app_dir = Path(ebin).parent.parent
-        found = re.match(r"ejabberd-(\d[\w.]*)$", app_dir.name)
-        if found:
-            return str(app_dir.parent), found.group(1)
-    return None
-
-
 def _ejabberd_check() -> str | None:
-    if ejabberd_lib() is None or not shutil.which("erl"):
+    if ejabberdLib() is None or not shutil.which("erl"):
         return "ejabberd is not installed (apt-get install ejabberd)"
     return None
 
 
 def _ejabberd_command(cfg: Path, port: int) -> list[str]:
     """
-    What C{ejabberdctl foreground} runs, as the current user, without the
-    Erlang distribution (no node name, so no epmd): env(1) and erl(1) both
-    exec, so the PID of this command is beam.smp's.  The VM flags are
-    ejabberdctl's defaults.
+    ejabberd as C{ejabberdctl foreground} runs it, as the current user and
+    without the Erlang distribution (xcomp.test.ejabberdpeer.ejabberdCommand,
+    which the s2s tests use too): the PID of this command is beam.smp's.
     """
-    lib = ejabberd_lib()
-    assert lib is not None
     workdir = cfg.parent
-    return [
-        "/usr/bin/env",
-        f"EJABBERD_CONFIG_PATH={cfg}",
-        f"EJABBERD_LOG_PATH={workdir / 'server.log'}",
-        f"ERL_CRASH_DUMP={workdir / 'erl_crash.dump'}",
-        f"ERL_LIBS={lib[0]}",
-        f"ERL_MAX_PORTS={SERVER_NOFILE}",
-        "ERL_MAX_ETS_TABLES=1400",
-        "erl", "-noinput", "-noshell", "+K", "true", "+P", "250000",
-        "-env", "ERL_CRASH_DUMP_BYTES", "0",
-        "-mnesia", "dir", f'"{workdir / "data"}"',
-        "-s", "ejabberd",
-    ]
+    return ejabberdCommand(str(cfg), str(workdir), log=str(workdir / "server.log"), maxPorts=SERVER_NOFILE)
 
 
 def _first_line(argv: list[str], pattern: str = r"(\d+\.\d+[\w.\-+]*)") -> str | None:

@@ -366,7 +366,7 @@ class OutboundStream(Protocol):
         )
 
     def _startTLS(self) -> None:
-        creator = self._tls.clientOptions(self.policy.local, self.policy.remote)
+        creator = self._tls.clientOptions(self.policy.local, self.policy.remote, directTLS=self._directTLS)
         self.transport.startTLS(creator)  # type: ignore[attr-defined]
         self.encrypted = True
         self._tlsVerdictPending = True

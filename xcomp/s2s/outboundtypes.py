@@ -46,10 +46,11 @@ class ClientTLS(_TypingProtocol):
     What an outgoing stream needs of L{xcomp.s2s.tls.S2STLS}.
     """
 
-    def clientOptions(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
+    def clientOptions(self, local: str, remote: str, *, directTLS: bool = False) -> IOpenSSLClientConnectionCreator:
         """
         The TLS client side of a link from C{local} to C{remote}: SNI is
-        C{remote}, C{local}'s certificate (if any) is presented.
+        C{remote}, C{local}'s certificate (if any) is presented; ALPN
+        offers C{xmpp-server} when C{directTLS}.
         """
 
     def peerValidFor(self, connection: object, domain: str) -> bool:

@@ -150,12 +150,14 @@ def _peerChain(peer: PeerCertificate) -> tuple[x509.Certificate, list[x509.Certi
 class _ClientCreator:
     """
     The client side of one (local, remote) link: the local domain's
-    context, and SNI naming the remote domain.
+    context, SNI naming the remote domain, and the ALPN protocols offered
+    (none, or XEP-0368's C{xmpp-server} for direct TLS).
     """
 
-    def __init__(self, context: SSL.Context, remote: str) -> None:
+    def __init__(self, context: SSL.Context, remote: str, alpn: list[bytes] | None = None) -> None:
         self._context = context
         self._serverName = remote.encode("idna")
+        self._alpn = alpn
 
     def clientConnectionForTLS(self, tlsProtocol: TLSMemoryBIOProtocol) -> SSL.Connection:
         """
@@ -165,6 +167,8 @@ class _ClientCreator:
         connection.set_app_data(tlsProtocol)
         connection.set_connect_state()
         connection.set_tlsext_host_name(self._serverName)
+        if self._alpn:
+            connection.set_alpn_protos(self._alpn)
         return connection
 
 
@@ -277,14 +281,20 @@ class S2STLS:
             context = self._contexts[min(self._contexts)]
         return None if context is None else _ServerCreator(context)
 
-    def clientOptions(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
+    def clientOptions(self, local: str, remote: str, *, directTLS: bool = False) -> IOpenSSLClientConnectionCreator:
         """
         What C{transport.startTLS} takes for a link from C{local} to
         C{remote}: C{local}'s certificate when it has one (for the peer to
         offer SASL EXTERNAL), SNI naming C{remote}.  The remote's
         certificate is kept for L{peerValidFor}, never refused here.
+
+        @param directTLS: TLS from the first byte (an C{_xmpps-server}
+            target): ALPN offers C{xmpp-server}, as XEP-0368 asks, so that
+            a port shared with other protocols knows the stream is s2s.
+            STARTTLS needs no ALPN; none is offered there.
         """
-        return _ClientCreator(self._contextFor(local) or self._plain, remote)
+        alpn = [b"xmpp-server"] if directTLS else None
+        return _ClientCreator(self._contextFor(local) or self._plain, remote, alpn)
 
     def chainValid(self, peer: PeerCertificate) -> bool:
         """

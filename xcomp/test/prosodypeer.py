@@ -15,6 +15,7 @@ L{C2SClient} (slixmpp, in a child process).
 
 from __future__ import annotations
 
+import glob
 import os
 import random
 import re
@@ -180,6 +181,10 @@ class ProsodyPeer:
         """
         if shutil.which("prosody") is None:
             raise SkipTest("Debian's prosody is not installed (apt-get install prosody)")
+        if not glob.glob("/usr/lib/*/lua/*/lunbound.so"):
+            # Without it Prosody falls back to its own resolver, which reads
+            # no hosts file and asks the system's nameserver: real DNS.
+            raise SkipTest("lua-unbound is not installed, so Prosody cannot read the test's hosts file (apt-get install lua-unbound)")
         self._testCase = testCase
         self._reactor = reactor
         self.domain = domain

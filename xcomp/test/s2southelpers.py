@@ -67,13 +67,16 @@ class FakeTLS:
     C{valid} says what the remote's certificate is worth.
 
     @ivar creators: The (local, remote) of each client side asked for.
+    @ivar direct: Whether each was for direct TLS.
     """
 
     valid: bool = True
     creators: list[tuple[str, str]] = attrs.field(factory=list)
+    direct: list[bool] = attrs.field(factory=list)
 
-    def clientOptions(self, local: str, remote: str) -> IOpenSSLClientConnectionCreator:
+    def clientOptions(self, local: str, remote: str, *, directTLS: bool = False) -> IOpenSSLClientConnectionCreator:
         self.creators.append((local, remote))
+        self.direct.append(directTLS)
         # Only compared, never used: the transport pretends to start TLS.
         return ("creator", local, remote)  # type: ignore[return-value]
 

@@ -36,12 +36,20 @@ __all__ = ["FakeRemoteFactory"]
 
 
 def _verifyingContext(
-    issued: Issued | None, caPath: str, server: bool, chained: dict[int, bool]
+    issued: Issued | None,
+    caPath: str,
+    server: bool,
+    chained: dict[int, bool],
+    alpnOffered: list[list[bytes]] | None = None,
 ) -> SSL.Context:
     """
     A TLS context presenting C{issued}, that asks for the peer's
     certificate, never refuses it, and records in C{chained} (by
     connection id) whether it chained to the CA in C{caPath}.
+
+    @param alpnOffered: For a server: each client's ALPN offer is appended
+        here, and C{xmpp-server} picked when offered (no protocol
+        otherwise).
     """
     context = SSL.Context(SSL.TLS_SERVER_METHOD if server else SSL.TLS_CLIENT_METHOD)
     context.set_min_proto_version(SSL.TLS1_2_VERSION)
@@ -60,6 +68,14 @@ def _verifyingContext(
     context.set_verify(SSL.VERIFY_PEER, verify)
     if server:
         context.set_session_id(b"xcomp-test")
+    if server and alpnOffered is not None:
+        offers = alpnOffered
+
+        def selectALPN(connection: SSL.Connection, offered: list[bytes]) -> bytes | SSL._NoOverlappingProtocols:
+            offers.append(list(offered))
+            return b"xmpp-server" if b"xmpp-server" in offered else SSL.NO_OVERLAPPING_PROTOCOLS
+
+        context.set_alpn_select_callback(selectALPN)
     return context
 
 
@@ -233,7 +249,9 @@ class FakeRemoteFactory(Factory):
         self.waiters: list[defer.Deferred[domish.Element]] = []
         self.lostWaiters: list[defer.Deferred[None]] = []
         self.chained: dict[int, bool] = {}
-        self._context = _ServerContext(_verifyingContext(issued, caPath, True, self.chained))
+        #: The ALPN protocols each TLS client offered (if it offered any).
+        self.alpnOffered: list[list[bytes]] = []
+        self._context = _ServerContext(_verifyingContext(issued, caPath, True, self.chained, self.alpnOffered))
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol:
         server = FakeRemoteServer()

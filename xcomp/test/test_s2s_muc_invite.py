@@ -2,20 +2,24 @@
 """
 Mediated invitations (XEP-0045 section 7.8.2) between users of a remote
 server, through xcomp's C{muc} over s2s: the invitation leaves xcomp for
-Prosody and the decline comes back the same way.
+the remote server (Prosody, then ejabberd) and the decline comes back the
+same way.
 """
 
 from __future__ import annotations
 
-from xcomp.test.prosodypeer import childText, tag
-from xcomp.test.test_s2s_prosody import MUC, MUC_NS, _ProsodyScenario
+from twisted.trial.unittest import TestCase
+
+from xcomp.test.ejabberdpeer import EjabberdPeer
+from xcomp.test.prosodypeer import ProsodyPeer, childText, tag
+from xcomp.test.s2sscenarios import MUC, MUC_NS, Scenario
 
 USER_NS = f"{MUC_NS}#user"
 
 
-class RemoteInvitationTests(_ProsodyScenario):
+class _Invitations(Scenario):
     """
-    alice and bob are users of the remote Prosody.
+    alice and bob are users of the remote server.
     """
 
     async def test_inviteAndDeclineOverS2S(self) -> None:
@@ -58,3 +62,19 @@ class RemoteInvitationTests(_ProsodyScenario):
         assert element is not None
         self.assertEqual(element.get("from", "").partition("/")[0], bare)
         self.assertEqual(childText(element, "reason"), "busy")
+
+
+class RemoteInvitationTests(_Invitations, TestCase):
+    """
+    alice and bob are users of a remote Prosody.
+    """
+
+    peerClass = ProsodyPeer
+
+
+class EjabberdInvitationTests(_Invitations, TestCase):
+    """
+    alice and bob are users of a remote ejabberd.
+    """
+
+    peerClass = EjabberdPeer

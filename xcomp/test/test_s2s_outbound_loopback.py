@@ -208,21 +208,26 @@ class OutboundLoopbackTests(TestCase):
     async def test_saslExternal(self) -> None:
         """
         With a certificate for the local domain that the remote trusts,
-        SASL EXTERNAL authenticates the link.
+        SASL EXTERNAL authenticates the link; STARTTLS offers no ALPN.
         """
         remote = await self.start(withCertificate=True)
         self.send(1)
         await self.assertDelivered(remote, 1)
         self.assertEqual(remote.methods, ["sasl"])
+        self.assertEqual(remote.alpnOffered, [])
 
     async def test_directTLS(self) -> None:
         """
-        An XEP-0368 target gets TLS from the first byte.
+        An XEP-0368 target gets TLS from the first byte, with ALPN offering
+        C{xmpp-server}, the protocol the remote picks.
         """
         remote = await self.start(directTLS=True, withCertificate=True)
         self.send(1)
         await self.assertDelivered(remote, 1)
         self.assertEqual(remote.methods, ["sasl"])
+        self.assertEqual(remote.alpnOffered, [[b"xmpp-server"]])
+        handle = remote.connections[0].transport.getHandle()  # type: ignore[union-attr]
+        self.assertEqual(handle.get_alpn_proto_negotiated(), b"xmpp-server")
 
     async def test_untrustedDialback(self) -> None:
         """

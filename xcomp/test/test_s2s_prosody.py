@@ -1,301 +1,43 @@
 # -*- test-case-name: xcomp.test.test_s2s_prosody -*-
 """
-The federation scenarios of issue 11 end to end, with a real Prosody
-(Debian's 0.12, L{xcomp.test.prosodypeer}) as the remote server and
-slixmpp users logged in to it over c2s; xcomp hosts the built-in C{muc}
-and external components, on its own 127.0.x.y address.
+The federation scenarios of issue 11 (L{xcomp.test.s2sscenarios}) with a
+real Prosody (Debian's 0.12, L{xcomp.test.prosodypeer}) as the remote
+server.
 
-Names: Prosody resolves xcomp's domains through a hosts file the test
-writes (lua-unbound's C{hoststxt}), and xcomp resolves Prosody's domain
-through the same hosts file given to its C{twisted.names} resolver as the
-only source (L{S2SConfig.hostsFile}): no connect override, so the
-resolver's A-record fallback on 5269 is what finds Prosody.  Both sides
-trust one throwaway CA, except where a test makes xcomp trust another one.
+Prosody authenticates its streams to xcomp with SASL EXTERNAL when xcomp
+trusts its certificate, and with dialback otherwise.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from types import MappingProxyType
-from typing import Any, cast
-
-import attrs
-from twisted.internet import reactor
-from twisted.logger import ILogObserver, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
-from xcomp.config import ComponentConfig, InternalComponentConfig, ListenerConfig, RouterConfig, TLSConfig
-from xcomp.config.model import S2SConfig, S2SListenerConfig
-from xcomp.service import RouterService
-from xcomp.test.certs import TestCA
-from xcomp.test.loopback import ChildProcess, ComponentClient, freePort
-from xcomp.test.prosodypeer import C2SClient, ProsodyPeer, childText, pickAddress, tag, writeHosts
-
-REMOTE = "remote.test"
-MUC = "muc.xcomp.test"
-ECHO = "echo.xcomp.test"
-BOT = "bot.xcomp.test"
-UNKNOWN = "nosuch.xcomp.test"
-SECRET = "component-secret"
-DISCO_INFO = "http://jabber.org/protocol/disco#info"
-MUC_NS = "http://jabber.org/protocol/muc"
+from xcomp.test.prosodypeer import ProsodyPeer
+from xcomp.test.s2sscenarios import DialbackScenarioTests, ScenarioTests, SecureAuthRefuses
 
 
-def _address() -> str:
-    """
-    A free 127.0.N.x address for port 5269, N in 4..254 as the final
-    tests use.
-    """
-    import random
-
-    return pickAddress(f"127.0.{random.randint(4, 254)}")
-
-
-class _ProsodyScenario(TestCase):
-    """
-    Prosody and xcomp started for each test, with the users logged in.
-    """
-
-    timeout = 120
-    #: Whether xcomp trusts the CA of Prosody's certificate.
-    trustRemote = True
-    #: xcomp's s2s_secure_auth.
-    secureAuth = False
-
-    def setUp(self) -> Any:
-        """
-        Start Prosody (users alice and bob) and xcomp (C{muc}, the echo
-        and bot components' domains), and log both users in.
-        """
-        self.events: list[dict[str, Any]] = []
-        # A log observer is any callable taking the event.
-        observer = cast(ILogObserver, self.events.append)
-        globalLogPublisher.addObserver(observer)
-        self.addCleanup(globalLogPublisher.removeObserver, observer)
-        from twisted.internet.defer import ensureDeferred
-
-        return ensureDeferred(self.start())
-
-    async def start(self) -> None:
-        """
-        The steps of L{setUp}.
-        """
-        self.ca = TestCA(self.mktemp())
-        self.remoteAddress = _address()
-        self.xcompAddress = _address()
-        while self.xcompAddress == self.remoteAddress:
-            self.xcompAddress = _address()
-        hosts = writeHosts(
-            os.path.abspath(self.mktemp()),
-            {REMOTE: self.remoteAddress, MUC: self.xcompAddress, ECHO: self.xcompAddress, BOT: self.xcompAddress, UNKNOWN: self.xcompAddress},
-        )
-        self.prosody = ProsodyPeer(
-            self, reactor, REMOTE, self.ca, hosts, address=self.remoteAddress, users=[("alice", "pw-a"), ("bob", "pw-b")]
-        )
-        self.config = self.xcompConfig(hosts)
-        service = RouterService(self.config, reactor=reactor)
-        service.privilegedStartService()
-        service.startService()
-        self.addCleanup(service.stopService)
-        await self.prosody.start()
-        self.alice = await self.prosody.client("alice", "pw-a").login()
-        self.bob = await self.prosody.client("bob", "pw-b").login()
-
-    def xcompConfig(self, hosts: str) -> RouterConfig:
-        """
-        xcomp's configuration: s2s on 5269 of its address, a certificate
-        for each domain, the hosts file as its only name source.
-        """
-        certificates = {}
-        for domain in (MUC, ECHO, BOT, UNKNOWN):
-            issued = self.ca.issue(domain)
-            certificates[domain] = TLSConfig(issued.certificate, issued.key)
-        trust = self.ca.path if self.trustRemote else TestCA(self.mktemp(), "another CA").path
-        s2s = S2SConfig(
-            listeners=(S2SListenerConfig(5269, self.xcompAddress),),
-            certificates=certificates,
-            caCertificates=trust,
-            secureAuth=self.secureAuth,
-            hostsFile=hosts,
-        )
-        components = {
-            MUC: InternalComponentConfig(domain=MUC, plugin="muc"),
-            ECHO: ComponentConfig(domain=ECHO, secret=SECRET),
-            BOT: ComponentConfig(domain=BOT, secret=SECRET),
-        }
-        return RouterConfig(
-            components=MappingProxyType(components),
-            listeners=(ListenerConfig(freePort(), "127.0.0.1"),),
-            s2s=s2s,
-        )
-
-    def methods(self) -> set[str]:
-        """
-        How xcomp authenticated Prosody's incoming streams.
-        """
-        return {
-            e["method"]
-            for e in self.events
-            if str(e.get("log_namespace", "")).startswith("xcomp.s2s.inbound") and e.get("remote") == REMOTE and "method" in e
-        }
-
-    async def component(self, domain: str) -> ComponentClient:
-        """
-        A Twisted component client connected to xcomp for C{domain}.
-        """
-        client = ComponentClient(reactor, domain, SECRET)
-        await client.connect(self.config.listeners[0].port)
-        self.addCleanup(client.disconnect)
-        return client
-
-    async def join(self, user: C2SClient, nick: str) -> None:
-        """
-        Join C{room@MUC} as C{nick} and wait for the self-presence.
-        """
-        user.send(f"<presence to='room@{MUC}/{nick}'><x xmlns='{MUC_NS}'/></presence>")
-        await user.next(
-            lambda s: tag(s) == "presence" and s.get("from") == f"room@{MUC}/{nick}" and s.get("type") is None
-        )
-
-
-
-class ProsodyScenarioTests(_ProsodyScenario):
+class ProsodyScenarioTests(ScenarioTests, TestCase):
     """
     Remote users on Prosody reach xcomp's components, and the components
-    reach them.
-
-    @cvar method: How Prosody's streams are expected to authenticate.
+    reach them; Prosody authenticates with SASL EXTERNAL.
     """
 
-    method = "EXTERNAL"
-
-    async def test_discoInfoOnMUC(self) -> None:
-        """
-        A remote user's disco#info on the MUC service is answered with a
-        conference identity and the MUC feature.
-        """
-        self.alice.send(f"<iq type='get' id='d1' to='{MUC}'><query xmlns='{DISCO_INFO}'/></iq>")
-        answer = await self.alice.next(lambda s: tag(s) == "iq" and s.get("id") == "d1")
-        self.assertEqual((answer.get("type"), answer.get("from")), ("result", MUC))
-        query = answer.find(f"{{{DISCO_INFO}}}query")
-        assert query is not None
-        identities = [(i.get("category"), i.get("type")) for i in query.findall(f"{{{DISCO_INFO}}}identity")]
-        self.assertIn(("conference", "text"), identities)
-        self.assertIn(MUC_NS, [f.get("var") for f in query.findall(f"{{{DISCO_INFO}}}feature")])
-
-    async def test_roomGroupchat(self) -> None:
-        """
-        A remote user creates and joins a room, a second remote user
-        joins, and the first one's groupchat message reaches both.
-        """
-        await self.join(self.alice, "alice")
-        # A room made by joining is locked until its owner accepts the
-        # default configuration (XEP-0045 10.1.2).
-        self.alice.send(
-            f"<iq type='set' id='c1' to='room@{MUC}'><query xmlns='{MUC_NS}#owner'>"
-            "<x xmlns='jabber:x:data' type='submit'/></query></iq>"
-        )
-        configured = await self.alice.next(lambda s: tag(s) == "iq" and s.get("id") == "c1")
-        self.assertEqual(configured.get("type"), "result")
-        await self.join(self.bob, "bob")
-        self.alice.send(f"<message to='room@{MUC}' type='groupchat' id='g1'><body>hello room</body></message>")
-        for user in (self.bob, self.alice):
-            message = await user.next(lambda s: tag(s) == "message" and s.get("type") == "groupchat" and s.get("id") == "g1")
-            self.assertEqual(message.get("from"), f"room@{MUC}/alice")
-            self.assertEqual(childText(message, "body"), "hello room")
-
-    async def test_messageToExternalComponent(self) -> None:
-        """
-        A remote user's message reaches a slixmpp external component on
-        xcomp, whose answer comes back over s2s.
-        """
-        peer = ChildProcess(reactor)
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        reactor.spawnProcess(
-            peer,
-            sys.executable,
-            [sys.executable, "-m", "xcomp.test.slixpeer", ECHO, SECRET, str(self.config.listeners[0].port), "60"],
-            env={**os.environ, "PYTHONPATH": root},
-        )
-        # Cleanups run last first: the signal, then the wait for the end.
-        self.addCleanup(peer.ended)
-        self.addCleanup(lambda: None if peer.done else peer.signal("TERM"))
-        await peer.waitFor(rb"READY")
-        self.alice.send(f"<message to='{ECHO}' type='chat' id='e1'><body>hi</body></message>")
-        await peer.waitFor(rb"MESSAGE alice@remote.test/\S+ hi")
-        answer = await self.alice.next(lambda s: tag(s) == "message" and s.get("from", "").startswith(ECHO))
-        self.assertEqual(childText(answer, "body"), "echo: hi")
-
-    async def test_componentIqToFullJID(self) -> None:
-        """
-        A component starts an iq to a remote user's full JID (a XEP-0199
-        ping); the user's client answers, and the result reaches it.
-        """
-        bot = await self.component(BOT)
-        bot.send(f"<iq type='get' id='p1' from='{BOT}' to='{self.alice.fullJID}'><ping xmlns='urn:xmpp:ping'/></iq>")
-        answer = await bot.next(lambda e: e.name == "iq" and e.getAttribute("id") == "p1")
-        self.assertEqual((answer["type"], answer["from"]), ("result", self.alice.fullJID))
-
-    async def test_unknownDomain(self) -> None:
-        """
-        A stanza to a domain that resolves to xcomp but that xcomp does not
-        host comes back to the user as an error.
-        """
-        self.alice.send(f"<message to='x@{UNKNOWN}' type='chat' id='u1'><body>anyone?</body></message>")
-        error = await self.alice.next(lambda s: tag(s) == "message" and s.get("id") == "u1")
-        self.assertEqual(error.get("type"), "error")
-
-    async def test_authentication(self) -> None:
-        """
-        Prosody authenticated its stream with L{method}: SASL EXTERNAL when
-        xcomp trusts its certificate.
-        """
-        await self.test_messageToComponent()
-        self.assertEqual(self.methods(), {self.method})
-
-    async def test_messageToComponent(self) -> None:
-        """
-        A remote user's message reaches a Twisted component on xcomp and
-        the component's answer reaches the user.
-        """
-        bot = await self.component(BOT)
-        self.alice.send(f"<message to='{BOT}' type='chat' id='b1'><body>ping</body></message>")
-        stanza = await bot.next(lambda e: e.name == "message")
-        self.assertEqual(stanza["from"], self.alice.fullJID)
-        bot.send(f"<message from='{BOT}' to='{self.alice.fullJID}' type='chat' id='b2'><body>pong</body></message>")
-        answer = await self.alice.next(lambda s: tag(s) == "message" and s.get("id") == "b2")
-        self.assertEqual(childText(answer, "body"), "pong")
+    peerClass = ProsodyPeer
 
 
-class DialbackTests(ProsodyScenarioTests):
+class DialbackTests(DialbackScenarioTests, TestCase):
     """
     xcomp does not trust Prosody's CA and secure auth is off: Prosody
     authenticates with dialback, and everything works as before.
     """
 
-    trustRemote = False
-    method = "dialback"
+    peerClass = ProsodyPeer
 
 
-class SecureAuthRefusesTests(_ProsodyScenario):
+class SecureAuthRefusesTests(SecureAuthRefuses, TestCase):
     """
-    xcomp does not trust Prosody's CA and requires secure auth
-    (C{s2s_secure_auth = true}): Prosody's streams are refused, nothing
-    reaches the component, and the user gets an error.
+    xcomp does not trust Prosody's CA and requires secure auth: Prosody's
+    streams are refused.
     """
 
-    trustRemote = False
-    secureAuth = True
-
-    async def test_refused(self) -> None:
-        """
-        The user's message bounces with an error; the component receives
-        nothing, and no stream from Prosody was authenticated.
-        """
-        bot = await self.component(BOT)
-        self.alice.send(f"<message to='{BOT}' type='chat' id='r1'><body>let me in</body></message>")
-        error = await self.alice.next(lambda s: tag(s) == "message" and s.get("id") == "r1")
-        self.assertEqual(error.get("type"), "error")
-        self.assertEqual(bot.received, [])
-        self.assertEqual(self.methods(), set())
+    peerClass = ProsodyPeer

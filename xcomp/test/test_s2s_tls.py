@@ -207,6 +207,22 @@ class S2STLSTests(SynchronousTestCase):
         self.assertTrue(self.other.peerValidFor(serverProtocol, "b.example"))
         self.assertFalse(self.other.peerValidFor(serverProtocol, "a.example"))
 
+    def test_directTLSOffersALPN(self) -> None:
+        """
+        The client side of a direct TLS link offers ALPN C{xmpp-server}
+        (XEP-0368), which xcomp's own server side picks; a STARTTLS link
+        offers none.
+        """
+        serverProtocol, clientProtocol, _ = handshake(
+            self.other.serverOptions(), self.local.clientOptions("b.example", "remote.example", directTLS=True)
+        )
+        for protocol in (serverProtocol, clientProtocol):
+            self.assertEqual(protocol.getHandle().get_alpn_proto_negotiated(), b"xmpp-server")
+        serverProtocol, clientProtocol, _ = handshake(
+            self.other.serverOptions(), self.local.clientOptions("b.example", "remote.example")
+        )
+        self.assertEqual(clientProtocol.getHandle().get_alpn_proto_negotiated(), b"")
+
     def test_noCertificateStillEncrypts(self) -> None:
         """
         A local domain without a certificate still gets an encrypted link
