@@ -127,6 +127,19 @@ class RouteTable:
                 dead.add(name)
         self.dead = dead
 
+    def domainsByNode(self) -> dict[str, int]:
+        """
+        How many domains each node has, as this copy says (for the status
+        page and metrics).
+        """
+        counts: dict[str, int] = {}
+        for node in self.owners.values():
+            counts[node] = counts.get(node, 0) + 1
+        for nodes in self.shared.values():
+            for node in nodes:
+                counts[node] = counts.get(node, 0) + 1
+        return dict(sorted(counts.items()))
+
     def mine(self) -> set[str]:
         """
         The domains the table says are bound on this node, balanced ones

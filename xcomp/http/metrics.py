@@ -105,9 +105,16 @@ class RouterCollector(Collector):
             labels=["domain"],
         )
         s2s = GaugeMetricFamily("xcomp_s2s_links", "Server-to-server streams, by direction", labels=["direction"])
+        redisUp = GaugeMetricFamily("xcomp_cluster_redis_up", "1 while this node is connected to the cluster's Redis")
+        between = CounterMetricFamily(
+            "xcomp_cluster_stanzas", "Stanzas passed to and taken from other nodes of the cluster", labels=["direction"]
+        )
+        domains = GaugeMetricFamily(
+            "xcomp_cluster_domains", "Domains bound on each node of the cluster, as this node sees it", labels=["node"]
+        )
         families: list[Metric] = [
             info, start, connected, routed, bounces, errors, handshakes, received, sent,
-            held, heldBytes, heldDomains, balanced, s2s,
+            held, heldBytes, heldDomains, balanced, s2s, redisUp, between, domains,
         ]
         internal: dict[str, GaugeMetricFamily] = {}
         for component in service.config.components.values():
@@ -160,6 +167,13 @@ class RouterCollector(Collector):
         if service.s2s is not None:
             s2s.add_metric(["in"], len(getattr(service.s2s.factory, "streams", ())))
             s2s.add_metric(["out"], sum(1 for link in service.s2s.pool.links() if link.state == "up"))
+        cluster = service.cluster
+        if cluster is not None:
+            redisUp.add_metric([], 1 if cluster.commands.current() is not None else 0)
+            between.add_metric(["out"], cluster.outbox.sent)
+            between.add_metric(["in"], cluster.inbox.received)
+            for node, count in cluster.table.domainsByNode().items():
+                domains.add_metric([node], count)
         for component in service.config.components.values():
             if isinstance(component, InternalComponentConfig) and component.domain in service.components:
                 for key, value in componentStatistics(service.components[component.domain]).items():

@@ -144,12 +144,30 @@ def renderPage(status: Mapping[str, Any], jsonPath: str = "status.json") -> byte
             "<h3>Outgoing</h3>",
             _table("s2sout", ["local", "remote", "state", "queued"], outgoing),
         ]
+    cluster = status.get("cluster")
+    if cluster is not None:
+        nodes = [[name, "yes" if n["alive"] else "no", str(n["domains"])] for name, n in cluster["nodes"].items()]
+        parts += [
+            "<h2>Cluster</h2>",
+            f"<p>{escape(_clusterLine(cluster))}</p>",
+            _table("node", ["node", "alive", "domains"], nodes),
+        ]
     parts += [
         f'<p>This page reloads itself every {REFRESH_SECONDS} seconds. '
         f'The same as JSON: <a href="{escape(jsonPath)}">{escape(jsonPath)}</a></p>',
         "</body></html>",
     ]
     return "\n".join(parts).encode("utf-8")
+
+
+def _clusterLine(cluster: Mapping[str, Any]) -> str:
+    state = "connected to" if cluster["connected"] else "cannot reach"
+    active = f"; runs {', '.join(cluster['active'])}" if cluster["active"] else ""
+    standby = f"; on standby for {', '.join(cluster['standby'])}" if cluster["standby"] else ""
+    return (
+        f"node {cluster['node']}, {state} Redis at {cluster['redis']}; {cluster['sent']} stanzas sent to other"
+        f" nodes, {cluster['received']} received{active}{standby}"
+    )
 
 
 def renderText(status: Mapping[str, Any]) -> str:
@@ -192,5 +210,10 @@ def renderText(status: Mapping[str, Any]) -> str:
                          f"{' (encrypted)' if s['secure'] else ''}")
         for o in s2s["outgoing"]:
             lines.append(f"  out {o['local']} -> {o['remote']}: {o['state']}, {o['queued']} queued")
+    cluster = status.get("cluster")
+    if cluster is not None:
+        lines.append(f"cluster: {_clusterLine(cluster)}")
+        for name, n in cluster["nodes"].items():
+            lines.append(f"  node {name}: {n['domains']} domains{'' if n['alive'] else ' (gone)'}")
     lines.append(f"held for components that are away: {status['held']} stanzas")
     return "\n".join(lines) + "\n"

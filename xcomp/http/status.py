@@ -41,6 +41,7 @@ class Observed(Protocol):
     def components(self) -> Mapping[str, object]: ...
     factories: list[ComponentListenerFactory]
     s2s: Any
+    cluster: Any
     lastReload: ReloadResult | None
     started: float | None
 
@@ -173,6 +174,24 @@ def _s2s(service: Observed) -> dict[str, object] | None:
     return {"listeners": listeners, "incoming": incoming, "outgoing": outgoing}
 
 
+def _cluster(service: Observed) -> dict[str, object] | None:
+    cluster = service.cluster
+    if cluster is None:
+        return None
+    table = cluster.table
+    nodes = {name: {"domains": n, "alive": name not in table.dead} for name, n in table.domainsByNode().items()}
+    return {
+        "node": cluster.config.node,
+        "redis": cluster.config.url,
+        "connected": cluster.commands.current() is not None,
+        "nodes": nodes,
+        "active": sorted(cluster.standby.active),
+        "standby": sorted(cluster.standby.waiting),
+        "sent": cluster.outbox.sent,
+        "received": cluster.inbox.received,
+    }
+
+
 def _reload(result: ReloadResult | None) -> dict[str, object] | None:
     if result is None:
         return None
@@ -199,6 +218,7 @@ def snapshot(service: Observed) -> dict[str, object]:
         "moreConnections": more,
         "internal": _internal(service),
         "s2s": _s2s(service),
+        "cluster": _cluster(service),
         "held": service.router.heldTotal(),
         "stanzas": {
             "delivered": dict(counts.delivered),

@@ -18,7 +18,10 @@ from xcomp.config import ClusterConfig, ListenerConfig
 from xcomp.service import RouterService
 from xcomp.test.helpers import makeConfig
 from xcomp.test.loopback import PROCESS_TIMEOUT, ComponentClient, freePort
+from xcomp.http.page import renderPage, renderText
+from xcomp.http.status import snapshot
 from xcomp.test.certs import TestCA
+from xcomp.test.test_metrics import samples
 from xcomp.test.redispeer import SKIP_REASON, RedisPeer
 
 ALPHA = "alpha.example.org"
@@ -299,6 +302,39 @@ class TwoNodeTests(TestCase):
         alpha.send(message(BETA, ALPHA, "four", id="m4"))
         await again.next(lambda e: e.getAttribute("id") == "m4")
         self.assertEqual(a.holds.total(), 0)
+
+    async def test_statusAndMetrics(self) -> None:
+        """
+        The status page and C{/metrics} show the cluster as this node sees
+        it: its Redis, the nodes and their domains, and the stanzas passed
+        between nodes.
+        """
+        alpha = await self.connect("a", ALPHA)
+        beta = await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        alpha.send(message(BETA, ALPHA, "counted"))
+        await beta.next(lambda e: e.name == "message")
+        a = self.nodes["a"]
+        status = snapshot(a)
+        self.assertEqual(
+            status["cluster"],
+            {
+                "node": "a",
+                "redis": a.config.cluster.url,  # type: ignore[union-attr]
+                "connected": True,
+                "nodes": {"a": {"domains": 1, "alive": True}, "b": {"domains": 1, "alive": True}},
+                "active": [],
+                "standby": [],
+                "sent": 1,
+                "received": 0,
+            },
+        )
+        self.assertIn(f"cluster: node a, connected to Redis at {a.config.cluster.url}; 1 stanzas sent", renderText(status))  # type: ignore[union-attr]
+        self.assertIn(b"<h2>Cluster</h2>", renderPage(status, "/status.json"))
+        values = samples(a)
+        self.assertEqual(values["xcomp_cluster_redis_up", ()], 1)
+        self.assertEqual(values["xcomp_cluster_stanzas_total", (("direction", "out"),)], 1)
+        self.assertEqual(values["xcomp_cluster_domains", (("node", "b"),)], 1)
 
     async def test_redisRestarts(self) -> None:
         """

@@ -111,6 +111,7 @@ class SnapshotTests(SynchronousTestCase):
             [{"interface": "127.0.0.1", "port": 5347, "tls": False, "listening": True, "connections": 1, "bound": 1}],
         )
         self.assertIsNone(status["s2s"])
+        self.assertIsNone(status["cluster"])
 
     def test_lastReload(self) -> None:
         """
