@@ -15,7 +15,15 @@ from twisted.internet import reactor, task
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
-from xcomp.test.loopback import PROCESS_TIMEOUT, ChildProcess, ComponentClient, freePort, spawnTwistd, startRouter
+from xcomp.test.loopback import (
+    PROCESS_TIMEOUT,
+    ChildProcess,
+    ComponentClient,
+    childEnvironment,
+    freePort,
+    spawnTwistd,
+    startRouter,
+)
 from xcomp.test.test_reload import A_AND_B, LISTEN, messages
 
 C = 'Component "c.example"\n  component_secret = "c"\n'
@@ -232,7 +240,7 @@ def runCommand(testCase: TestCase, *arguments: str) -> ChildProcess:
     """
     child = ChildProcess(reactor)
     reactor.spawnProcess(
-        child, sys.executable, [sys.executable, "-m", "xcomp", *arguments], env=dict(os.environ)
+        child, sys.executable, [sys.executable, "-m", "xcomp", *arguments], env=childEnvironment()
     )
     return child
 
