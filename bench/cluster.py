@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -46,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 # bench/ is sys.path[0] when this file is run as a script.
-from servers import HOST, SERVERS, LoadPlan, ServerProcess, free_port, run_load
+from servers import HOST, REPO_ROOT, SERVERS, LoadPlan, ServerProcess, free_port, run_load
 
 REDIS_SERVER = shutil.which("redis-server")
 # On every node, plain or clustered.  With the default hold (30 s), a node
@@ -168,6 +169,16 @@ class RedisProcess:
 # ---------------------------------------------------------------------------
 
 
+def redis_version() -> str:
+    assert REDIS_SERVER is not None
+    try:
+        out = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    found = [w[2:] for w in out.stdout.split() if w.startswith("v=")]
+    return found[0] if found else "?"
+
+
 def cluster_lines(redis_port: int, node: str, extra: list[str]) -> list[str]:
     return [f'cluster_redis = "redis://{HOST}:{redis_port}/0"', f'cluster_node = "{node}"', *extra]
 
@@ -203,6 +214,23 @@ def wait_for_cluster(redis: RedisProcess, names: list[str], nodes: list[ServerPr
 def waiting_in_redis(redis: RedisProcess, names: list[str]) -> int:
     """Entries left in the nodes' streams (0 once everything was delivered)."""
     return sum(int(redis_call(redis.port, "XLEN", PREFIX + b"in:" + n.encode())) for n in names)
+
+
+def node_parser() -> str:
+    """
+    Which reply parser txredisapi gives the nodes: its pure-Python one, or
+    hiredis's when that package is importable (it changes the cross-node
+    figures a lot; see bench/README.md).
+    """
+    code = "import txredisapi; print(txredisapi.RedisProtocol.__name__)"
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=60, cwd=REPO_ROOT, env=SERVERS["xcomp"].env())
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    name = out.stdout.strip()
+    return {"BaseRedisProtocol": "txredisapi's pure-Python parser",
+            "HiredisProtocol": "hiredis"}.get(name, name or "unknown")
 
 
 # ---------------------------------------------------------------------------
@@ -450,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
         print("bench/cluster.py: redis-server is not installed (apt-get install redis-server)",
               file=sys.stderr)
         return 3
+    # twistd from the Python running this (a venv's bin/), when PATH has none.
+    beside = Path(sys.executable).parent
+    if shutil.which("twistd") is None and (beside / "twistd").exists():
+        os.environ["PATH"] = os.pathsep.join([str(beside), os.environ.get("PATH", "")])
     why_not = SERVERS["xcomp"].check()
     if why_not:
         print(f"bench/cluster.py: cannot run xcomp: {why_not}", file=sys.stderr)
@@ -474,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# kept {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
-    print(f"nproc {os.cpu_count()}; command: {' '.join(['bench/cluster.py', *(argv or sys.argv[1:])])}")
+    print(f"nproc {os.cpu_count()}; command: {shlex.join(['bench/cluster.py', *(argv or sys.argv[1:])])}")
+    print(f"redis-server {redis_version()}; Redis replies parsed in the nodes by {node_parser()}")
     print(f"load.py --procs {args.procs} (the generator's worker processes); "
           f"{args.duration:g} s measured, {args.warmup:g} s warm-up; latency at {args.rate:g}/s")
     print()

@@ -48,6 +48,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -366,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                 reports.append(r)
                 print(f"# {client} hiredis={hiredis}: {'error' if 'error' in r else 'done'}",
                       file=sys.stderr)
-    print(f"nproc {os.cpu_count()}; command: bench/redis_clients.py {' '.join(argv or sys.argv[1:])}")
+    print(f"nproc {os.cpu_count()}; command: {shlex.join(['bench/redis_clients.py', *(argv or sys.argv[1:])])}")
     print(f"{args.ops} EVALs per phase, {args.reads} reads of {READ_ENTRIES} entries x "
           f"{READ_PER_ENTRY} stanzas; medians of {args.repeat} run(s), (min..max)")
     print()
