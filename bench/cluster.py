@@ -245,13 +245,36 @@ class Case:
     pairs: int
 
 
-def one_run(plan: LoadPlan, case: Case, first: ServerProcess, watch: list[int],
-            load_extra: list[str]) -> dict[str, Any]:
+def one_run(args: argparse.Namespace, plan: LoadPlan, case: Case, first: ServerProcess,
+            watch: list[int], load_extra: list[str]) -> dict[str, Any]:
+    """
+    One load.py run; run again (up to --retries times) while something else
+    took more than --max-other % of a core over its window, keeping the
+    quietest (marked noisy when even that one was over).
+    """
     extra = [*plan.extra, *load_extra, *(a for pid in watch for a in ("--watch-pid", str(pid)))]
-    report = run_load(LoadPlan(plan.duration, plan.warmup, plan.window, plan.rate, plan.procs,
-                               tuple(extra)), first, case.mode, case.pairs)
-    report["setup"] = case.setup
-    return report
+    best: dict[str, Any] | None = None
+    for attempt in range(args.retries + 1):
+        if attempt:
+            time.sleep(1.0)
+        report = run_load(LoadPlan(plan.duration, plan.warmup, plan.window, plan.rate,
+                                   plan.procs, tuple(extra)), first, case.mode, case.pairs)
+        report["setup"] = case.setup
+        report["attempts"] = attempt + 1
+        if "error" in report:
+            return report
+        if best is None or other_pct(report) < other_pct(best):
+            best = report
+        if other_pct(report) <= args.max_other:
+            break
+    assert best is not None
+    best["noisy"] = other_pct(best) > args.max_other
+    return best
+
+
+def other_pct(report: dict[str, Any]) -> float:
+    """CPU (% of a core) that neither the generator nor a watched process used."""
+    return float(report.get("other_unwatched_cpu_core_pct", report.get("other_cpu_core_pct")) or 0.0)
 
 
 def cpu_split(report: dict[str, Any], names: dict[int, str]) -> dict[str, float]:
@@ -289,7 +312,7 @@ def table_row(r: dict[str, Any]) -> list[str]:
     if tput and r.get("delivered"):
         per_msg = 1e6 * sum(cpu.values()) / float(r["delivered"])
     return [
-        r["setup"], r["mode"], str(r["pairs"]),
+        r["setup"] + (" ~" if r.get("noisy") else ""), r["mode"], str(r["pairs"]),
         _f(r.get("stanzas_per_s"), ",.0f") if tput else f"({r['rate']:g}/s)",
         lost,
         "-" if tput else _f(r.get("p50_ms"), ".3f"),
@@ -298,7 +321,7 @@ def table_row(r: dict[str, Any]) -> list[str]:
         *(_f(100.0 * cpu[k] / secs, ".0f") if k in cpu else "-" for k in ("a", "b", "redis")),
         _f(per_msg, ".2f"),
         _f(r.get("gen_cpu_core_pct"), ".0f"),
-        _f(r.get("other_unwatched_cpu_core_pct", r.get("other_cpu_core_pct")), ".0f"),
+        _f(other_pct(r), ".0f"),
     ]
 
 
@@ -351,12 +374,33 @@ def summary(reports: list[dict[str, Any]], args: argparse.Namespace) -> list[str
         two = med(SPREAD, "throughput", pairs, "stanzas_per_s")
         one = med(PLAIN, "throughput", pairs, "stanzas_per_s")
         if two is not None and one:
-            ratio = two / one
+            # Each round's two nodes against the same round's one node.
+            found = [ratio_of(reports, n, pairs) for n in rounds(reports)]
+            ratios = sorted(x for x in found if x is not None)
+            ratio = statistics.median(ratios) if ratios else two / one
+            spread = f", per round {', '.join(f'{x:.2f}' for x in ratios)}" if ratios else ""
             verdict = "PASS" if ratio >= 1.6 else "FAIL"
-            lines.append(f"- goal: 2 nodes >= 1.6x one node, {pairs} pairs: {two:,.0f} / {one:,.0f}"
-                         f" = {ratio:.2f}x: {verdict} (nproc {os.cpu_count()}: the generator,"
-                         f" Redis and both nodes share these cores)")
+            lines.append(f"- goal: 2 nodes >= 1.6x one node, {pairs} pairs: medians {two:,.0f} /"
+                         f" {one:,.0f}; ratio {ratio:.2f}x (median{spread}): {verdict}"
+                         f" (nproc {os.cpu_count()}: the generator, Redis and both nodes share"
+                         f" these cores)")
     return lines
+
+
+def rounds(reports: list[dict[str, Any]]) -> list[int]:
+    return sorted({int(r.get("round", 1)) for r in reports})
+
+
+def ratio_of(reports: list[dict[str, Any]], round_: int, pairs: int) -> float | None:
+    def rate(setup: str) -> float | None:
+        for r in reports:
+            if (r.get("round", 1), r["setup"], r["mode"], r["pairs"]) == (
+                    round_, setup, "throughput", pairs) and "error" not in r:
+                return float(r["stanzas_per_s"])
+        return None
+
+    two, one = rate(SPREAD), rate(PLAIN)
+    return two / one if two is not None and one else None
 
 
 # ---------------------------------------------------------------------------
@@ -391,6 +435,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="load.py worker processes (default 2, so that the generator is not the"
                    " limit)")
     p.add_argument("--repeat", type=int, default=1, help="the whole plan this many times")
+    p.add_argument("--max-other", type=float, default=25.0,
+                   help="a run during which something else used more than this %% of a core"
+                   " is run again (up to --retries times)")
+    p.add_argument("--retries", type=int, default=2)
     p.add_argument("--config-extra", action="append", default=[], metavar="LUA",
                    help="a global line for every node's config (repeatable)")
     p.add_argument("--cluster-extra", action="append", default=[], metavar="LUA",
@@ -428,7 +476,7 @@ def run_plain(args: argparse.Namespace, plan: LoadPlan, root: Path) -> list[dict
         print(f"# plain node pid {node.pid} on {HOST}:{node.port}", file=sys.stderr)
         for case in plain_cases(args):
             time.sleep(1.0)  # let the node drop the previous run's streams
-            r = one_run(plan, case, node, [], [])
+            r = one_run(args, plan, case, node, [], [])
             r["cpu_by_role"] = cpu_split(r, {})
             reports.append(r)
             print(f"# {case}: done", file=sys.stderr)
@@ -457,7 +505,7 @@ def run_cluster(args: argparse.Namespace, plan: LoadPlan, root: Path) -> list[di
             time.sleep(1.0)
             load_extra = {SAME: [], CROSS: ["--receiver-port", str(b.port)],
                           SPREAD: ["--spread-port", str(b.port)]}[case.setup]
-            r = one_run(plan, case, a, [b.pid, redis.pid], load_extra)
+            r = one_run(args, plan, case, a, [b.pid, redis.pid], load_extra)
             r["cpu_by_role"] = cpu_split(r, roles)
             r["left_in_redis"] = waiting_in_redis(redis, ["a", "b"])
             for node in nodes:
@@ -495,9 +543,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# round {round_ + 1} of {args.repeat}", file=sys.stderr)
             sub = root / f"round-{round_ + 1}"
             sub.mkdir()
-            if not args.no_plain:
-                reports += run_plain(args, plan, sub)
-            reports += run_cluster(args, plan, sub)
+            done = (run_plain(args, plan, sub) if not args.no_plain else []) + run_cluster(args, plan, sub)
+            for r in done:
+                r["round"] = round_ + 1
+            reports += done
     except RuntimeError as exc:
         print(f"bench/cluster.py: {exc}", file=sys.stderr)
         return 3
