@@ -91,10 +91,27 @@ class Config:
     drain_timeout: float
     server_pid: int | None
     rcvlowat: int
+    # Where the Bs connect; None: the same port as the As (bench/cluster.py
+    # points them at another node of a cluster).
+    receiver_port: int | None = None
+    # More processes whose CPU time over the window is reported one by one
+    # (--watch-pid: each node of a cluster, its Redis).
+    watch_pids: tuple[int, ...] = ()
+    # More ports the pairs are dealt over, round-robin after --port, both
+    # ends of a pair on the same one (--spread-port: the nodes of a cluster).
+    spread_ports: tuple[int, ...] = ()
 
     def domains(self, pair: int) -> tuple[str, str]:
         """Domains (A, B) of pair number C{pair} (0-based): c1/c2, c3/c4, ..."""
         return (self.domain_fmt.format(2 * pair + 1), self.domain_fmt.format(2 * pair + 2))
+
+    def ports(self, pair: int) -> tuple[int, int]:
+        """Ports (A, B) of pair number C{pair} connect to."""
+        if self.spread_ports:
+            ports = (self.port, *self.spread_ports)
+            port = ports[pair % len(ports)]
+            return port, port
+        return self.port, self.receiver_port or self.port
 
 
 def handshake_digest(stream_id: str, secret: str) -> str:
@@ -282,13 +299,16 @@ class Component(asyncio.Protocol):
             self.transport.close()
 
 
-async def connect(cfg: Config, domain: str) -> Component:
-    """Open and authenticate one component connection, within the timeout."""
+async def connect(cfg: Config, domain: str, port: int | None = None) -> Component:
+    """
+    Open and authenticate one component connection, within the timeout, to
+    C{port} (default: C{cfg.port}).
+    """
     loop = asyncio.get_running_loop()
     comp = Component(domain, cfg.secret, loop)
 
     async def _open() -> None:
-        await loop.create_connection(lambda: comp, cfg.host, cfg.port)
+        await loop.create_connection(lambda: comp, cfg.host, port or cfg.port)
         await comp.ready
 
     try:
@@ -551,9 +571,10 @@ async def sleep_until_wall(when: float) -> None:
 
 async def open_pairs(cfg: Config, indices: list[int]) -> list[tuple[Component, Component]]:
     """Connect and authenticate both components of every pair in C{indices}."""
-    domains = [cfg.domains(i) for i in indices]
-    flat = [d for pair in domains for d in pair]
-    outcomes = await asyncio.gather(*(connect(cfg, d) for d in flat), return_exceptions=True)
+    # (A, port of A), (B, port of B), ... in pair order.
+    flat = [(d, port) for i in indices for d, port in zip(cfg.domains(i), cfg.ports(i))]
+    outcomes = await asyncio.gather(*(connect(cfg, d, port) for d, port in flat),
+                                    return_exceptions=True)
     comps = [c for c in outcomes if isinstance(c, Component)]
     if len(comps) != len(outcomes):
         for comp in comps:
@@ -581,9 +602,11 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, step: float 
 class Meter:
     """Counts taken at the start and end of the measurement window."""
 
-    def __init__(self, server_pid: int | None) -> None:
+    def __init__(self, server_pid: int | None, watch_pids: tuple[int, ...] = ()) -> None:
         self.server_pid = server_pid
+        self.watch_pids = watch_pids
         self.marks: dict[str, dict[str, float]] = {}
+        self.watched: dict[str, dict[int, float]] = {}
 
     def mark(self, name: str, count: float) -> None:
         now = time.perf_counter()
@@ -591,10 +614,17 @@ class Meter:
         busy, steal = machine_cpu_seconds()
         self.marks[name] = {"t": now, "count": count, "cpu": cpu_seconds(),
                             "server": server or 0.0, "busy": busy, "steal": steal}
+        if self.watch_pids:
+            self.watched[name] = {pid: proc_cpu_seconds(pid) or 0.0 for pid in self.watch_pids}
 
-    def window(self) -> dict[str, float]:
+    def window(self) -> dict[str, Any]:
         s, e = self.marks["start"], self.marks["end"]
+        extra: dict[str, Any] = {}
+        if self.watch_pids:
+            ws, we = self.watched["start"], self.watched["end"]
+            extra["watched_cpu"] = {str(pid): we[pid] - ws[pid] for pid in self.watch_pids}
         return {
+            **extra,
             "seconds": e["t"] - s["t"],
             "count": e["count"] - s["count"],
             "gen_cpu": e["cpu"] - s["cpu"],
@@ -660,7 +690,7 @@ async def run_worker(cfg: Config, indices: list[int], sync: Sync) -> dict[str, A
     conns = await open_pairs(cfg, indices)
     try:
         start_at = await sync.ready()
-        meter = Meter(cfg.server_pid)
+        meter = Meter(cfg.server_pid, cfg.watch_pids)
         if cfg.mode == "throughput":
             out = await run_throughput(cfg, conns, start_at, meter)
         else:
@@ -802,6 +832,11 @@ def aggregate(cfg: Config, procs: int, results: list[dict[str, Any]], wall: floa
     other = busy - gen_cpu_window - (server_cpu or 0.0)
     out["other_cpu_core_pct"] = round(100.0 * max(other, 0.0) / seconds, 1)
     out["steal_core_pct"] = round(100.0 * windows[0]["steal"] / seconds, 1)
+    if cfg.watch_pids:
+        out["watched_cpu_s"] = {pid: round(s, 3) for pid, s in windows[0]["watched_cpu"].items()}
+        # Like other_cpu_core_pct, but net of the watched processes as well.
+        other -= sum(windows[0]["watched_cpu"].values())
+        out["other_unwatched_cpu_core_pct"] = round(100.0 * max(other, 0.0) / seconds, 1)
     return out
 
 
@@ -854,6 +889,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, int, bool]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--host", default="127.0.0.1", help="router address (loopback only)")
     p.add_argument("--port", type=int, required=True, help="router's component port")
+    p.add_argument("--receiver-port", type=int, default=None,
+                   help="the port the Bs connect to (default: --port); e.g. another node of"
+                   " a cluster, so that every stanza crosses between nodes")
+    p.add_argument("--spread-port", type=int, action="append", default=[], metavar="PORT",
+                   help="deal the pairs round-robin over --port and these ports, both ends of"
+                   " a pair on the same port (repeatable; not with --receiver-port)")
     p.add_argument("--secret", default="benchsecret", help="component_secret of every component")
     p.add_argument("--domain-fmt", default="c{}.bench.local",
                    help="component domain pattern; pair i uses numbers 2i+1 and 2i+2")
@@ -872,19 +913,24 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, int, bool]:
                    help="throughput mode: SO_RCVLOWAT on B's sockets, fewer wake-ups (1: off)")
     p.add_argument("--server-pid", type=int, default=None,
                    help="read this process's CPU time from /proc over the window")
+    p.add_argument("--watch-pid", type=int, action="append", default=[], metavar="PID",
+                   help="also report this process's CPU time over the window (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     a = p.parse_args(argv)
     if not ipaddress.ip_address(a.host).is_loopback:
         p.error("--host must be a loopback address")
     if not (1 <= a.pairs <= MAX_PAIRS) or not (0 < a.duration <= MAX_DURATION):
         p.error(f"--pairs must be 1..{MAX_PAIRS} and --duration 0..{MAX_DURATION}")
+    if a.spread_port and a.receiver_port:
+        p.error("--spread-port and --receiver-port exclude each other")
     if a.window < 1 or a.batch < 1 or a.rate <= 0 or a.procs < 1:
         p.error("--window, --batch, --rate and --procs must be positive")
     cfg = Config(host=a.host, port=a.port, secret=a.secret, domain_fmt=a.domain_fmt,
                  mode=a.mode, pairs=a.pairs, duration=a.duration, warmup=max(a.warmup, 0.0),
                  window=a.window, batch=a.batch, size=a.size, rate=a.rate,
                  connect_timeout=a.connect_timeout, drain_timeout=a.drain_timeout,
-                 server_pid=a.server_pid, rcvlowat=a.rcvlowat)
+                 server_pid=a.server_pid, rcvlowat=a.rcvlowat, receiver_port=a.receiver_port,
+                 watch_pids=tuple(a.watch_pid), spread_ports=tuple(a.spread_port))
     return cfg, min(a.procs, a.pairs), a.json
 
 

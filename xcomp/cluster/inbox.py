@@ -107,19 +107,17 @@ class ClusterInbox:
     def __init__(
         self,
         reader: RedisLink,
-        commands: RedisLink,
         keys: Keys,
         deliver: Callable[[Stanza], None],
         control: Callable[[bytes, dict[bytes, bytes]], None],
     ) -> None:
         """
-        @param reader: the connection that blocks in XREAD.
-        @param commands: the connection the deletes go over.
+        @param reader: the connection that blocks in XREAD; the deletes of
+            what was read go over it too.
         @param deliver: hands one stanza to the router.
         @param control: takes a control entry: its kind and its fields.
         """
         self._reader = reader
-        self._commands = commands
         self._keys = keys
         self._deliver = deliver
         self._control = control
@@ -163,9 +161,11 @@ class ClusterInbox:
                     done.append(entryId)
                     self._take(fields)
         if done:
-            commands = self._commands.current()
-            if commands is not None:
-                defer.maybeDeferred(commands.execute_command, b"XDEL", self._keys.inbox, *done).addErrback(lambda f: None)
+            # On the reader, just before its next XREAD: one write and one
+            # event for Redis instead of one on each connection.
+            reader = self._reader.current()
+            if reader is not None:
+                defer.maybeDeferred(reader.execute_command, b"XDEL", self._keys.inbox, *done).addErrback(lambda f: None)
         self._read(generation)
 
     def _take(self, fields: list[bytes]) -> None:

@@ -72,7 +72,7 @@ class ClusterService(Service):
             reactor, config, "events", protocol=Events, replyTimeout=None, onConnect=self._subscribe
         )
         self.outbox = ClusterOutbox(reactor, self.commands, self.keys, config.streamLength, self._refuse)
-        self.inbox = ClusterInbox(self.reader, self.commands, self.keys, self._deliver, self._control)
+        self.inbox = ClusterInbox(self.reader, self.keys, self._deliver, self._control)
         self.leftovers = Leftovers(self.commands, self.keys, self._refuse)
         self._waiting: dict[str, list[defer.Deferred[None]]] = {}
         self._tick = task.LoopingCall(self._renewSafely)

@@ -143,6 +143,32 @@ class TwoNodeTests(TestCase):
         await until(lambda: len(beta.received) >= 500, "500 messages at beta")
         self.assertEqual([str(e.body) for e in beta.received], [str(n) for n in range(500)])
 
+    async def test_noDelayAndStreamEmptied(self) -> None:
+        """
+        Every connection to Redis has Nagle's algorithm off, and what node
+        b's inbox has read is deleted from its stream (over the reader's
+        own connection, before its next C{XREAD}).
+        """
+        alpha = await self.connect("a", ALPHA)
+        beta = await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        clusters = [node.cluster for node in self.nodes.values()]
+        links = [link for c in clusters if c is not None for link in (c.commands, c.reader, c.events)]
+        await until(lambda: all(link.current() is not None for link in links), "every link up")
+        for link in links:
+            self.assertTrue(link.current().transport.getTcpNoDelay(), link.name)  # type: ignore[union-attr]
+        for n in range(50):
+            alpha.send(message(BETA, ALPHA, str(n)))
+        await until(lambda: len(beta.received) >= 50, "50 messages at beta")
+        b = self.nodes["b"].cluster
+        assert b is not None
+        for _ in range(int(PROCESS_TIMEOUT / 0.02)):
+            protocol = b.commands.current()
+            if protocol is not None and await protocol.execute_command(b"XLEN", b.keys.inbox) == 0:
+                return
+            await task.deferLater(reactor, 0.02)
+        raise AssertionError("b's stream was never emptied")
+
     async def test_unboundConfiguredDomain(self) -> None:
         """
         A stanza for a configured component bound on no node is answered
