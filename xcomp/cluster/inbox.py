@@ -4,9 +4,10 @@ What other nodes sent this one: read from its Redis stream with a blocking
 C{XREAD} on a connection of its own, parsed by the same stream parser the
 component port uses, and handed to the router in the order it was written.
 
-Entries are deleted once their stanzas are routed, so that the stream holds
-only what is still waiting: its length is what the senders' bound counts,
-and when this node dies, what is left is what it never delivered.
+Entries are deleted once their stanzas are routed, and taken off the
+stream's count, so that the stream holds only what is still waiting: the
+count is what the senders' bound checks, and when this node dies, what is
+left is what it never delivered.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 from xcomp.cluster.connection import RedisLink
-from xcomp.cluster.keys import Keys
+from xcomp.cluster.keys import DONE, TRIM, Keys
 from xcomp.interfaces import IStreamReceiver
 from xcomp.logsinks import Logger
 from xcomp.stanza import Stanza
@@ -132,9 +133,16 @@ class ClusterInbox:
         Read (called each time the reader connects): a read pending on a
         connection that went away is not waited for.
         """
-        if not self._stopped:
-            self._generation += 1
-            self._read(self._generation)
+        if self._stopped:
+            return
+        self._generation += 1
+        protocol = self._reader.current()
+        if protocol is not None and self._last != b"0-0":
+            # What the last connection routed but could not delete.
+            defer.maybeDeferred(
+                protocol.eval, TRIM, [self._keys.inbox, self._keys.pending], [self._last]
+            ).addErrback(lambda f: None)
+        self._read(self._generation)
 
     def stop(self) -> None:
         self._stopped = True
@@ -154,26 +162,34 @@ class ClusterInbox:
         if generation != self._generation:
             return
         done: list[bytes] = []
+        count = 0
         if reply:
             for _stream, entries in reply:  # type: ignore[attr-defined]
                 for entryId, fields in entries:
                     self._last = entryId
                     done.append(entryId)
-                    self._take(fields)
+                    count += self._take(fields)
         if done:
             # On the reader, just before its next XREAD: one write and one
             # event for Redis instead of one on each connection.
             reader = self._reader.current()
             if reader is not None:
-                defer.maybeDeferred(reader.execute_command, b"XDEL", self._keys.inbox, *done).addErrback(lambda f: None)
+                defer.maybeDeferred(
+                    reader.eval, DONE, [self._keys.inbox, self._keys.pending], [count, *done]
+                ).addErrback(lambda f: None)
         self._read(generation)
 
-    def _take(self, fields: list[bytes]) -> None:
+    def _take(self, fields: list[bytes]) -> int:
+        """
+        Route one entry's stanzas, or act on its control message; how many
+        stanzas the entry held, as its sender counted them.
+        """
         if isControl(fields):
             pairs = dict(zip(fields[::2], fields[1::2]))
             self._control(pairs[b"k"], pairs)
-            return
+            return 0
         stanzas = self._parse.stanzas(fields)
         self.received += len(stanzas)
         for stanza in stanzas:
             self._deliver(stanza)
+        return (len(fields) - 2) // 2

@@ -30,6 +30,8 @@ several clusters):
     alone when it was let go of, or, for a balanced domain, C{domain +node}
     and C{domain -node} as a node gains its first connection or loses its
     last;
+  - C{<p>n:<name>}: integer, how many stanzas the node's stream holds
+    (what the senders' bound counts: an entry holds up to a batch);
   - C{<p>nodes}: set, every node that has held a lease and may have left
     entries in its stream (a node is taken out once it is gone and its
     stream is empty).
@@ -53,12 +55,16 @@ class Keys:
         self.nodes = prefix + b"nodes"
         self.lease = self.leaseOf(node)
         self.inbox = self.inboxOf(node)
+        self.pending = self.pendingOf(node)
 
     def leaseOf(self, node: bytes) -> bytes:
         return self.prefix + b"node:" + node
 
     def inboxOf(self, node: bytes) -> bytes:
         return self.prefix + b"in:" + node
+
+    def pendingOf(self, node: bytes) -> bytes:
+        return self.prefix + b"n:" + node
 
 
 #: KEYS: routes, events.  ARGV: prefix, domain, node, policy (kick_new,
@@ -152,23 +158,27 @@ end
 return n
 """
 
-#: KEYS: the target's lease, the target's stream.  ARGV: the stream bound,
-#: the sending node, then the stanzas.  Returns 1 when queued, 0 when the
-#: target is gone, -1 when its stream is full.
+#: KEYS: the target's lease, the target's stream, its count.  ARGV: the
+#: stream bound (in stanzas), the sending node, then the stanzas.  Takes as
+#: many as the bound leaves room for, from the first: returns how many, or
+#: -1 when the target is gone.
 SEND = b"""
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  return 0
-end
-if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[1]) then
   return -1
 end
+local room = tonumber(ARGV[1]) - tonumber(redis.call('GET', KEYS[3]) or '0')
+local count = math.min(#ARGV - 2, room)
+if count <= 0 then
+  return 0
+end
 local entry = {'f', ARGV[2]}
-for i = 3, #ARGV do
+for i = 3, count + 2 do
   entry[#entry + 1] = 's'
   entry[#entry + 1] = ARGV[i]
 end
 redis.call('XADD', KEYS[2], '*', unpack(entry))
-return 1
+redis.call('INCRBY', KEYS[3], count)
+return count
 """
 
 #: KEYS: routes, the node's lease, events, nodes.  ARGV: prefix, node,
@@ -250,6 +260,40 @@ redis.call('PUBLISH', KEYS[2], ARGV[2] .. ' ~' .. ARGV[1])
 return 1
 """
 
+#: KEYS: the node's stream, its count.  ARGV: how many stanzas, then the
+#: entries read and routed.  Deletes them and takes them off the count.
+DONE = b"""
+for i = 2, #ARGV do
+  redis.call('XDEL', KEYS[1], ARGV[i])
+end
+if redis.call('DECRBY', KEYS[2], ARGV[1]) <= 0 then
+  redis.call('DEL', KEYS[2])
+end
+return 1
+"""
+
+#: KEYS: the node's stream, its count.  ARGV: the last entry it routed.
+#: Deletes every entry up to that one, which a L{DONE} lost with its
+#: connection left behind, and counts what is left again.  Run once per
+#: connection, before the first read.
+TRIM = b"""
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', ARGV[1])) do
+  redis.call('XDEL', KEYS[1], entry[1])
+end
+local count = 0
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  if entry[2][1] == 'f' then
+    count = count + (#entry[2] - 2) / 2
+  end
+end
+if count > 0 then
+  redis.call('SET', KEYS[2], count)
+else
+  redis.call('DEL', KEYS[2])
+end
+return count
+"""
+
 #: KEYS: nodes.  ARGV: prefix, this node.  The nodes other than this one
 #: whose lease is gone and whose stream still holds entries; the gone ones
 #: with nothing left are forgotten.
@@ -259,6 +303,7 @@ for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if node ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then
     if redis.call('XLEN', ARGV[1] .. 'in:' .. node) == 0 then
       redis.call('SREM', KEYS[1], node)
+      redis.call('DEL', ARGV[1] .. 'n:' .. node)
     else
       out[#out + 1] = node
     end
@@ -267,17 +312,24 @@ end
 return out
 """
 
-#: KEYS: a gone node's lease, its stream.  ARGV: how many entries.  Takes
-#: (reads and deletes) the oldest entries of the stream, unless the node has
-#: come back meanwhile: each entry is taken by one node only.  Returns the
-#: entries, as XRANGE does.
+#: KEYS: a gone node's lease, its stream, its count.  ARGV: how many
+#: entries.  Takes (reads and deletes) the oldest entries of the stream,
+#: unless the node has come back meanwhile: each entry is taken by one node
+#: only.  Returns the entries, as XRANGE does.
 ADOPT = b"""
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {}
 end
 local entries = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[1])
+local count = 0
 for _, entry in ipairs(entries) do
   redis.call('XDEL', KEYS[2], entry[1])
+  if entry[2][1] == 'f' then
+    count = count + (#entry[2] - 2) / 2
+  end
+end
+if count > 0 and redis.call('DECRBY', KEYS[3], count) <= 0 then
+  redis.call('DEL', KEYS[3])
 end
 return entries
 """

@@ -64,7 +64,8 @@ class Leftovers:
             self.taking.discard(node)
             return
         name = node.encode("utf-8")
-        d = defer.maybeDeferred(protocol.eval, ADOPT, [self._keys.leaseOf(name), self._keys.inboxOf(name)], [PAGE])
+        keys = [self._keys.leaseOf(name), self._keys.inboxOf(name), self._keys.pendingOf(name)]
+        d = defer.maybeDeferred(protocol.eval, ADOPT, keys, [PAGE])
 
         def taken(reply: object) -> None:
             page = list(reply or ())  # type: ignore[call-overload]

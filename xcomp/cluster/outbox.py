@@ -78,18 +78,21 @@ class ClusterOutbox:
                 payload = [s.raw if s.raw is not None else s.toBytes() for s in batch]
                 d = defer.maybeDeferred(protocol.eval, 
                     SEND,
-                    [self._keys.leaseOf(target), self._keys.inboxOf(target)],
+                    [self._keys.leaseOf(target), self._keys.inboxOf(target), self._keys.pendingOf(target)],
                     [self._bound, self._keys.node, *payload],
                 )
                 d.addCallbacks(self._answered, self._failed, (batch,), {}, (batch,))
 
-    def _answered(self, result: object, batch: list[Stanza]) -> None:
-        if result == 1:
-            self.sent += len(batch)
+    def _answered(self, taken: object, batch: list[Stanza]) -> None:
+        if taken == -1:
+            for stanza in batch:
+                self._refuse(stanza, "remote-server-timeout")
             return
-        condition = "resource-constraint" if result == -1 else "remote-server-timeout"
-        for stanza in batch:
-            self._refuse(stanza, condition)
+        count = taken if isinstance(taken, int) else 0
+        self.sent += count
+        # The target's stream had room for the first ones only.
+        for stanza in batch[count:]:
+            self._refuse(stanza, "resource-constraint")
 
     def _failed(self, failure: object, batch: list[Stanza]) -> None:
         # Redis went away with the call unanswered: whether it took the batch

@@ -65,8 +65,11 @@ class TwoNodeTests(TestCase):
         await self.redis.start()
         self.nodes = {name: self.startNode(name) for name in ("a", "b")}
 
+    #: cluster_stream_length.
+    bound = 10_000
+
     def clusterConfig(self, name: str) -> ClusterConfig:
-        return ClusterConfig(host="127.0.0.1", port=self.redis.port, node=name, lease=LEASE)
+        return ClusterConfig(host="127.0.0.1", port=self.redis.port, node=name, lease=LEASE, streamLength=self.bound)
 
     def startNode(self, name: str, **beta: object) -> RouterService:
         port = freePort()
@@ -165,9 +168,46 @@ class TwoNodeTests(TestCase):
         for _ in range(int(PROCESS_TIMEOUT / 0.02)):
             protocol = b.commands.current()
             if protocol is not None and await protocol.execute_command(b"XLEN", b.keys.inbox) == 0:
+                self.assertIsNone(await protocol.execute_command(b"GET", b.keys.pending))
                 return
             await task.deferLater(reactor, 0.02)
         raise AssertionError("b's stream was never emptied")
+
+    async def test_streamBound(self) -> None:
+        """
+        A node's stream holds at most C{cluster_stream_length} stanzas,
+        counted one by one whatever the batches: past it, senders get
+        C{resource-constraint}; what was taken is delivered once the node
+        reads again, and the count is back at nothing.
+        """
+        for service in self.nodes.values():
+            await service.stopService()
+        self.bound = 100
+        self.nodes = {name: self.startNode(name) for name in ("a", "b")}
+        alpha = await self.connect("a", ALPHA)
+        beta = await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        b = self.nodes["b"].cluster
+        assert b is not None
+        # b stops reading, as a node stuck for a while.
+        b.inbox._generation += 1
+        for n in range(150):
+            alpha.send(message(BETA, ALPHA, str(n), id=str(n)))
+        await until(lambda: sum(e.getAttribute("type") == "error" for e in alpha.received) == 50, "50 refused")
+        conditions = {e.error.firstChildElement().name for e in alpha.received}
+        self.assertEqual(conditions, {"resource-constraint"})
+        self.assertEqual(sorted(int(e["id"]) for e in alpha.received), list(range(100, 150)))
+        b.inbox.start()
+        await until(lambda: len(beta.received) == 100, "100 delivered")
+        self.assertEqual([e["id"] for e in beta.received], [str(n) for n in range(100)])
+        protocol = b.commands.current()
+        assert protocol is not None
+        await until(lambda: True, "a turn")
+        for _ in range(int(PROCESS_TIMEOUT / 0.02)):
+            if await protocol.execute_command(b"GET", b.keys.pending) is None:
+                return
+            await task.deferLater(reactor, 0.02)
+        raise AssertionError("b's count never went back to nothing")
 
     async def test_unboundConfiguredDomain(self) -> None:
         """
@@ -465,4 +505,5 @@ class TLSNodeTests(TwoNodeTests):
             tls=True,
             cafile=self.ca.path,
             password="redis-s3cret",
+            streamLength=self.bound,
         )
