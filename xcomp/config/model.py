@@ -604,9 +604,11 @@ class HTTPListenerConfig:
 #: Seconds a node's claim on its domains lasts unless renewed: a node that
 #: dies stops owning them within this (C{cluster_lease}).
 DEFAULT_CLUSTER_LEASE = 5.0
-#: Entries each node's Redis stream keeps at most (C{cluster_stream_length}):
-#: the bound on what may wait in Redis for one node.
-DEFAULT_CLUSTER_STREAM_LENGTH = 10000
+#: Stanzas each node's Redis stream holds at most (C{cluster_stream_length}):
+#: the bound on what may wait in Redis for one node: room for the bursts of
+#: many busy components, in about 30 MB of Redis memory at 300 bytes a
+#: stanza.
+DEFAULT_CLUSTER_STREAM_LENGTH = 100_000
 
 
 @attrs.frozen(kw_only=True)
