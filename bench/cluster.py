@@ -179,6 +179,20 @@ def redis_version() -> str:
     return found[0] if found else "?"
 
 
+def stream_bound(args: argparse.Namespace) -> list[str]:
+    """
+    Room in each node's Redis stream for every stanza the generator may
+    have in flight (--window per pair), twice over: the default bound
+    (10,000 stanzas) is below what 16 pairs keep in flight, and past it the
+    sender answers the rest with resource-constraint, by design, so the run
+    would measure refusals.  A --cluster-extra line of its own wins.
+    """
+    if any(line.split("=")[0].strip() == "cluster_stream_length" for line in args.cluster_extra):
+        return []
+    most = max(args.pairs + args.spread_pairs + [1])
+    return [f"cluster_stream_length = {max(10_000, 2 * args.window * most)}"]
+
+
 def cluster_lines(redis_port: int, node: str, extra: list[str]) -> list[str]:
     return [f'cluster_redis = "redis://{HOST}:{redis_port}/0"', f'cluster_node = "{node}"', *extra]
 
@@ -494,7 +508,8 @@ def run_cluster(args: argparse.Namespace, plan: LoadPlan, root: Path) -> list[di
     try:
         redis.start(args.startup_timeout)
         for name in ("a", "b"):
-            lines = [*args.config_extra, *cluster_lines(redis.port, name, args.cluster_extra)]
+            lines = [*args.config_extra, *cluster_lines(redis.port, name, [
+                *stream_bound(args), *args.cluster_extra])]
             nodes.append(start_node(root, name, args.components, args.startup_timeout, lines))
         a, b = nodes
         wait_for_cluster(redis, ["a", "b"], nodes, args.startup_timeout)
@@ -556,7 +571,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
     print(f"nproc {os.cpu_count()}; command: {shlex.join(['bench/cluster.py', *(argv or sys.argv[1:])])}")
-    print(f"redis-server {redis_version()}; Redis replies parsed in the nodes by {node_parser()}")
+    bound = " ".join(stream_bound(args) + [x for x in args.cluster_extra if "stream_length" in x])
+    print(f"redis-server {redis_version()}; Redis replies parsed in the nodes by {node_parser()};"
+          f" {bound}")
     print(f"load.py --procs {args.procs} (the generator's worker processes); "
           f"{args.duration:g} s measured, {args.warmup:g} s warm-up; latency at {args.rate:g}/s")
     print()
