@@ -50,12 +50,6 @@ from typing import Any
 from servers import HOST, REPO_ROOT, SERVERS, LoadPlan, ServerProcess, free_port, run_load
 
 REDIS_SERVER = shutil.which("redis-server")
-# On every node, plain or clustered.  With the default hold (30 s), a node
-# whose component for c2 went away at the end of one run holds c2's stanzas
-# for it, even once c2 is bound on the other node in the next run: the runs
-# reuse the domains, so each node must forget them at once (see the report
-# of issue 13; a hold that outlives a claim elsewhere is a bug of its own).
-NODE_LINES = ["component_hold_time = 0"]
 PREFIX = b"xcomp:"  # xcomp.cluster.keys.DEFAULT_PREFIX
 
 
@@ -182,15 +176,16 @@ def redis_version() -> str:
 def stream_bound(args: argparse.Namespace) -> list[str]:
     """
     Room in each node's Redis stream for every stanza the generator may
-    have in flight (--window per pair), twice over: the default bound
-    (10,000 stanzas) is below what 16 pairs keep in flight, and past it the
-    sender answers the rest with resource-constraint, by design, so the run
-    would measure refusals.  A --cluster-extra line of its own wins.
+    have in flight (--window per pair), twice over, and at least xcomp's
+    default (100,000 stanzas; it was 10,000, less than 16 pairs keep in
+    flight): past the bound the sender answers the rest with
+    resource-constraint, by design, and the run would measure refusals.
+    A --cluster-extra line of its own wins.
     """
     if any(line.split("=")[0].strip() == "cluster_stream_length" for line in args.cluster_extra):
         return []
     most = max(args.pairs + args.spread_pairs + [1])
-    return [f"cluster_stream_length = {max(10_000, 2 * args.window * most)}"]
+    return [f"cluster_stream_length = {max(100_000, 2 * args.window * most)}"]
 
 
 def cluster_lines(redis_port: int, node: str, extra: list[str]) -> list[str]:
@@ -201,7 +196,7 @@ def start_node(root: Path, name: str, components: int, timeout: float,
                extra: list[str]) -> ServerProcess:
     workdir = root / f"node-{name}"
     workdir.mkdir()
-    node = ServerProcess(SERVERS["xcomp"], workdir, free_port(), components, [*NODE_LINES, *extra])
+    node = ServerProcess(SERVERS["xcomp"], workdir, free_port(), components, extra)
     node.start(timeout)
     return node
 
