@@ -226,8 +226,8 @@ async def redispy_phases(port: int, ops: int, reads: int) -> list[dict[str, Any]
             return deferred(batch(i * WIDTH))
 
         async def xrange() -> int:
-            r = await one.xrange(READ_STREAM, count=READ_ENTRIES)
-            return 1 if len(r) == READ_ENTRIES else r  # type: ignore[return-value]
+            r: Any = await one.xrange(READ_STREAM, count=READ_ENTRIES)
+            return 1 if len(r) == READ_ENTRIES else r
 
         def read(i: int) -> Any:
             return deferred(xrange())
