@@ -106,8 +106,10 @@ class ClusterService(Service):
         d: defer.Deferred[Any] = defer.succeed(None)
         protocol = self.commands.current()
         if protocol is not None:
-            # Leave at once rather than when the lease runs out.
-            mine = self._mine()
+            # Leave at once rather than when the lease runs out: the bound
+            # domains, the balanced ones and those held here.
+            names = {*self.router.streamDomains(), *self.standby.active, *self.router.holds.held}
+            mine = [name.encode("utf-8") for name in sorted(names)]
             d = defer.maybeDeferred(
                 protocol.eval, RELEASE, [self.keys.routes, self.keys.events], [self.keys.prefix, self.keys.node, *mine]
             )
@@ -163,6 +165,10 @@ class ClusterService(Service):
         d.addErrback(lambda f: self._log.warn("Cluster: renewal failed: {reason}", reason=f.value))
 
     def _mine(self) -> list[bytes]:
+        """
+        What this node's renewal writes back: its domains, a balanced one
+        as C{*domain}.
+        """
         balanced = self.router.balanced()
         domains = [f"*{d}" if d in balanced else d for d in self.router.streamDomains()]
         return [d.encode("utf-8") for d in (*domains, *sorted(self.standby.active))]

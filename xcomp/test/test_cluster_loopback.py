@@ -337,6 +337,9 @@ class TwoNodeTests(TestCase):
             gamma.send(message(BETA, sender, "again", id=f"again{n}"))
         for n in range(len(senders)):
             await onB.next(lambda e: e.getAttribute("id") == f"again{n}")
+        # A node that stops lets go of its share at once.
+        await self.nodes["b"].stopService()
+        await until(lambda: BETA not in self.nodes["c"].cluster.table.shared, "c sees BETA nowhere")  # type: ignore[union-attr]
 
     async def test_holdAcrossNodes(self) -> None:
         """
