@@ -5,8 +5,8 @@ The names xcomp uses in Redis, and the Lua scripts that change them.
 The scripts are what makes the cluster's rules atomic: a claim reads the
 current owner, checks that it is alive and writes the new one in one step,
 so two nodes binding the same domain at once cannot both win; a send checks
-that its target is alive and has room before it adds anything, so a stanza
-is either queued for a live node or refused, never trimmed away.
+that its target is alive and adds only what its stream has room for, so a
+stanza is either queued for a live node or refused, never trimmed away.
 
 The layout, all under one prefix (so that one Redis database can carry
 several clusters):
@@ -27,9 +27,9 @@ several clusters):
     a held domain bound again on node C{by}, which is to get what was
     held);
   - C{<p>events}: channel; each message is C{domain node}, C{domain}
-    alone when it was let go of, or, for a balanced domain, C{domain +node}
-    and C{domain -node} as a node gains its first connection or loses its
-    last;
+    alone when it was let go of, C{domain ~node} when that node holds it,
+    or, for a balanced domain, C{domain +node} and C{domain -node} as a
+    node gains its first connection or loses its last;
   - C{<p>n:<name>}: integer, how many stanzas the node's stream holds
     (what the senders' bound counts: an entry holds up to a batch);
   - C{<p>nodes}: set, every node that has held a lease and may have left
