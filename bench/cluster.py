@@ -35,7 +35,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 # bench/ is sys.path[0] when this file is run as a script.
-from servers import HOST, REPO_ROOT, SERVERS, LoadPlan, ServerProcess, free_port, run_load
+from servers import HOST, REPO_ROOT, SERVERS, LoadPlan, ServerProcess, free_port, run_load, stop_process
 
 REDIS_SERVER = shutil.which("redis-server")
 PREFIX = b"xcomp:"  # xcomp.cluster.keys.DEFAULT_PREFIX
@@ -148,14 +147,7 @@ class RedisProcess:
         raise RuntimeError(f"redis-server did not answer PING in {timeout:g} s")
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5.0)
+        stop_process(self.proc, timeout)
 
 
 # ---------------------------------------------------------------------------

@@ -376,6 +376,21 @@ def _server_preexec() -> None:
 # ---------------------------------------------------------------------------
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """
+    End a child we started: SIGTERM by its PID, then SIGKILL if it lingers
+    past C{timeout} seconds.
+    """
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5.0)
+
+
 class ServerProcess:
     """One server started by us; stopped by its own PID only."""
 
@@ -435,14 +450,7 @@ class ServerProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM by PID, then SIGKILL by PID if it lingers."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5.0)
+        stop_process(self.proc, timeout)
 
     def log_tail(self, lines: int = 20) -> str:
         texts = []
