@@ -25,7 +25,6 @@ from typing import Callable, Protocol
 
 import attrs
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import IService
 from twisted.internet import defer
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorCore, IReactorTime
@@ -82,6 +81,8 @@ class _Reloadable(Protocol):
     def makeComponent(self, component: InternalComponentConfig) -> IInternalComponent: ...
 
     def addComponent(self, service: IInternalComponent) -> None: ...
+
+    def removeComponent(self, domain: str) -> defer.Deferred[object]: ...
 
 
 def cannotListenMessage(config: RouterConfig, e: CannotListenError) -> str:
@@ -183,9 +184,7 @@ def reloadService(service: _Reloadable, load: Callable[[], RouterConfig]) -> def
         router.holds.end(domain)
     waits: list[defer.Deferred[object]] = []
     for domain in (*diff.internalRemoved, *diff.internalRestarted):
-        old = service.components.pop(domain)
-        router.removeHost(domain, old.route)
-        waits.append(defer.maybeDeferred(IService(old).disownServiceParent))
+        waits.append(service.removeComponent(domain))
     hosts = new.virtualHosts
     for domain in (*diff.hostsRemoved, *diff.hostsChanged):
         route = router.lookup(domain)

@@ -163,7 +163,7 @@ class RouterService(MultiService):
         self.cluster: ClusterService | None = None
         if config.cluster is not None:
             # One node of several: the other nodes' domains, through Redis.
-            standby = Standby(internal, self._startStandby, self._stopStandby)
+            standby = Standby(internal, self._startStandby, self.removeComponent)
             self.cluster = ClusterService(config.cluster, self.router, reactor, standby)  # type: ignore[arg-type]
             self.cluster.setServiceParent(self)
         self.started: float | None = None
@@ -218,6 +218,18 @@ class RouterService(MultiService):
         service.setServiceParent(self)  # type: ignore[attr-defined]
         self.components[service.domain] = service
 
+    def removeComponent(self, domain: str) -> defer.Deferred[object]:
+        """
+        Take an internal component's route away and stop it; a Deferred
+        that fires once it has stopped (its files closed).  Nothing to do
+        for a domain without one.
+        """
+        component = self.components.pop(domain, None)
+        if component is None:
+            return defer.succeed(None)
+        self.router.removeHost(domain, component.route)
+        return defer.maybeDeferred(IService(component).disownServiceParent)
+
     def _startStandby(self, domain: str) -> None:
         component = self._standing.pop(domain, None)
         if component is None:
@@ -225,13 +237,6 @@ class RouterService(MultiService):
             assert isinstance(config, InternalComponentConfig)
             component = self.makeComponent(config)
         self.addComponent(component)
-
-    def _stopStandby(self, domain: str) -> defer.Deferred[object] | None:
-        component = self.components.pop(domain, None)
-        if component is None:
-            return None
-        self.router.removeHost(domain, component.route)
-        return defer.maybeDeferred(IService(component).disownServiceParent)
 
     def reload(self, load: Callable[[], RouterConfig]) -> defer.Deferred[ReloadResult]:
         """

@@ -77,7 +77,9 @@ class RouteTable:
     def apply(self, event: bytes) -> None:
         """
         Take in one message of the C{events} channel: C{domain node} (bound
-        there) or C{domain} (let go of).
+        there), C{domain ~node} (held there), C{domain +node} and C{domain
+        -node} (a balanced domain's node gained or lost its connections), or
+        C{domain} (let go of).
         """
         domain, _, node = event.decode("utf-8", "replace").partition(" ")
         if node[:1] == "+":
