@@ -14,6 +14,7 @@ from twisted.internet import reactor, task
 from twisted.trial.unittest import TestCase
 from twisted.words.xish import domish
 
+from xcomp.cluster import inbox as inboxmodule, keys
 from xcomp.config import ClusterConfig, ListenerConfig
 from xcomp.service import RouterService
 from xcomp.test.helpers import makeConfig
@@ -172,6 +173,39 @@ class TwoNodeTests(TestCase):
                 return
             await task.deferLater(reactor, 0.02)
         raise AssertionError("b's stream was never emptied")
+
+    async def test_lostDeletesTrimmed(self) -> None:
+        """
+        Entries a node routed but could not delete (the deletes were lost
+        with the connection) are deleted, and counted off, when its reader
+        connects again; none is delivered a second time.
+        """
+        alpha = await self.connect("a", ALPHA)
+        beta = await self.connect("b", BETA)
+        await self.seen("a", BETA, "b")
+        b = self.nodes["b"].cluster
+        assert b is not None
+        self.patch(inboxmodule, "DONE", b"return 1")
+        for n in range(5):
+            alpha.send(message(BETA, ALPHA, str(n), id=str(n)))
+        await until(lambda: len(beta.received) == 5, "5 delivered")
+        commands = b.commands.current()
+        assert commands is not None
+        self.assertEqual(await commands.execute_command(b"XLEN", b.keys.inbox), 1)
+        self.assertEqual(await commands.execute_command(b"GET", b.keys.pending), 5)
+        self.patch(inboxmodule, "DONE", keys.DONE)
+        reader = b.reader.current()
+        assert reader is not None
+        reader.transport.loseConnection()
+        await until(lambda: b.reader.current() not in (None, reader), "b's reader connected again")
+        for _ in range(int(PROCESS_TIMEOUT / 0.02)):
+            if await commands.execute_command(b"XLEN", b.keys.inbox) == 0:
+                break
+            await task.deferLater(reactor, 0.02)
+        self.assertIsNone(await commands.execute_command(b"GET", b.keys.pending))
+        alpha.send(message(BETA, ALPHA, "after", id="after"))
+        await beta.next(lambda e: e.getAttribute("id") == "after")
+        self.assertEqual([e["id"] for e in beta.received], ["0", "1", "2", "3", "4", "after"])
 
     async def test_streamBound(self) -> None:
         """
