@@ -46,9 +46,9 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.names import dns
 from twisted.trial.unittest import SkipTest, TestCase
 
-from xcomp.test.certs import Issued, TestCA
-from xcomp.test.loopback import ChildProcess, freePort
-from xcomp.test.prosodypeer import READY_TIMEOUT, C2SClient
+from xcomp.test.certs import TestCA
+from xcomp.test.loopback import ChildProcess
+from xcomp.test.prosodypeer import READY_TIMEOUT, ServerPeer
 
 __all__ = ["EjabberdPeer", "SRVServer", "ejabberdCommand", "ejabberdLib", "ejabberdVersion", "readHosts"]
 
@@ -244,15 +244,10 @@ def _erlangBinary(text: str) -> str:
     return "<<" + ",".join(str(b) for b in text.encode("utf-8")) + ">>"
 
 
-class EjabberdPeer:
+class EjabberdPeer(ServerPeer):
     """
     One ejabberd started for a test.
 
-    @ivar domain: Its virtual host.
-    @ivar address: Where it listens for s2s (port 5269).
-    @ivar c2sPort: Its c2s port on 127.0.0.1.
-    @ivar directory: Its temporary directory.
-    @ivar ca: The CA that signed its certificate.
     @ivar dns: The DNS server it asks, once started.
     @ivar version: The installed ejabberd's version.
     """
@@ -284,19 +279,10 @@ class EjabberdPeer:
         """
         if ejabberdLib() is None or shutil.which("erl") is None:
             raise SkipTest(NOT_INSTALLED)
-        self._testCase = testCase
-        self._reactor = reactor
-        self.domain = domain
-        self.address = address
-        self.ca = ca
+        super().__init__(testCase, reactor, domain, ca, address, "ejabberd.log")
         self.hosts = hosts
         self.version = ejabberdVersion() or "unknown"
         self.users = list(users)
-        self.directory = os.path.abspath(testCase.mktemp())
-        os.makedirs(os.path.join(self.directory, "data"))
-        self.c2sPort = freePort()
-        self.issued: Issued = ca.issue(domain)
-        self.log = os.path.join(self.directory, "ejabberd.log")
         self.config = os.path.join(self.directory, "ejabberd.yml")
         with open(self.config, "w") as f:
             f.write(
@@ -313,7 +299,6 @@ class EjabberdPeer:
                 )
             )
         self.dns: SRVServer | None = None
-        self.process: ChildProcess | None = None
 
     def addUser(self, name: str, password: str) -> None:
         """
@@ -381,36 +366,11 @@ class EjabberdPeer:
                 f"ejabberd did not start or create its users: {match.group(0)!r}; its log:\n{self.logText()}"
             )
 
-    async def stop(self) -> None:
-        """
-        Stop ejabberd (SIGTERM to beam.smp's PID, which ejabberd handles as
-        a clean stop, then SIGKILL if it lingers).
-        """
-        child = self.process
-        if child is None or child.done:
-            return
-        child.signal("TERM")
-        try:
-            await child.ended(10)
-        except defer.TimeoutError:
-            child.signal("KILL")
-            await child.ended(5)
-
     def logText(self) -> str:
         """
         ejabberd's log and output so far, for failure messages.
         """
-        try:
-            with open(self.log, errors="replace") as f:
-                text = f.read()[-20000:]
-        except OSError:
-            text = "(no log)"
+        text = super().logText()
         if self.process is not None:
             text += "\n" + self.process.output.decode(errors="replace")[-5000:]
         return text
-
-    def client(self, name: str, password: str) -> C2SClient:
-        """
-        A c2s client for C{name@domain} (not yet logged in).
-        """
-        return C2SClient(self._testCase, self._reactor, f"{name}@{self.domain}", password, "127.0.0.1", self.c2sPort, self.ca.path)

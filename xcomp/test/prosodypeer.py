@@ -34,7 +34,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 from xcomp.test.certs import Issued, TestCA
 from xcomp.test.loopback import ChildProcess, freePort
 
-__all__ = ["C2SClient", "ProsodyPeer", "pickAddress", "waitForPort", "writeHosts"]
+__all__ = ["C2SClient", "ProsodyPeer", "ServerPeer", "pickAddress", "waitForPort", "writeHosts"]
 
 #: Seconds a server may take to start listening, a client to log in, a
 #: stanza to arrive.
@@ -147,15 +147,68 @@ def _lua(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class ProsodyPeer:
+class ServerPeer:
     """
-    One Prosody started for a test.
+    What a remote server started for a test has whatever its kind: its own
+    temporary directory with a C{data} directory, a c2s port, a
+    certificate for its domain from the test's CA, and a child process the
+    test stops by its PID.
 
-    @ivar domain: Its VirtualHost.
+    @ivar domain: Its virtual host.
     @ivar address: Where it listens for s2s (port 5269).
     @ivar c2sPort: Its c2s port on 127.0.0.1.
     @ivar directory: Its temporary directory.
     @ivar ca: The CA that signed its certificate.
+    @ivar log: Its log file.
+    """
+
+    def __init__(self, testCase: TestCase, reactor: IReactorProcess, domain: str, ca: TestCA, address: str, log: str) -> None:
+        self._testCase = testCase
+        self._reactor = reactor
+        self.domain = domain
+        self.address = address
+        self.ca = ca
+        self.directory = os.path.abspath(testCase.mktemp())
+        os.makedirs(os.path.join(self.directory, "data"))
+        self.c2sPort = freePort()
+        self.issued: Issued = ca.issue(domain)
+        self.log = os.path.join(self.directory, log)
+        self.process: ChildProcess | None = None
+
+    async def stop(self) -> None:
+        """
+        Stop it: SIGTERM to its PID, then SIGKILL if it lingers.
+        """
+        child = self.process
+        if child is None or child.done:
+            return
+        child.signal("TERM")
+        try:
+            await child.ended(10)
+        except defer.TimeoutError:
+            child.signal("KILL")
+            await child.ended(5)
+
+    def logText(self) -> str:
+        """
+        Its log so far, for failure messages.
+        """
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-20000:]
+        except OSError:
+            return "(no log)"
+
+    def client(self, name: str, password: str) -> C2SClient:
+        """
+        A c2s client for C{name@domain} (not yet logged in).
+        """
+        return C2SClient(self._testCase, self._reactor, f"{name}@{self.domain}", password, "127.0.0.1", self.c2sPort, self.ca.path)
+
+
+class ProsodyPeer(ServerPeer):
+    """
+    One Prosody started for a test; its domain is a VirtualHost.
     """
 
     def __init__(
@@ -185,16 +238,7 @@ class ProsodyPeer:
             # Without it Prosody falls back to its own resolver, which reads
             # no hosts file and asks the system's nameserver: real DNS.
             raise SkipTest("lua-unbound is not installed, so Prosody cannot read the test's hosts file (apt-get install lua-unbound)")
-        self._testCase = testCase
-        self._reactor = reactor
-        self.domain = domain
-        self.address = address
-        self.ca = ca
-        self.directory = os.path.abspath(testCase.mktemp())
-        os.makedirs(os.path.join(self.directory, "data"))
-        self.c2sPort = freePort()
-        self.issued: Issued = ca.issue(domain)
-        self.log = os.path.join(self.directory, "prosody.log")
+        super().__init__(testCase, reactor, domain, ca, address, "prosody.log")
         self.config = os.path.join(self.directory, "prosody.cfg.lua")
         with open(self.config, "w") as f:
             f.write(
@@ -215,7 +259,6 @@ class ProsodyPeer:
             )
         for name, password in users:
             self.addUser(name, password)
-        self.process: ChildProcess | None = None
 
     def addUser(self, name: str, password: str) -> None:
         """
@@ -246,36 +289,6 @@ class ProsodyPeer:
             await waitForPort(self._reactor, self.address, 5269)  # type: ignore[arg-type]
         except AssertionError as e:
             raise AssertionError(f"{e}; prosody's log:\n{self.logText()}\n{child.output.decode(errors='replace')}") from None
-
-    async def stop(self) -> None:
-        """
-        Stop Prosody (SIGTERM to its PID, then SIGKILL if it lingers).
-        """
-        child = self.process
-        if child is None or child.done:
-            return
-        child.signal("TERM")
-        try:
-            await child.ended(10)
-        except defer.TimeoutError:
-            child.signal("KILL")
-            await child.ended(5)
-
-    def logText(self) -> str:
-        """
-        Prosody's log so far, for failure messages.
-        """
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()[-20000:]
-        except OSError:
-            return "(no log)"
-
-    def client(self, name: str, password: str) -> C2SClient:
-        """
-        A c2s client for C{name@domain} (not yet logged in).
-        """
-        return C2SClient(self._testCase, self._reactor, f"{name}@{self.domain}", password, "127.0.0.1", self.c2sPort, self.ca.path)
 
 
 class _ClientProcess(ChildProcess):
