@@ -39,7 +39,7 @@ REPO_ROOT = BENCH_DIR.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from xcomp.test.ejabberdpeer import ejabberdCommand, ejabberdLib  # noqa: E402
+from xcomp.test.ejabberdcommand import ejabberdCommand, ejabberdLib  # noqa: E402
 LOAD_PY = BENCH_DIR / "load.py"
 HOST = "127.0.0.1"
 DOMAIN_FMT = "c{}.bench.local"
@@ -197,7 +197,7 @@ def _ejabberd_check() -> str | None:
 def _ejabberd_command(cfg: Path, port: int) -> list[str]:
     """
     ejabberd as C{ejabberdctl foreground} runs it, as the current user and
-    without the Erlang distribution (xcomp.test.ejabberdpeer.ejabberdCommand,
+    without the Erlang distribution (xcomp.test.ejabberdcommand.ejabberdCommand,
     which the s2s tests use too): the PID of this command is beam.smp's.
     """
     workdir = cfg.parent
