@@ -15,6 +15,13 @@ C{data_path} (one host, or a shared disk).  Rooms that were not
 persistent, and the occupants of every room, are gone, as after a
 restart of one node; the users' clients join again.
 
+A node that stalls for longer than its lease (a long pause of the process
+or the machine) loses the claim: another node starts the component with
+the rooms as the file held them then, and the stalled node stops its copy
+at its next renewal, which reports the claim lost.  What the stalled copy
+changed in between is not seen by the new one.  So C{cluster_lease} should
+be well above the longest pause a node may have.
+
 This module is the bookkeeping; L{xcomp.cluster.service} asks Redis.
 """
 
