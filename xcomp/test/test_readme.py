@@ -17,6 +17,7 @@ and are skipped, with the reason, where that is not possible.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
@@ -228,6 +229,25 @@ class RunTests(TestCase):
         self.addCleanup(lambda: defer.ensureDeferred(stop()))
         return child
 
+    async def holdSystemPaths(self) -> None:
+        """
+        Wait, for a bounded time, until no other test process (trial -j)
+        runs a README command that writes C{/run/xcomp.pid} or
+        C{/var/log/xcomp.log}: two at once would find each other's files.
+        Held until this test's cleanup.
+        """
+        lock = open(os.path.join(os.path.realpath("/tmp"), "xcomp-readme-system-paths.lock"), "w")
+        self.addCleanup(lock.close)
+        for _ in range(int(PROCESS_TIMEOUT / 0.05)):
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                await task.deferLater(reactor, 0.05, lambda: None)
+                continue
+            self.addCleanup(fcntl.flock, lock, fcntl.LOCK_UN)
+            return
+        self.fail("another test process held the README's system paths too long")
+
     def needFile(self, path: str) -> None:
         if os.path.isabs(path) and not os.path.exists(path):
             raise SkipTest(f"{path}: not on this machine")
@@ -277,6 +297,7 @@ class RunTests(TestCase):
         for match in self.of("daemon"):
             logfile, pidfile, config = match.groups()
             self.needFile(config)
+            await self.holdSystemPaths()
             self.needWritable(logfile, pidfile)
             self.addCleanup(removeIfThere, logfile)
             launcher = self.shell(match.group(0))
@@ -338,6 +359,7 @@ class RunTests(TestCase):
         for match in self.of("reload"):
             config, pidfile = match.groups()
             if config is None:
+                await self.holdSystemPaths()
                 self.needWritable(pidfile)
                 running = self.shell(f"twistd -n --pidfile={pidfile} xcomp -c prosody.cfg.lua")
             else:
